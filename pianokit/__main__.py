@@ -1,0 +1,3 @@
+from pianokit.cli import main
+
+main()

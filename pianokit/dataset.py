@@ -1,0 +1,145 @@
+"""PercePiano: read the source folder, render it, and read/write the labelled manifest."""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from pianokit.dimensions import DIMENSIONS
+from pianokit.errors import InputError
+from pianokit.parallel import run_parallel
+from pianokit.render import find_fluidsynth, find_soundfont, render_midi
+
+SOURCE_FILES = ("midi", "manifest.csv", "folds.csv", "labels_mean.json")
+SOURCE_MANIFEST_COLUMNS = ("segment_id", "piece", "player", "has_label", *DIMENSIONS)
+FOLD_COLUMNS = ("segment_id", "passage", "fold_passage", "performer_group")
+MANIFEST_COLUMNS = ("segment_id", "audio", "piece", "player", "passage", "fold_passage", "performer_group")
+
+
+def read_csv(path: str | os.PathLike, required: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read a CSV, failing with one line if it is missing, unparsable or lacks a required column."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    try:
+        df = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
+    return df
+
+
+def write_csv_atomic(df: pd.DataFrame, path: str | os.PathLike) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    df.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def check_ratings(df: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Ratings must be present, finite and within [0, 1]."""
+    ratings = df[list(DIMENSIONS)]
+    if ratings.isna().any().any():
+        bad = ratings.columns[ratings.isna().any()].tolist()
+        raise InputError(f"{path}: missing (NaN) ratings in column(s) {', '.join(bad)}")
+    if ((ratings < 0) | (ratings > 1)).any().any():
+        raise InputError(f"{path}: ratings must lie in [0, 1] (PercePiano's mean rating / 7)")
+
+
+def read_manifest(path: str | os.PathLike, labelled: bool = True) -> pd.DataFrame:
+    """A manifest: segment_id and audio (relative to the manifest's folder), plus ratings if ``labelled``."""
+    required = ("segment_id", "audio", *DIMENSIONS) if labelled else ("segment_id", "audio")
+    df = read_csv(path, required)
+    if df["segment_id"].duplicated().any():
+        dup = df.loc[df["segment_id"].duplicated(), "segment_id"].iloc[0]
+        raise InputError(f"{path}: duplicate segment_id {dup!r}")
+    if labelled:
+        check_ratings(df, path)
+    base = Path(path).parent
+    df["audio"] = [str(p if Path(p).is_absolute() else base / p) for p in df["audio"]]
+    return df
+
+
+def segment_id(midi: Path) -> str:
+    """The segment id of a MIDI file (one upstream file name has a stray leading space)."""
+    return midi.stem.strip()
+
+
+@dataclass(frozen=True)
+class Source:
+    """A folder laid out like ../shared/percepiano."""
+
+    root: Path
+
+    @classmethod
+    def open(cls, root: str | os.PathLike) -> "Source":
+        root = Path(root)
+        if not root.is_dir():
+            raise InputError(f"{root}: no such directory")
+        missing = [name for name in SOURCE_FILES if not (root / name).exists()]
+        if missing:
+            raise InputError(f"{root}: not a PercePiano folder (missing {', '.join(missing)})")
+        return cls(root)
+
+    def midi_files(self) -> list[Path]:
+        return sorted((self.root / "midi").glob("*.mid"))
+
+    def labelled_segments(self) -> pd.DataFrame:
+        """Source manifest rows with labels, joined to both fold columns."""
+        manifest = read_csv(self.root / "manifest.csv", SOURCE_MANIFEST_COLUMNS)
+        folds = read_csv(self.root / "folds.csv", FOLD_COLUMNS)
+        labelled = manifest[manifest["has_label"] == 1]
+        df = labelled.merge(folds, on="segment_id", how="left", validate="one_to_one")
+        if df["fold_passage"].isna().any():
+            seg = df.loc[df["fold_passage"].isna(), "segment_id"].iloc[0]
+            raise InputError(f"{self.root / 'folds.csv'}: no fold for segment {seg!r}")
+        check_ratings(df, self.root / "manifest.csv")
+        return df
+
+
+def build_manifest(segments: pd.DataFrame, audio_dir_name: str = "audio") -> pd.DataFrame:
+    out = segments.copy()
+    out["audio"] = [f"{audio_dir_name}/{seg}.wav" for seg in out["segment_id"]]
+    out["fold_passage"] = out["fold_passage"].astype(int)
+    out["performer_group"] = out["performer_group"].astype(int)
+    return out[[*MANIFEST_COLUMNS, *DIMENSIONS]]
+
+
+def prepare_percepiano(
+    source: str | os.PathLike,
+    out: str | os.PathLike,
+    soundfont: str | os.PathLike | None = None,
+    jobs: int = 1,
+    sample_rate: int = 22050,
+    progress: bool = True,
+) -> tuple[pd.DataFrame, list[tuple[Path, str]]]:
+    """Render every MIDI of ``source`` into ``out/audio`` (skipping finished files) and write
+    ``out/manifest.csv`` of the labelled segments. Returns (manifest, failures)."""
+    src = Source.open(source)
+    segments = src.labelled_segments()
+    find_fluidsynth()
+    font = find_soundfont(soundfont)
+    out = Path(out)
+    audio_dir = out / "audio"
+    todo = [m for m in src.midi_files() if not (audio_dir / f"{segment_id(m)}.wav").exists()]
+    render = functools.partial(_render_one, audio_dir=audio_dir, soundfont=font, sample_rate=sample_rate)
+    failures = [
+        (midi, error)
+        for midi, _, error in run_parallel(render, todo, jobs, "render", threads=True, progress=progress)
+        if error
+    ]
+    manifest = build_manifest(segments)
+    rendered = [(out / a).exists() for a in manifest["audio"]]
+    write_csv_atomic(manifest[rendered], out / "manifest.csv")
+    return manifest[rendered], failures
+
+
+def _render_one(midi: Path, audio_dir: Path, soundfont: Path, sample_rate: int) -> Path:
+    return render_midi(midi, audio_dir / f"{segment_id(midi)}.wav", soundfont, sample_rate=sample_rate)

@@ -1,0 +1,100 @@
+"""`pianokit extract`: compute features and log-mels for many recordings into a feature store."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pianokit.audio import load_audio
+from pianokit.errors import InputError
+from pianokit.features import FeatureConfig, extract
+from pianokit.parallel import run_parallel
+from pianokit.store import FeatureStore
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
+CHECKPOINT_EVERY = 50
+
+
+@dataclass
+class ExtractSummary:
+    done: int = 0
+    skipped: int = 0
+    failures: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def collect_inputs(paths: list[str | os.PathLike]) -> list[tuple[str, Path]]:
+    """(id, audio) pairs from files and folders; ids are file stems, made unique where stems repeat."""
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.suffix.lower() in AUDIO_SUFFIXES and f.is_file())
+            if not found:
+                raise InputError(f"{p}: no audio files ({', '.join(AUDIO_SUFFIXES)}) in this folder")
+            files += found
+        elif p.exists():
+            files.append(p)
+        else:
+            raise InputError(f"{p}: no such file or directory")
+    stems = [f.stem for f in files]
+    return [
+        (s if stems.count(s) == 1 else f"{s}-{hashlib.sha1(str(f.resolve()).encode()).hexdigest()[:8]}", f)
+        for s, f in zip(stems, files)
+    ]
+
+
+def _extract_one(job: tuple[str, Path], store_root: Path, config: FeatureConfig) -> dict:
+    item_id, audio = job
+    stat = audio.stat()
+    y = load_audio(audio, config.sample_rate, config.min_duration)
+    vector, mel = extract(y, config)
+    FeatureStore(store_root, config).write_mel(item_id, mel)
+    row = {
+        "id": item_id,
+        "audio": str(audio),
+        "source_size": stat.st_size,
+        "source_mtime_ns": stat.st_mtime_ns,
+        "duration_s": round(len(y) / config.sample_rate, 4),
+        "frames": mel.shape[1],
+    }
+    row.update(zip(config.features, vector.tolist()))
+    return row
+
+
+def run_extract(
+    inputs: list[tuple[str, Path]],
+    store_root: str | os.PathLike,
+    config: FeatureConfig | None = None,
+    jobs: int = 1,
+    progress: bool = True,
+) -> ExtractSummary:
+    """Extract every input not already current in the store; failures are collected, not raised.
+
+    Rows are checkpointed every 50 files and on interruption, so a rerun resumes.
+    """
+    store = FeatureStore.create(store_root, config or FeatureConfig())
+    summary = ExtractSummary()
+    todo = []
+    for item_id, audio in inputs:
+        if audio.is_file() and store.is_current(item_id, audio):
+            summary.skipped += 1
+        else:
+            todo.append((item_id, audio))
+    worker = functools.partial(_extract_one, store_root=store.root, config=store.config)
+    pending: list[dict] = []
+    try:
+        for (item_id, audio), row, error in run_parallel(worker, todo, jobs, "extract", progress=progress):
+            if error:
+                summary.failures.append((item_id, str(audio), error))
+                continue
+            pending.append(row)
+            summary.done += 1
+            if len(pending) >= CHECKPOINT_EVERY:
+                store.update(pending)
+                pending = []
+    finally:
+        store.update(pending)
+        store.write_failures(summary.failures)
+    return summary

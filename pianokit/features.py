@@ -1,0 +1,192 @@
+"""Hand-crafted librosa features and the log-mel spectrogram, all governed by one FeatureConfig."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+
+import librosa
+import numpy as np
+
+FEATURE_VERSION = 1
+
+MFCC_COUNT = 13
+CONTRAST_BANDS = 7
+PITCH_CLASSES = ("C", "Cs", "D", "Ds", "E", "F", "Fs", "G", "Gs", "A", "As", "B")
+
+
+def _feature_names() -> tuple[str, ...]:
+    names = ["tempo", "beat_strength", "onset_rate", "ioi_mean", "ioi_std", "ioi_cv"]
+    names += [f"mfcc{i}_mean" for i in range(MFCC_COUNT)] + [f"mfcc{i}_std" for i in range(MFCC_COUNT)]
+    names += [f"contrast{i}_mean" for i in range(CONTRAST_BANDS)]
+    for stat in ("centroid", "bandwidth", "rolloff", "flatness", "zcr"):
+        names += [f"spectral_{stat}_mean", f"spectral_{stat}_std"]
+    names += [f"chroma_{p}" for p in PITCH_CLASSES] + [f"tonnetz{i}" for i in range(6)] + ["key_strength"]
+    names += ["harmonic_ratio", "onset_strength_mean", "onset_strength_std", "onset_strength_max"]
+    names += ["attack_time", "decay_rate", "rms_mean", "rms_std", "rms_db_mean", "rms_db_std", "rms_db_range"]
+    return tuple(names)
+
+
+EXTENDED_FEATURES: tuple[str, ...] = _feature_names()
+
+# The seed's ten scalars: tempo, note density, loudness level and spread, and timbre summaries.
+BASIC_FEATURES: tuple[str, ...] = (
+    "tempo",
+    "onset_rate",
+    "rms_mean",
+    "rms_std",
+    "rms_db_range",
+    "spectral_centroid_mean",
+    "spectral_bandwidth_mean",
+    "spectral_rolloff_mean",
+    "spectral_flatness_mean",
+    "spectral_zcr_mean",
+)
+
+# Krumhansl-Kessler key profiles, used for the key-strength feature.
+_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Every setting that turns audio into model inputs; saved with stores and exported models."""
+
+    sample_rate: int = 22050
+    n_fft: int = 2048
+    hop_length: int = 512
+    n_mels: int = 128
+    fmin: float = 27.5
+    fmax: float = 11025.0
+    mel_floor_db: float = -100.0
+    min_duration: float = 1.0
+    features: tuple[str, ...] = EXTENDED_FEATURES
+    version: int = FEATURE_VERSION
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["features"] = list(self.features)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "FeatureConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown FeatureConfig keys: {sorted(unknown)}")
+        d = dict(d)
+        if "features" in d:
+            d["features"] = tuple(d["features"])
+        return cls(**d)
+
+    def fingerprint(self) -> str:
+        """Short hash that changes whenever any setting changes."""
+        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+    def frames(self, seconds: float) -> int:
+        """Number of spectrogram frames covering ``seconds`` of audio."""
+        return 1 + int(round(seconds * self.sample_rate)) // self.hop_length
+
+
+def log_mel(y: np.ndarray, config: FeatureConfig, power_spec: np.ndarray | None = None) -> np.ndarray:
+    """Log-mel spectrogram in dB relative to full scale (not to the file's peak: loudness is kept)."""
+    if power_spec is None:
+        power_spec = np.abs(librosa.stft(y, n_fft=config.n_fft, hop_length=config.hop_length)) ** 2
+    mel = librosa.feature.melspectrogram(
+        S=power_spec, sr=config.sample_rate, n_mels=config.n_mels, fmin=config.fmin, fmax=config.fmax
+    )
+    db = librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=None)
+    return np.maximum(db, config.mel_floor_db).astype(np.float32)
+
+
+def _mean_std(x: np.ndarray) -> list[float]:
+    return [float(np.mean(x)), float(np.std(x))]
+
+
+def _key_strength(chroma_mean: np.ndarray) -> float:
+    if np.allclose(chroma_mean, chroma_mean[0]):
+        return 0.0
+    scores = [
+        np.corrcoef(chroma_mean, np.roll(profile, shift))[0, 1]
+        for profile in (_MAJOR, _MINOR)
+        for shift in range(12)
+    ]
+    return float(np.nanmax(scores))
+
+
+def _attack_decay(rms_db: np.ndarray, onset_frames: np.ndarray, frame_rate: float) -> tuple[float, float]:
+    """Mean seconds from onset to loudness peak, and mean dB/s fall over the 0.3 s after that peak."""
+    attack_window = max(1, int(round(0.2 * frame_rate)))
+    decay_window = max(1, int(round(0.3 * frame_rate)))
+    attacks, decays = [], []
+    for start in onset_frames:
+        stop = min(len(rms_db), start + attack_window + 1)
+        if stop - start < 2:
+            continue
+        peak = start + int(np.argmax(rms_db[start:stop]))
+        attacks.append((peak - start) / frame_rate)
+        end = min(len(rms_db) - 1, peak + decay_window)
+        if end > peak:
+            decays.append((rms_db[peak] - rms_db[end]) / ((end - peak) / frame_rate))
+    return (float(np.mean(attacks)) if attacks else 0.0, float(np.mean(decays)) if decays else 0.0)
+
+
+def extract(y: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Return (feature vector in ``config.features`` order, log-mel of shape (n_mels, T)).
+
+    One STFT is shared by every spectral feature; HPSS runs on the mel power spectrogram.
+    """
+    sr, hop = config.sample_rate, config.hop_length
+    frame_rate = sr / hop
+    duration = len(y) / sr
+    stft_mag = np.abs(librosa.stft(y, n_fft=config.n_fft, hop_length=hop))
+    power = stft_mag**2
+    mel_db = log_mel(y, config, power_spec=power)
+
+    onset_env = librosa.onset.onset_strength(S=mel_db, sr=sr, hop_length=hop)
+    tempo, beats = librosa.beat.beat_track(onset_envelope=onset_env, sr=sr, hop_length=hop)
+    tempo = float(np.atleast_1d(tempo)[0])
+    if len(beats) >= 4:  # refine the lag-quantised estimate with the mean beat period
+        tempo = 60.0 * (len(beats) - 1) * frame_rate / float(beats[-1] - beats[0])
+    beat_strength = float(np.mean(onset_env[beats])) if len(beats) else 0.0
+    onset_frames = librosa.onset.onset_detect(onset_envelope=onset_env, sr=sr, hop_length=hop)
+    onset_times = onset_frames / frame_rate
+    ioi = np.diff(onset_times)
+    ioi_mean = float(np.mean(ioi)) if len(ioi) else 0.0
+    ioi_std = float(np.std(ioi)) if len(ioi) else 0.0
+    values = [tempo, beat_strength, len(onset_frames) / duration, ioi_mean, ioi_std]
+    values.append(ioi_std / ioi_mean if ioi_mean > 0 else 0.0)
+
+    mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=MFCC_COUNT)
+    values += list(mfcc.mean(axis=1)) + list(mfcc.std(axis=1))
+    contrast = librosa.feature.spectral_contrast(S=stft_mag, sr=sr, n_bands=CONTRAST_BANDS - 1, fmin=100.0)
+    values += list(contrast.mean(axis=1))
+    values += _mean_std(librosa.feature.spectral_centroid(S=stft_mag, sr=sr))
+    values += _mean_std(librosa.feature.spectral_bandwidth(S=stft_mag, sr=sr))
+    values += _mean_std(librosa.feature.spectral_rolloff(S=stft_mag, sr=sr))
+    values += _mean_std(librosa.feature.spectral_flatness(S=stft_mag))
+    values += _mean_std(librosa.feature.zero_crossing_rate(y, frame_length=config.n_fft, hop_length=hop))
+
+    chroma = librosa.feature.chroma_stft(S=power, sr=sr, tuning=0.0)
+    chroma_mean = chroma.mean(axis=1)
+    values += list(chroma_mean)
+    values += list(librosa.feature.tonnetz(chroma=chroma).mean(axis=1))
+    values.append(_key_strength(chroma_mean))
+
+    mel_power = librosa.db_to_power(mel_db)
+    harmonic, percussive = librosa.decompose.hpss(mel_power)
+    values.append(float(harmonic.sum() / (harmonic.sum() + percussive.sum() + 1e-12)))
+    values += [float(np.mean(onset_env)), float(np.std(onset_env)), float(np.max(onset_env))]
+
+    rms = librosa.feature.rms(S=stft_mag, frame_length=config.n_fft, hop_length=hop)[0]
+    rms_db = librosa.amplitude_to_db(rms, ref=1.0, amin=1e-5, top_db=None)
+    values += list(_attack_decay(rms_db, onset_frames, frame_rate))
+    values += [float(np.mean(rms)), float(np.std(rms)), float(np.mean(rms_db)), float(np.std(rms_db))]
+    values.append(float(np.percentile(rms_db, 95) - np.percentile(rms_db, 5)))
+
+    full = dict(zip(EXTENDED_FEATURES, values, strict=True))
+    vector = np.array([full[name] for name in config.features], dtype=np.float32)
+    return np.nan_to_num(vector, nan=0.0, posinf=0.0, neginf=0.0), mel_db

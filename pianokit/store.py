@@ -1,0 +1,128 @@
+"""The feature store: a folder any tool can read.
+
+    STORE/config.json     the FeatureConfig that made it
+    STORE/features.csv    one row per recording: id, audio, source stat, duration, frames, features
+    STORE/mels/<id>.npy   float16 log-mel spectrogram, shape (n_mels, frames)
+    STORE/failures.csv    files the last extraction could not read, with the reason
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pianokit.errors import InputError
+from pianokit.features import FeatureConfig
+
+META_COLUMNS = ("id", "audio", "source_size", "source_mtime_ns", "duration_s", "frames")
+
+
+def _atomic_write_bytes(path: Path, write) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class FeatureStore:
+    """Read and write one feature store folder."""
+
+    def __init__(self, root: str | os.PathLike, config: FeatureConfig):
+        self.root = Path(root)
+        self.config = config
+        self._table: pd.DataFrame | None = None
+
+    @classmethod
+    def open(cls, root: str | os.PathLike) -> "FeatureStore":
+        root = Path(root)
+        cfg_path = root / "config.json"
+        if not cfg_path.is_file():
+            raise InputError(f"{root}: not a feature store (no config.json); run 'pianokit extract' first")
+        try:
+            config = FeatureConfig.from_dict(json.loads(cfg_path.read_text()))
+        except (ValueError, TypeError) as exc:
+            raise InputError(f"{cfg_path}: unreadable FeatureConfig ({exc})") from None
+        return cls(root, config)
+
+    @classmethod
+    def create(cls, root: str | os.PathLike, config: FeatureConfig) -> "FeatureStore":
+        """Open ``root`` for writing with ``config``; refuses a store made with other settings."""
+        root = Path(root)
+        if (root / "config.json").exists():
+            store = cls.open(root)
+            if store.config != config:
+                raise InputError(
+                    f"{root}: store was made with another FeatureConfig "
+                    f"({store.config.fingerprint()} != {config.fingerprint()}); use a new --out folder"
+                )
+            return store
+        (root / "mels").mkdir(parents=True, exist_ok=True)
+        _atomic_write_bytes(root / "config.json", lambda p: p.write_text(json.dumps(config.to_dict(), indent=2)))
+        return cls(root, config)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        if self._table is None:
+            path = self.root / "features.csv"
+            if path.is_file():
+                self._table = pd.read_csv(path, dtype={"id": str})
+            else:
+                self._table = pd.DataFrame(columns=[*META_COLUMNS, *self.config.features])
+            missing = [c for c in (*META_COLUMNS, *self.config.features) if c not in self._table.columns]
+            if missing:
+                raise InputError(f"{path}: missing column(s) {', '.join(missing[:5])}")
+        return self._table
+
+    def mel_path(self, item_id: str) -> Path:
+        return self.root / "mels" / f"{item_id}.npy"
+
+    def mel(self, item_id: str) -> np.ndarray:
+        path = self.mel_path(item_id)
+        if not path.is_file():
+            raise InputError(f"{path}: missing from the feature store; rerun 'pianokit extract'")
+        return np.load(path).astype(np.float32)
+
+    def features(self, ids, names=None) -> np.ndarray:
+        """Feature matrix (len(ids), len(names)) in the order asked."""
+        names = list(names or self.config.features)
+        table = self.table.set_index("id")
+        missing = [i for i in ids if i not in table.index]
+        if missing:
+            raise InputError(f"{self.root}: {len(missing)} id(s) not in the store, e.g. {missing[0]!r}")
+        return table.loc[list(ids), names].to_numpy(dtype=np.float32)
+
+    def is_current(self, item_id: str, audio: Path) -> bool:
+        """True when ``item_id`` was extracted from ``audio`` as it is now."""
+        rows = self.table[self.table["id"] == item_id]
+        if rows.empty or not self.mel_path(item_id).is_file():
+            return False
+        stat = audio.stat()
+        row = rows.iloc[0]
+        return int(row["source_size"]) == stat.st_size and int(row["source_mtime_ns"]) == stat.st_mtime_ns
+
+    def write_mel(self, item_id: str, mel: np.ndarray) -> None:
+        def save(path: Path) -> None:
+            with path.open("wb") as fh:
+                np.save(fh, mel.astype(np.float16))
+
+        _atomic_write_bytes(self.mel_path(item_id), save)
+
+    def update(self, rows: list[dict]) -> None:
+        """Replace or add rows and rewrite features.csv atomically."""
+        if not rows:
+            return
+        new = pd.DataFrame(rows, columns=[*META_COLUMNS, *self.config.features])
+        old = self.table[~self.table["id"].isin(new["id"])]
+        frames = [df for df in (old, new) if not df.empty]
+        self._table = pd.concat(frames, ignore_index=True).sort_values("id", ignore_index=True)
+        _atomic_write_bytes(self.root / "features.csv", lambda p: self._table.to_csv(p, index=False))
+
+    def write_failures(self, failures: list[tuple[str, str, str]]) -> None:
+        df = pd.DataFrame(failures, columns=["id", "audio", "error"])
+        _atomic_write_bytes(self.root / "failures.csv", lambda p: df.to_csv(p, index=False))

@@ -1,0 +1,109 @@
+"""Synthetic audio fixtures made by the tests themselves (no network, no shipped data)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from pianokit.dimensions import DIMENSIONS
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+SR = 22050
+
+
+def sine(freq: float = 440.0, seconds: float = 3.0, sr: int = SR, amp: float = 0.3) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def click_track(bpm: float = 120.0, seconds: float = 10.0, sr: int = SR) -> np.ndarray:
+    y = np.zeros(int(seconds * sr), dtype=np.float32)
+    burst = (np.random.default_rng(0).standard_normal(int(0.01 * sr)) * np.hanning(int(0.01 * sr))).astype(np.float32)
+    for start in np.arange(0, seconds - 0.02, 60.0 / bpm):
+        i = int(start * sr)
+        y[i : i + len(burst)] += 0.8 * burst
+    return y
+
+
+def write_wav(path: Path, y: np.ndarray, sr: int = SR, subtype: str = "PCM_16") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, y, sr, subtype=subtype)
+    return path
+
+
+def tiny_midi(path: Path, notes=((60, 0.0, 0.5), (64, 0.5, 1.0), (67, 1.0, 2.0)), pedal: bool = True) -> Path:
+    """A one-track MIDI file (120 BPM, 480 ticks per beat) with the given (pitch, start_s, end_s) notes."""
+    tpq, events = 480, []
+    for pitch, start, end in notes:
+        events.append((int(start * 2 * tpq), bytes([0x90, pitch, 90])))
+        events.append((int(end * 2 * tpq), bytes([0x80, pitch, 0])))
+    if pedal:
+        events += [(0, bytes([0xB0, 64, 127])), (int(notes[-1][2] * 2 * tpq), bytes([0xB0, 64, 0]))]
+    events.sort(key=lambda e: e[0])
+    track, now = b"", 0
+    for tick, msg in events:
+        delta, now = tick - now, tick
+        var = [delta & 0x7F]
+        while delta > 0x7F:
+            delta >>= 7
+            var.insert(0, (delta & 0x7F) | 0x80)
+        track += bytes(var) + msg
+    track += b"\x00\xff\x2f\x00"
+    data = b"MThd" + struct.pack(">IHHH", 6, 0, 1, tpq) + b"MTrk" + struct.pack(">I", len(track)) + track
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def labelled_manifest(path: Path, audio: list[Path], ratings: np.ndarray | None = None, **extra) -> Path:
+    rng = np.random.default_rng(0)
+    ratings = rng.uniform(0.2, 0.9, (len(audio), len(DIMENSIONS))) if ratings is None else ratings
+    df = pd.DataFrame(ratings, columns=list(DIMENSIONS))
+    df.insert(0, "audio", [str(a) for a in audio])
+    df.insert(0, "segment_id", [a.stem for a in audio])
+    for key, values in extra.items():
+        df[key] = values
+    df.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def sine_wav(tmp_path) -> Path:
+    return write_wav(tmp_path / "sine440.wav", sine())
+
+
+@pytest.fixture
+def bad_audio(tmp_path) -> dict[str, Path]:
+    """Every kind of unusable audio file the loader must reject."""
+    files = {
+        "silent": write_wav(tmp_path / "silent.wav", np.zeros(SR * 2, dtype=np.float32)),
+        "short": write_wav(tmp_path / "short.wav", sine(seconds=0.2)),
+        "empty": tmp_path / "empty.wav",
+        "corrupt": tmp_path / "corrupt.wav",
+        "missing": tmp_path / "missing.wav",
+        "directory": tmp_path / "adir.wav",
+        "odd_rate": write_wav(tmp_path / "4k.wav", sine(seconds=2, sr=4000), sr=4000),
+    }
+    files["empty"].write_bytes(b"")
+    files["corrupt"].write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt garbage that is not audio" * 3)
+    files["directory"].mkdir()
+    return files
+
+
+def soundfont_available() -> bool:
+    from pianokit.render import DEBIAN_SOUNDFONTS
+
+    return shutil.which("fluidsynth") is not None and any(Path(p).is_file() for p in DEBIAN_SOUNDFONTS)
+
+
+needs_fluidsynth = pytest.mark.skipif(
+    not soundfont_available(), reason="fluidsynth and a Debian SoundFont are not installed"
+)

@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+
+from conftest import SR, sine, write_wav
+from pianokit.audio import load_audio
+from pianokit.errors import InputError
+
+
+def test_mono_at_target_rate(sine_wav):
+    y = load_audio(sine_wav, SR)
+    assert y.dtype == np.float32 and y.ndim == 1
+    assert len(y) == 3 * SR
+    assert np.max(np.abs(y)) == pytest.approx(0.3, abs=1e-3)
+
+
+def test_stereo_44k_is_downmixed_and_resampled(tmp_path):
+    left, right = sine(440, 2, 44100, 0.4), sine(440, 2, 44100, 0.2)
+    path = write_wav(tmp_path / "stereo.wav", np.stack([left, right], axis=1), sr=44100)
+    y = load_audio(path, SR)
+    assert len(y) == 2 * SR
+    assert np.max(np.abs(y)) == pytest.approx(0.3, abs=0.01)
+    spectrum = np.abs(np.fft.rfft(y))
+    assert np.argmax(spectrum) * SR / len(y) == pytest.approx(440, abs=1)
+
+
+@pytest.mark.parametrize("rate", [8000, 96000])
+def test_extreme_rates_accepted(tmp_path, rate):
+    y = load_audio(write_wav(tmp_path / f"r{rate}.wav", sine(440, 1.5, rate), sr=rate), SR)
+    assert len(y) == int(1.5 * SR)
+
+
+def test_flac_and_ogg(tmp_path):
+    for name in ("a.flac", "a.ogg"):
+        path = tmp_path / name
+        import soundfile as sf
+
+        sf.write(path, sine(), SR)
+        assert len(load_audio(path, SR)) == pytest.approx(3 * SR, abs=2048)
+
+
+def test_six_channels(tmp_path):
+    y = np.tile(sine(440, 2)[:, None], (1, 6))
+    assert len(load_audio(write_wav(tmp_path / "six.wav", y), SR)) == 2 * SR
+
+
+@pytest.mark.parametrize(
+    "kind, message",
+    [
+        ("silent", "silent"),
+        ("short", "shorter than the 1 s minimum"),
+        ("empty", "empty file"),
+        ("corrupt", "not a readable audio file"),
+        ("missing", "no such file"),
+        ("directory", "is a directory"),
+        ("odd_rate", "outside 8000-96000 Hz"),
+    ],
+)
+def test_bad_audio_rejected_with_one_line(bad_audio, kind, message):
+    with pytest.raises(InputError) as err:
+        load_audio(bad_audio[kind], SR)
+    text = str(err.value)
+    assert message in text and str(bad_audio[kind]) in text and "\n" not in text
+
+
+def test_min_duration_is_configurable(tmp_path):
+    path = write_wav(tmp_path / "half.wav", sine(seconds=0.5))
+    assert len(load_audio(path, SR, min_duration=0.25)) == SR // 2

@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+
+from conftest import SR, click_track, sine
+from pianokit.features import BASIC_FEATURES, EXTENDED_FEATURES, FeatureConfig, extract, log_mel
+
+
+def features_of(y, config=FeatureConfig()):
+    vector, mel = extract(y, config)
+    return dict(zip(config.features, vector)), mel
+
+
+def test_feature_lists():
+    assert 75 <= len(EXTENDED_FEATURES) <= 85
+    assert len(BASIC_FEATURES) == 10 and set(BASIC_FEATURES) <= set(EXTENDED_FEATURES)
+    assert len(set(EXTENDED_FEATURES)) == len(EXTENDED_FEATURES)
+
+
+def test_sine_440_centroid_chroma_and_mel_peak():
+    config = FeatureConfig()
+    f, mel = features_of(sine(440, 3), config)
+    assert f["spectral_centroid_mean"] == pytest.approx(440, rel=0.05)
+    chroma = [f[f"chroma_{p}"] for p in ("C", "Cs", "D", "Ds", "E", "F", "Fs", "G", "Gs", "A", "As", "B")]
+    assert int(np.argmax(chroma)) == 9  # A
+    mel_freqs = __import__("librosa").mel_frequencies(config.n_mels + 2, fmin=config.fmin, fmax=config.fmax)[1:-1]
+    peak_bin = int(np.argmax(mel.mean(axis=1)))
+    assert abs(mel_freqs[peak_bin] - 440) < (mel_freqs[peak_bin + 1] - mel_freqs[peak_bin - 1])
+    assert mel.shape == (128, config.frames(3.0))
+
+
+def test_click_track_tempo_and_onsets():
+    f, _ = features_of(click_track(120, 10))
+    assert f["tempo"] == pytest.approx(120, abs=2)
+    assert f["onset_rate"] == pytest.approx(2.0, abs=0.3)
+    assert f["ioi_mean"] == pytest.approx(0.5, abs=0.03)
+
+
+def test_loudness_is_kept_in_absolute_db():
+    quiet, _ = features_of(sine(440, 3, amp=0.05))
+    loud, _ = features_of(sine(440, 3, amp=0.5))
+    assert loud["rms_db_mean"] - quiet["rms_db_mean"] == pytest.approx(20, abs=0.5)
+    mq, ml = log_mel(sine(440, 3, amp=0.05), FeatureConfig()), log_mel(sine(440, 3, amp=0.5), FeatureConfig())
+    assert ml.max() - mq.max() == pytest.approx(20, abs=0.5)
+
+
+def test_features_finite_on_noise():
+    vector, _ = extract(np.random.default_rng(1).standard_normal(SR * 2).astype(np.float32) * 0.1, FeatureConfig())
+    assert np.all(np.isfinite(vector))
+
+
+def test_config_roundtrip_and_fingerprint():
+    config = FeatureConfig()
+    assert FeatureConfig.from_dict(config.to_dict()) == config
+    assert FeatureConfig(n_mels=64).fingerprint() != config.fingerprint()
+    with pytest.raises(ValueError):
+        FeatureConfig.from_dict({"bogus": 1})
+
+
+def test_feature_subset_order():
+    config = FeatureConfig(features=BASIC_FEATURES)
+    vector, _ = extract(sine(440, 2), config)
+    full, _ = extract(sine(440, 2), FeatureConfig())
+    index = [EXTENDED_FEATURES.index(n) for n in BASIC_FEATURES]
+    np.testing.assert_allclose(vector, full[index])
