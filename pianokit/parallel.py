@@ -16,6 +16,13 @@ def default_jobs() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def _single_threaded_worker() -> None:
+    """Each worker process uses one BLAS/OpenMP thread: the pool already fills the cores."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
 def _call(fn: Callable, item: Any) -> tuple[Any, Any, str | None]:
     try:
         return item, fn(item), None
@@ -42,8 +49,12 @@ def run_parallel(
                 yield _call(fn, item)
                 bar.update()
             return
-        pool_cls: type[Executor] = ThreadPoolExecutor if threads else ProcessPoolExecutor
-        with pool_cls(max_workers=jobs) as pool:
+        pool: Executor = (
+            ThreadPoolExecutor(max_workers=jobs)
+            if threads
+            else ProcessPoolExecutor(max_workers=jobs, initializer=_single_threaded_worker)
+        )
+        with pool:
             futures = [pool.submit(_call, fn, item) for item in items]
             try:
                 for future in as_completed(futures):

@@ -1,0 +1,110 @@
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from conftest import labelled_manifest, needs_fluidsynth, sine, write_wav
+from pianokit.cli import cli
+from test_dataset import make_source
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def assert_one_line_error(result, *needles):
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error:"), result.output
+    for needle in needles:
+        assert str(needle) in lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_help_is_fast_and_lists_commands():
+    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "pianokit", "--help"],
+                         capture_output=True, text=True, check=True)
+    for command in ("dataset", "extract", "analyze"):
+        assert command in out.stdout
+    heavy = [m for m in ("tensorflow", "keras", "librosa", "onnxruntime", "pandas") if f" {m}\n" in out.stderr]
+    assert heavy == []
+
+
+def test_extract_files_and_summary(tmp_path):
+    a = write_wav(tmp_path / "a.wav", sine())
+    result = run("extract", a, "--out", tmp_path / "store", "--jobs", 1, "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert "1 extracted, 0 already current, 0 failed" in result.output
+    assert (tmp_path / "store" / "mels" / "a.npy").exists()
+
+
+def test_extract_manifest(tmp_path):
+    audio = [write_wav(tmp_path / f"s{i}.wav", sine(220 * (i + 1))) for i in range(2)]
+    m = labelled_manifest(tmp_path / "m.csv", audio)
+    result = run("extract", "--manifest", m, "--out", tmp_path / "store", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert set(pd.read_csv(tmp_path / "store" / "features.csv")["id"]) == {"s0", "s1"}
+
+
+def test_extract_reports_bad_files_and_goes_on(tmp_path, bad_audio):
+    good = write_wav(tmp_path / "good.wav", sine())
+    result = run("extract", good, bad_audio["corrupt"], bad_audio["silent"], "--out", tmp_path / "s",
+                 "--no-progress", "-j", 1)
+    assert result.exit_code == 0
+    assert "1 extracted, 0 already current, 2 failed" in result.output
+    assert f"failed: {bad_audio['corrupt']}: not a readable audio file" in result.output
+
+
+@pytest.mark.parametrize("kind", ["corrupt", "silent", "short", "empty"])
+def test_extract_only_bad_file_exits_2(tmp_path, bad_audio, kind):
+    result = run("extract", bad_audio[kind], "--out", tmp_path / "s", "--no-progress")
+    assert result.exit_code == 2
+    assert str(bad_audio[kind]) in result.output
+
+
+def test_extract_errors(tmp_path):
+    assert_one_line_error(run("extract", tmp_path / "missing.wav", "--out", tmp_path / "s"), "missing.wav")
+    no_audio_col = tmp_path / "m.csv"
+    pd.DataFrame({"segment_id": ["a"]}).to_csv(no_audio_col, index=False)
+    assert_one_line_error(run("extract", "--manifest", no_audio_col, "--out", tmp_path / "s"), "audio", "m.csv")
+    assert_one_line_error(run("extract", "--manifest", tmp_path / "none.csv", "--out", tmp_path / "s"), "none.csv")
+    assert run("extract", "--out", tmp_path / "s").exit_code == 2  # neither paths nor manifest
+
+
+def test_analyze_writes_tables_and_heatmap(tmp_path):
+    audio = [tmp_path / f"s{i}.wav" for i in range(12)]
+    m = labelled_manifest(tmp_path / "m.csv", audio, piece=["A"] * 6 + ["B"] * 6)
+    result = run("analyze", "--manifest", m, "--out", tmp_path / "an")
+    assert result.exit_code == 0, result.output
+    assert "12 segments, 2 pieces" in result.output
+    corr = pd.read_csv(tmp_path / "an" / "correlation.csv", index_col=0)
+    assert corr.shape == (19, 19) and (abs(corr.values.diagonal() - 1) < 1e-9).all()
+    stats = pd.read_csv(tmp_path / "an" / "dimensions.csv")
+    assert len(stats) == 19 and stats["mean"].between(0.2, 0.9).all()
+    assert (tmp_path / "an" / "correlation.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_analyze_errors(tmp_path):
+    audio = [tmp_path / "a.wav"]
+    m = labelled_manifest(tmp_path / "m.csv", audio)
+    pd.read_csv(m).drop(columns=["emotion_pleasant_dark"]).to_csv(m, index=False)
+    assert_one_line_error(run("analyze", "--manifest", m), "emotion_pleasant_dark")
+
+
+def test_dataset_errors(tmp_path):
+    assert_one_line_error(run("dataset", "percepiano", "--source", tmp_path / "nope"), "no such directory")
+    src = make_source(tmp_path / "src")
+    assert_one_line_error(run("dataset", "percepiano", "--source", src, "--soundfont", tmp_path / "x.sf2",
+                              "--out", tmp_path / "o"), "SoundFont not found")
+
+
+@needs_fluidsynth
+def test_dataset_percepiano_cli(tmp_path):
+    src = make_source(tmp_path / "src")
+    result = run("dataset", "percepiano", "--source", src, "--out", tmp_path / "o", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert "2 labelled segments" in result.output
+    result = run("extract", "--manifest", tmp_path / "o" / "manifest.csv", "--out", tmp_path / "st", "--no-progress")
+    assert result.exit_code == 0 and "2 extracted" in result.output

@@ -1,0 +1,81 @@
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import SR, click_track, sine, write_wav
+from pianokit.errors import InputError
+from pianokit.extract import collect_inputs, run_extract
+from pianokit.features import FeatureConfig
+from pianokit.store import FeatureStore
+
+
+@pytest.fixture
+def audio_dir(tmp_path):
+    d = tmp_path / "audio"
+    write_wav(d / "sine.wav", sine(440, 3))
+    write_wav(d / "clicks.wav", click_track(120, 6))
+    write_wav(d / "sub" / "low.wav", sine(220, 2))
+    return d
+
+
+def test_extract_folder_into_readable_store(audio_dir, tmp_path):
+    store_dir = tmp_path / "store"
+    summary = run_extract(collect_inputs([audio_dir]), store_dir, jobs=2, progress=False)
+    assert (summary.done, summary.skipped, summary.failures) == (3, 0, [])
+    table = pd.read_csv(store_dir / "features.csv")
+    assert sorted(table["id"]) == ["clicks", "low", "sine"]
+    mel = np.load(store_dir / "mels" / "sine.npy")
+    assert mel.shape == (128, FeatureConfig().frames(3.0))
+    store = FeatureStore.open(store_dir)
+    assert store.config == FeatureConfig()
+    f = dict(zip(store.config.features, store.features(["sine"])[0]))
+    assert f["spectral_centroid_mean"] == pytest.approx(440, rel=0.05)
+
+
+def test_extract_is_incremental(audio_dir, tmp_path):
+    store_dir = tmp_path / "store"
+    inputs = collect_inputs([audio_dir])
+    run_extract(inputs, store_dir, progress=False)
+    again = run_extract(inputs, store_dir, progress=False)
+    assert (again.done, again.skipped) == (0, 3)
+    write_wav(audio_dir / "sine.wav", sine(880, 3))
+    os.utime(audio_dir / "sine.wav", ns=(1, 1))
+    changed = run_extract(inputs, store_dir, progress=False)
+    assert (changed.done, changed.skipped) == (1, 2)
+    f = dict(zip(FeatureConfig().features, FeatureStore.open(store_dir).features(["sine"])[0]))
+    assert f["spectral_centroid_mean"] == pytest.approx(880, rel=0.05)
+
+
+def test_failures_are_summarised_not_fatal(audio_dir, tmp_path, bad_audio):
+    inputs = collect_inputs([audio_dir]) + [("corrupt", bad_audio["corrupt"]), ("short", bad_audio["short"])]
+    summary = run_extract(inputs, tmp_path / "store", progress=False)
+    assert summary.done == 3
+    assert sorted(i for i, _, _ in summary.failures) == ["corrupt", "short"]
+    failures = pd.read_csv(tmp_path / "store" / "failures.csv")
+    assert set(failures["id"]) == {"corrupt", "short"}
+    assert "corrupt" not in set(pd.read_csv(tmp_path / "store" / "features.csv")["id"])
+
+
+def test_store_from_other_config_is_refused(audio_dir, tmp_path):
+    run_extract(collect_inputs([audio_dir]), tmp_path / "store", progress=False)
+    with pytest.raises(InputError, match="another FeatureConfig"):
+        run_extract(collect_inputs([audio_dir]), tmp_path / "store", FeatureConfig(n_mels=64), progress=False)
+
+
+def test_collect_inputs_errors_and_unique_ids(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        collect_inputs([tmp_path / "nope.wav"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no audio files"):
+        collect_inputs([tmp_path / "empty"])
+    a = write_wav(tmp_path / "a" / "x.wav", sine())
+    b = write_wav(tmp_path / "b" / "x.wav", sine())
+    ids = [i for i, _ in collect_inputs([a, b])]
+    assert len(set(ids)) == 2 and all(i.startswith("x-") for i in ids)
+
+
+def test_not_a_store(tmp_path):
+    with pytest.raises(InputError, match="not a feature store"):
+        FeatureStore.open(tmp_path)
