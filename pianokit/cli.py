@@ -97,7 +97,8 @@ def extract(paths, manifest, out, jobs, progress) -> None:
     """Extract features and log-mel spectrograms of audio files, folders or a manifest into a store.
 
     Incremental: only new or changed files are processed. The store is plain files:
-    OUT/features.csv (one row per recording), OUT/mels/<id>.npy, OUT/config.json, OUT/failures.csv.
+    OUT/features.csv (one row per recording), OUT/mels/<id>.npy, OUT/config.json, OUT/failures.csv,
+    and with --manifest a copy of it, OUT/manifest.csv, that `pianokit fit` reads the labels from.
     """
     from pianokit.extract import collect_inputs, run_extract
 
@@ -111,6 +112,10 @@ def extract(paths, manifest, out, jobs, progress) -> None:
     else:
         inputs = collect_inputs(list(paths))
     summary = run_extract(inputs, out, jobs=jobs or _jobs_default(), progress=progress)
+    if manifest:
+        from pianokit.dataset import write_csv_atomic
+
+        write_csv_atomic(df, out / "manifest.csv")
     for item_id, audio, error in summary.failures:
         click.echo(f"failed: {error}" if audio in error else f"failed: {audio}: {error}", err=True)
     click.echo(
@@ -135,6 +140,118 @@ def analyze(manifest, out) -> None:
     click.echo(", ".join(f"{v} {k}" for k, v in summary.items()))
     click.echo(stats.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     click.echo(f"wrote {out}/dimensions.csv, correlation.csv, correlation.png, summary.json")
+
+
+def _parse_params(pairs: tuple[str, ...]) -> dict:
+    """KEY=VALUE pairs with JSON values (numbers, lists, strings) into a dict."""
+    import json
+
+    params = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--param")
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    return params
+
+
+def _parse_range(text: str) -> tuple[float, float]:
+    try:
+        low, high = (float(v) for v in text.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not LOW,HIGH", param_hint="--stretch") from None
+    if not 0 < low <= high:
+        raise click.BadParameter("need 0 < LOW <= HIGH", param_hint="--stretch")
+    return low, high
+
+
+ARCH_NAMES = ("mlp", "multitask", "cnn", "transformer", "efficientnet", "hybrid")
+
+
+@cli.command()
+@click.option("--arch", required=True, type=click.Choice(ARCH_NAMES),
+              help="mlp: basic 10 features, one --target. multitask: 79 features, 19 heads. cnn / transformer: "
+                   "log-mel. efficientnet: EfficientNetB0 on the log-mel. hybrid: CNN (or EfficientNet) + features.")
+@click.option("--store", required=True, type=click.Path(path_type=Path), help="Feature store from 'pianokit extract'.")
+@click.option("--manifest", type=click.Path(path_type=Path), default=None,
+              help="Labelled manifest (default: STORE/manifest.csv).")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder, e.g. runs/cnn.")
+@click.option("--split", type=click.Choice(["passage", "performer"]), default="passage", show_default=True,
+              help="passage: 4-fold CV on fold_passage. performer: test on performer groups 1-2.")
+@click.option("--folds", type=click.IntRange(1, 4), default=4, show_default=True, help="How many folds to run.")
+@click.option("--epochs", type=click.IntRange(min=1), default=60, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--lr", "learning_rate", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True)
+@click.option("--patience", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Early-stopping patience (epochs) on the inner validation split.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--augment", default="", help="Comma list of pitch,stretch (spectrogram models).")
+@click.option("--semitones", type=click.FloatRange(min=0), default=2.0, show_default=True,
+              help="Pitch shift range: uniform in [-N, N] semitones.")
+@click.option("--stretch", "stretch_range", default="0.9,1.1", show_default=True, callback=lambda c, p, v: _parse_range(v),
+              help="Time-stretch rate range LOW,HIGH.")
+@click.option("--crop-seconds", type=click.FloatRange(min=1), default=12.0, show_default=True,
+              help="Training window; longer recordings are scored as the mean of overlapping windows.")
+@click.option("--target", default=None, help="Dimension for --arch mlp (default: timing_stable_unstable).")
+@click.option("--backbone-weights", default=None,
+              help="EfficientNet weights: imagenet (downloads), a local weights file, or none (default).")
+@click.option("--branch", type=click.Choice(["cnn", "efficientnet"]), default=None, help="Hybrid spectrogram branch.")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="Builder hyper-parameter, e.g. --param filters=[16,32,64] --param dropout=0.2.")
+@click.option("--final/--no-final", default=False, help="Also fit one model on all labelled data.")
+@progress_option
+def fit(arch, store, manifest, out, split, folds, epochs, batch_size, learning_rate, patience, seed, augment,
+        semitones, stretch_range, crop_seconds, target, backbone_weights, branch, params, final, progress) -> None:
+    """Train ARCH with cross-validation and write models, metrics.json and metrics.csv to OUT.
+
+    Early stopping watches an inner split of the training folds, never the test fold. Feature and
+    label statistics come from the training folds only. Rerunning the same command resumes.
+    """
+    from pianokit.train import FitConfig, fit as run_fit
+
+    hparams = _parse_params(params)
+    if backbone_weights is not None:
+        hparams["weights"] = None if backbone_weights.lower() == "none" else backbone_weights
+    if branch:
+        hparams["branch"] = branch
+    config = FitConfig(
+        arch=arch, store=str(store), manifest=str(manifest) if manifest else None, split=split, folds=folds,
+        epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, patience=patience, seed=seed,
+        augment=tuple(a.strip() for a in augment.split(",") if a.strip()), max_semitones=semitones,
+        stretch_range=stretch_range, crop_seconds=crop_seconds, target=target, hparams=hparams, final=final,
+        command=" ".join(["pianokit", *sys.argv[1:]]),
+    )
+    summary = run_fit(config, out, progress)
+    _print_summary(summary)
+    click.echo(f"wrote {out}/metrics.json and metrics.csv")
+
+
+def _print_summary(summary: dict) -> None:
+    model, base = summary["model"], summary["baseline"]
+    click.echo(f"{'dimension':42} {'R2':>7} {'r':>7} {'MAE':>7} {'base R2':>8}")
+    for name, m in model["per_dimension"].items():
+        b = base["per_dimension"][name]
+        click.echo(f"{name:42} {m['r2']:7.3f} {m['r']:7.3f} {m['mae']:7.3f} {b['r2']:8.3f}")
+    m, b = model["mean"], base["mean"]
+    click.echo(f"{'MEAN (' + str(summary['folds']) + ' folds, ' + summary['split'] + ')':42} "
+               f"{m['r2']:7.3f} {m['r']:7.3f} {m['mae']:7.3f} {b['r2']:8.3f}")
+
+
+@cli.command()
+@click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), default=Path("runs/compare"), show_default=True,
+              help="Folder for comparison.csv, comparison.md and comparison.png.")
+@click.option("--metric", type=click.Choice(["r2", "r", "mae"]), default="r2", show_default=True)
+def compare(runs, out, metric) -> None:
+    """Compare finished runs per dimension: a markdown table, a CSV and a bar chart."""
+    from pianokit.compare import compare_runs
+
+    table = compare_runs(runs, out, metric)
+    click.echo(table)
+    click.echo(f"wrote {out}/comparison.csv, comparison.md, comparison.png")
 
 
 def _raise_interrupt(signum, frame):

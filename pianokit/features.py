@@ -10,41 +10,13 @@ from dataclasses import dataclass
 import librosa
 import numpy as np
 
+from pianokit.feature_names import BASIC_FEATURES, CONTRAST_BANDS, EXTENDED_FEATURES, MFCC_COUNT
+
+__all__ = ["BASIC_FEATURES", "EXTENDED_FEATURES", "FeatureConfig", "extract", "log_mel"]
+
 FEATURE_VERSION = 2  # bump whenever extraction code changes its numbers
 
-MFCC_COUNT = 13
-CONTRAST_BANDS = 7
 HPSS_KERNEL = 15  # median-filter length; librosa's default 31 costs twice the time for the same ratio
-PITCH_CLASSES = ("C", "Cs", "D", "Ds", "E", "F", "Fs", "G", "Gs", "A", "As", "B")
-
-
-def _feature_names() -> tuple[str, ...]:
-    names = ["tempo", "beat_strength", "onset_rate", "ioi_mean", "ioi_std", "ioi_cv"]
-    names += [f"mfcc{i}_mean" for i in range(MFCC_COUNT)] + [f"mfcc{i}_std" for i in range(MFCC_COUNT)]
-    names += [f"contrast{i}_mean" for i in range(CONTRAST_BANDS)]
-    for stat in ("centroid", "bandwidth", "rolloff", "flatness", "zcr"):
-        names += [f"spectral_{stat}_mean", f"spectral_{stat}_std"]
-    names += [f"chroma_{p}" for p in PITCH_CLASSES] + [f"tonnetz{i}" for i in range(6)] + ["key_strength"]
-    names += ["harmonic_ratio", "onset_strength_mean", "onset_strength_std", "onset_strength_max"]
-    names += ["attack_time", "decay_rate", "rms_mean", "rms_std", "rms_db_mean", "rms_db_std", "rms_db_range"]
-    return tuple(names)
-
-
-EXTENDED_FEATURES: tuple[str, ...] = _feature_names()
-
-# The seed's ten scalars: tempo, note density, loudness level and spread, and timbre summaries.
-BASIC_FEATURES: tuple[str, ...] = (
-    "tempo",
-    "onset_rate",
-    "rms_mean",
-    "rms_std",
-    "rms_db_range",
-    "spectral_centroid_mean",
-    "spectral_bandwidth_mean",
-    "spectral_rolloff_mean",
-    "spectral_flatness_mean",
-    "spectral_zcr_mean",
-)
 
 # Krumhansl-Kessler key profiles, used for the key-strength feature.
 _MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])

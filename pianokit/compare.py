@@ -1,0 +1,61 @@
+"""`pianokit compare`: one table and one chart of several runs' per-dimension metrics."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from pianokit.dataset import write_csv_atomic
+from pianokit.errors import InputError
+
+
+def load_run(run: Path) -> dict:
+    path = run / "metrics.json"
+    if not path.is_file():
+        raise InputError(f"{run}: no metrics.json (not a finished 'pianokit fit' run)")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
+        raise InputError(f"{path}: not valid JSON") from None
+
+
+def compare_runs(runs, out: str | os.PathLike, metric: str = "r2") -> str:
+    """Write comparison.csv/.md/.png under ``out``; return the markdown table."""
+    columns = {}
+    for run in map(Path, runs):
+        m = load_run(run)
+        name = run.name if run.name not in columns else str(run)
+        col = {dim: v[metric] for dim, v in m["model"]["per_dimension"].items()}
+        col["MEAN"] = m["model"]["mean"][metric]
+        col["baseline MEAN"] = m["baseline"]["mean"][metric]
+        columns[name] = col
+    table = pd.DataFrame(columns)
+    table.index.name = "dimension"
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv_atomic(table.reset_index(), out / "comparison.csv")
+    markdown = table.to_markdown(floatfmt=".3f")
+    (out / "comparison.md").write_text(f"Metric: {metric}\n\n{markdown}\n")
+    _chart(table.drop(index=["baseline MEAN"]), metric, out / "comparison.png")
+    return markdown
+
+
+def _chart(table: pd.DataFrame, metric: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(12, 6))
+    table.plot.bar(ax=ax, width=0.8)
+    ax.set_ylabel(metric)
+    ax.set_title(f"Per-dimension {metric} by run")
+    ax.axhline(0, color="black", linewidth=0.5)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)

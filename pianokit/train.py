@@ -1,0 +1,340 @@
+"""`pianokit fit`: tf.data pipelines, cross-validated training, early stopping, metrics and run folders.
+
+A run folder holds config.json (the command and every setting), fold<k>/ (model.keras, spec.json,
+history.csv, metrics.json, predictions.csv), metrics.json and metrics.csv over all folds, and
+final/ when a final model on all data was asked for. Finished folds are skipped on a rerun.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pianokit.dimensions import DIMENSIONS
+from pianokit.errors import InputError
+from pianokit.metrics import evaluate
+from pianokit.models import ARCHITECTURES, check_arch, needs_fixed_frames
+from pianokit.models.spec import ModelSpec
+from pianokit.training_data import Fold, group_holdout, load_training_data, make_folds
+from pianokit.windows import windows
+
+AUGMENTATIONS = ("pitch", "stretch")
+
+
+@dataclass
+class FitConfig:
+    arch: str
+    store: str
+    manifest: str | None = None
+    split: str = "passage"
+    folds: int = 4
+    epochs: int = 60
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    patience: int = 10
+    seed: int = 0
+    augment: tuple[str, ...] = ()
+    max_semitones: float = 2.0
+    stretch_range: tuple[float, float] = (0.9, 1.1)
+    crop_seconds: float = 12.0
+    target: str | None = None
+    hparams: dict = field(default_factory=dict)
+    final: bool = False
+    val_fraction: float = 0.15
+    warmup_epochs: int = 5
+    fine_tune_blocks: int = 2
+    command: str = ""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def validate(self) -> None:
+        try:
+            check_arch(self.arch)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        bad = [a for a in self.augment if a not in AUGMENTATIONS]
+        if bad:
+            raise InputError(f"unknown augmentation {bad[0]!r}; choose from {', '.join(AUGMENTATIONS)}")
+        if self.augment and not ARCHITECTURES[self.arch].uses_mel:
+            raise InputError(f"--augment needs a spectrogram model; {self.arch} uses features only")
+        if self.target is not None and self.target not in DIMENSIONS:
+            raise InputError(f"unknown --target {self.target!r}; see 'pianokit fit --help' for the 19 names")
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        if self.arch == "mlp":
+            return (self.target or DIMENSIONS[0],)
+        return DIMENSIONS
+
+
+def masked_mse(y_true, y_pred):
+    """Mean squared error over the targets that are not NaN (time-stretched tempo labels are NaN)."""
+    import tensorflow as tf
+
+    mask = tf.logical_not(tf.math.is_nan(y_true))
+    err = tf.where(mask, tf.square(y_pred - tf.where(mask, y_true, 0.0)), 0.0)
+    return tf.reduce_sum(err, axis=-1) / tf.maximum(tf.reduce_sum(tf.cast(mask, y_pred.dtype), axis=-1), 1.0)
+
+
+def _register_loss():
+    import keras
+
+    return keras.saving.register_keras_serializable(package="pianokit", name="masked_mse")(masked_mse)
+
+
+class Trainer:
+    """Runs one FitConfig into one run folder."""
+
+    def __init__(self, config: FitConfig, out: str | os.PathLike, progress: bool = True):
+        config.validate()
+        self.config, self.out, self.progress = config, Path(out), progress
+        self.arch = ARCHITECTURES[config.arch]
+        self.data = load_training_data(config.store, config.manifest, with_mels=self.arch.uses_mel)
+        fc = self.data.store.config
+        self.feature_config = fc
+        self.crop_frames = fc.frames(config.crop_seconds)
+        names = list(fc.features)
+        missing = [f for f in self.arch.features if f not in names]
+        if missing:
+            raise InputError(f"{config.store}: store lacks feature(s) {', '.join(missing[:3])} needed by {config.arch}")
+        self.feature_index = [names.index(f) for f in self.arch.features]
+        self.target_index = [DIMENSIONS.index(t) for t in config.targets]
+
+    # ---- data -------------------------------------------------------------------------------------
+    def _labels(self, idx: np.ndarray) -> np.ndarray:
+        return self.data.labels[idx][:, self.target_index]
+
+    def _features(self, idx: np.ndarray) -> np.ndarray:
+        return self.data.features[idx][:, self.feature_index]
+
+    def _train_dataset(self, idx: np.ndarray, spec: ModelSpec, seed: int):
+        import tensorflow as tf
+
+        from pianokit.augment import MelAugmenter
+
+        labels, feats = self._labels(idx), self._features(idx)
+        if not self.arch.uses_mel:
+            ds = tf.data.Dataset.from_tensor_slices(({"features": feats}, labels))
+            return ds.shuffle(len(idx), seed=seed).batch(self.config.batch_size).prefetch(tf.data.AUTOTUNE)
+        fc, crop = self.feature_config, self.crop_frames
+        mels = [self.data.mels[i] for i in idx]
+        ragged = tf.RaggedTensor.from_row_lengths(np.concatenate(mels), [len(m) for m in mels])
+        augmenter = None
+        if self.config.augment:
+            augmenter = MelAugmenter(
+                fc.n_mels, fc.fmin, fc.fmax, fc.mel_floor_db,
+                max_semitones=self.config.max_semitones if "pitch" in self.config.augment else 0.0,
+                stretch=tuple(self.config.stretch_range) if "stretch" in self.config.augment else None,
+                targets=self.config.targets,
+            )
+        use_features = bool(self.arch.features)
+
+        def prepare(mel, f, y):
+            mel = tf.cast(mel, tf.float32)
+            if augmenter is not None:
+                mel, y = augmenter(mel, y)
+            length = tf.shape(mel)[0]
+            mel = tf.pad(mel, [[0, tf.maximum(0, crop - length)], [0, 0]], constant_values=fc.mel_floor_db)
+            mel = tf.image.random_crop(mel, [crop, fc.n_mels])
+            inputs = {"mel": mel, "features": f} if use_features else {"mel": mel}
+            return inputs, y
+
+        ds = tf.data.Dataset.from_tensor_slices((ragged, feats, labels)).shuffle(len(idx), seed=seed)
+        ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return ds.batch(self.config.batch_size).prefetch(tf.data.AUTOTUNE)
+
+    def _window_inputs(self, idx: np.ndarray) -> tuple[dict, np.ndarray]:
+        """Evaluation inputs: every recording cut into half-overlapping windows; owner index per window."""
+        feats = self._features(idx)
+        if not self.arch.uses_mel:
+            return {"features": feats}, np.arange(len(idx))
+        floor, crop = self.feature_config.mel_floor_db, self.crop_frames
+        parts, owner = [], []
+        for j, i in enumerate(idx):
+            w = windows(self.data.mels[i].astype(np.float32), crop, crop // 2, floor)
+            parts.append(w)
+            owner += [j] * len(w)
+        owner = np.array(owner)
+        inputs = {"mel": np.concatenate(parts)}
+        if self.arch.features:
+            inputs["features"] = feats[owner]
+        return inputs, owner
+
+    def predict(self, model, idx: np.ndarray) -> np.ndarray:
+        """Recording-level predictions: the mean over each recording's windows."""
+        inputs, owner = self._window_inputs(idx)
+        window_pred = model.predict(inputs, batch_size=64, verbose=0)
+        sums = np.zeros((len(idx), window_pred.shape[1]))
+        np.add.at(sums, owner, window_pred)
+        return (sums / np.bincount(owner, minlength=len(idx))[:, None]).astype(np.float32)
+
+    # ---- training ---------------------------------------------------------------------------------
+    def _spec(self, train_idx: np.ndarray) -> ModelSpec:
+        hparams = dict(self.config.hparams)
+        spec = ModelSpec(
+            self.config.arch, n_mels=self.feature_config.n_mels, crop_frames=self.crop_frames,
+            feature_names=self.arch.features, targets=self.config.targets, hparams=hparams,
+        )
+        mels = [self.data.mels[i] for i in train_idx] if self.arch.uses_mel else None
+        return spec.with_statistics(self._features(train_idx), mels, self._labels(train_idx))
+
+    def _fit_model(self, train_idx: np.ndarray, val_idx: np.ndarray, seed: int, log: Path):
+        import keras
+        import tensorflow as tf
+
+        keras.utils.set_random_seed(seed)
+        tf.config.experimental.enable_op_determinism()
+        from pianokit.models import build
+
+        spec = self._spec(train_idx)
+        try:
+            model = build(self.config.arch, spec)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        train_ds = self._train_dataset(train_idx, spec, seed)
+        val_inputs, owner = self._window_inputs(val_idx)
+        val_data = (val_inputs, self._labels(val_idx)[owner])
+        loss = _register_loss()
+        verbose = 2 if self.progress else 0
+        history = []
+
+        def run(epochs: int, lr: float, initial_epoch: int = 0) -> int:
+            model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss)
+            stop = keras.callbacks.EarlyStopping(patience=self.config.patience, restore_best_weights=True)
+            h = model.fit(train_ds, validation_data=val_data, epochs=epochs, initial_epoch=initial_epoch,
+                          callbacks=[stop], verbose=verbose, batch_size=self.config.batch_size)
+            history.extend({"epoch": initial_epoch + i, **{k: float(v[i]) for k, v in h.history.items()}}
+                           for i in range(len(h.history["loss"])))
+            return initial_epoch + len(h.history["loss"])
+
+        uses_backbone = needs_fixed_frames(self.config.arch, {**spec.hparams})
+        if uses_backbone:
+            from pianokit.models.efficientnet import set_backbone_trainable
+
+            set_backbone_trainable(model, None)
+            done = run(min(self.config.warmup_epochs, self.config.epochs), self.config.learning_rate)
+            set_backbone_trainable(model, self.config.fine_tune_blocks)
+            if done < self.config.epochs:
+                run(self.config.epochs, self.config.learning_rate / 10, initial_epoch=done)
+        else:
+            run(self.config.epochs, self.config.learning_rate)
+        pd.DataFrame(history).to_csv(log, index=False)
+        return model, spec
+
+    def _save_model(self, model, spec: ModelSpec, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / ".model.partial.keras"
+        model.save(tmp)
+        (folder / "spec.json").write_text(json.dumps(spec.to_dict(), indent=2))
+        os.replace(tmp, folder / "model.keras")
+
+    def run_fold(self, fold: Fold) -> dict:
+        folder = self.out / f"fold{fold.index}"
+        done = folder / "metrics.json"
+        if done.is_file() and (folder / "model.keras").is_file():
+            return json.loads(done.read_text())
+        folder.mkdir(parents=True, exist_ok=True)
+        model, spec = self._fit_model(fold.train, fold.val, self.config.seed + fold.index, folder / "history.csv")
+        self._save_model(model, spec, folder)
+        truth = self._labels(fold.test)
+        pred = self.predict(model, fold.test)
+        baseline = np.tile(self._labels(fold.train).mean(axis=0), (len(fold.test), 1))
+        result = {
+            "fold": fold.index,
+            "n_train": len(fold.train), "n_val": len(fold.val), "n_test": len(fold.test),
+            "epochs": len(pd.read_csv(folder / "history.csv")),
+            "model": evaluate(truth, pred, self.config.targets),
+            "baseline": evaluate(truth, baseline, self.config.targets),
+        }
+        ids = np.array(self.data.ids)[fold.test]
+        preds = pd.DataFrame(pred, columns=[f"pred_{t}" for t in self.config.targets])
+        preds.insert(0, "fold", fold.index)
+        preds.insert(0, "segment_id", ids)
+        for i, t in enumerate(self.config.targets):
+            preds[f"true_{t}"] = truth[:, i]
+        _write_atomic(folder / "predictions.csv", preds.to_csv(index=False))
+        _write_atomic(done, json.dumps(result, indent=2))
+        return result
+
+    def run(self) -> dict:
+        """Cross-validate, optionally fit the final model, and write the run's summary files."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        config_path = self.out / "config.json"
+        settings = {k: v for k, v in self.config.to_dict().items() if k != "command"}
+        if config_path.is_file():
+            previous = json.loads(config_path.read_text())
+            if {k: v for k, v in previous.items() if k not in ("command", "feature_config")} != json.loads(
+                json.dumps(settings)
+            ):
+                raise InputError(f"{self.out}: holds a run with other settings; use a new --out folder")
+        _write_atomic(config_path, json.dumps({**self.config.to_dict(), "feature_config":
+                                               self.feature_config.to_dict()}, indent=2))
+        folds = make_folds(self.data.table, self.config.split, self.config.folds, self.config.seed,
+                           self.config.val_fraction)
+        results = [self.run_fold(f) for f in folds]
+        summary = summarise(results, self.config.targets)
+        summary.update({"arch": self.config.arch, "split": self.config.split, "n": len(self.data.ids)})
+        if self.config.final:
+            summary["final"] = self.run_final()
+        _write_atomic(self.out / "metrics.json", json.dumps(summary, indent=2))
+        _write_atomic(self.out / "metrics.csv", metrics_table(results, self.config.targets).to_csv(index=False))
+        return summary
+
+    def run_final(self) -> dict:
+        folder = self.out / "final"
+        if (folder / "model.keras").is_file():
+            return json.loads((folder / "info.json").read_text())
+        everything = np.arange(len(self.data.ids))
+        passages = self.data.table.get("passage", self.data.table["segment_id"]).to_numpy()
+        val = group_holdout(passages, everything, self.config.val_fraction, self.config.seed + 1000)
+        folder.mkdir(parents=True, exist_ok=True)
+        model, spec = self._fit_model(np.setdiff1d(everything, val), val, self.config.seed + 1000,
+                                      folder / "history.csv")
+        self._save_model(model, spec, folder)
+        info = {"n_train": len(everything) - len(val), "n_val": len(val),
+                "epochs": len(pd.read_csv(folder / "history.csv"))}
+        _write_atomic(folder / "info.json", json.dumps(info, indent=2))
+        return info
+
+
+def summarise(results: list[dict], targets) -> dict:
+    """Mean over folds per dimension, then the mean over dimensions, for the model and the baseline."""
+    out = {"folds": len(results)}
+    for who in ("model", "baseline"):
+        per_dim = {
+            t: {m: float(np.mean([r[who]["per_dimension"][t][m] for r in results])) for m in ("r2", "r", "mae")}
+            for t in targets
+        }
+        out[who] = {"per_dimension": per_dim,
+                    "mean": {m: float(np.mean([per_dim[t][m] for t in targets])) for m in ("r2", "r", "mae")}}
+    return out
+
+
+def metrics_table(results: list[dict], targets) -> pd.DataFrame:
+    """Long table: fold (or 'mean'), dimension, r2, r, mae, baseline_r2."""
+    rows = []
+    for r in results:
+        for t in targets:
+            m, b = r["model"]["per_dimension"][t], r["baseline"]["per_dimension"][t]
+            rows.append({"fold": str(r["fold"]), "dimension": t, **m, "baseline_r2": b["r2"]})
+    df = pd.DataFrame(rows)
+    mean = df.groupby("dimension", sort=False)[["r2", "r", "mae", "baseline_r2"]].mean().reset_index()
+    mean.insert(0, "fold", "mean")
+    return pd.concat([df, mean], ignore_index=True)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def fit(config: FitConfig, out: str | os.PathLike, progress: bool = True) -> dict:
+    return Trainer(config, out, progress).run()

@@ -1,0 +1,124 @@
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from pianokit.feature_names import BASIC_FEATURES, EXTENDED_FEATURES  # noqa: E402
+from pianokit.models import ARCHITECTURES, build, defaults  # noqa: E402
+from pianokit.models.spec import ModelSpec  # noqa: E402
+from pianokit.train import masked_mse  # noqa: E402
+
+N_MELS, FRAMES = 32, 64
+
+
+def small_spec(arch, **hparams):
+    a = ARCHITECTURES[arch]
+    targets = ("timing_stable_unstable",) if arch == "mlp" else ModelSpec(arch).targets
+    if arch in ("cnn", "hybrid"):
+        hparams.setdefault("filters", (8, 8))
+    if arch == "efficientnet":
+        hparams.setdefault("weights", None)
+    return ModelSpec(arch, n_mels=N_MELS, crop_frames=FRAMES, feature_names=a.features, targets=targets,
+                     hparams=hparams)
+
+
+def random_inputs(arch, n=4, rng=np.random.default_rng(0)):
+    a, inputs = ARCHITECTURES[arch], {}
+    if a.uses_mel:
+        inputs["mel"] = (rng.standard_normal((n, FRAMES, N_MELS)) * 15 - 60).astype("float32")
+    if a.features:
+        inputs["features"] = rng.standard_normal((n, len(a.features))).astype("float32")
+    return inputs
+
+
+@pytest.mark.parametrize("arch", list(ARCHITECTURES))
+def test_every_builder_builds_trains_and_predicts(arch):
+    spec = small_spec(arch)
+    model = build(arch, spec)
+    inputs = random_inputs(arch)
+    labels = np.random.default_rng(1).uniform(0.2, 0.8, (4, len(spec.targets))).astype("float32")
+    model.compile(optimizer="adam", loss=masked_mse)
+    before = [w.copy() for w in model.get_weights()]
+    model.fit(inputs, labels, epochs=2, batch_size=2, verbose=0)
+    assert any(not np.allclose(a, b) for a, b in zip(before, model.get_weights()))
+    out = model.predict(inputs, verbose=0)
+    assert out.shape == (4, 1 if arch == "mlp" else 19)
+    assert np.all(np.isfinite(out))
+
+
+@pytest.mark.parametrize("arch", ["cnn", "transformer", "hybrid"])
+def test_variable_length_models_take_any_length(arch):
+    model = build(arch, small_spec(arch))
+    for frames in (40, 96):
+        inputs = random_inputs(arch)
+        inputs["mel"] = np.full((2, frames, N_MELS), -50, "float32")
+        if "features" in inputs:
+            inputs["features"] = inputs["features"][:2]
+        assert model.predict(inputs, verbose=0).shape == (2, 19)
+
+
+def test_feature_sets():
+    assert ARCHITECTURES["mlp"].features == BASIC_FEATURES
+    assert ARCHITECTURES["hybrid"].features == EXTENDED_FEATURES
+    assert not ARCHITECTURES["cnn"].features
+
+
+def test_label_statistics_are_baked_in():
+    spec = small_spec("multitask").with_statistics(
+        np.zeros((10, len(EXTENDED_FEATURES))), None, np.full((10, 19), 0.7) + np.linspace(0, 0.01, 10)[:, None]
+    )
+    model = build("multitask", spec)
+    for layer in model.layers:
+        if layer.name.startswith("out_") or layer.name.startswith("head_"):
+            layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
+    out = model.predict({"features": np.zeros((1, len(EXTENDED_FEATURES)), "float32")}, verbose=0)
+    np.testing.assert_allclose(out, 0.705, atol=1e-4)
+
+
+def test_unknown_hyperparameter_is_refused():
+    with pytest.raises(ValueError, match="unknown hyper-parameter"):
+        build("cnn", small_spec("cnn", nonsense=3))
+    assert defaults("cnn")["filters"] == (16, 32, 64, 64)
+
+
+def test_efficientnet_loads_a_local_weights_file(tmp_path):
+    reference = keras.applications.EfficientNetB0(include_top=False, weights=None,
+                                                  input_shape=(N_MELS, FRAMES, 3), pooling="avg")
+    path = tmp_path / "b0.weights.h5"
+    reference.save_weights(path)
+    model = build("efficientnet", small_spec("efficientnet", weights=str(path)))
+    loaded = model.get_layer("efficientnetb0").get_weights()
+    for a, b in zip(reference.get_weights(), loaded):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_efficientnet_bad_weights_path(tmp_path):
+    from pianokit.errors import InputError
+
+    with pytest.raises(InputError, match="not found"):
+        build("efficientnet", small_spec("efficientnet", weights=str(tmp_path / "none.h5")))
+    bad = tmp_path / "bad.weights.h5"
+    bad.write_bytes(b"junk")
+    with pytest.raises(InputError, match="cannot load"):
+        build("efficientnet", small_spec("efficientnet", weights=str(bad)))
+
+
+def test_backbone_freeze_then_fine_tune_top_blocks():
+    from pianokit.models.efficientnet import set_backbone_trainable
+
+    model = build("efficientnet", small_spec("efficientnet"))
+    set_backbone_trainable(model, None)
+    frozen = len(model.trainable_weights)
+    set_backbone_trainable(model, 2)
+    net = model.get_layer("efficientnetb0")
+    trainable = {w.path.split("/")[0] for w in net.trainable_weights}
+    assert trainable and all(n.startswith(("block6", "block7", "top_")) for n in trainable)
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) and layer.trainable for layer in net.layers)
+    assert len(model.trainable_weights) > frozen
+
+
+def test_masked_loss_ignores_nan_targets():
+    y_true = np.array([[0.5, np.nan], [0.2, 0.4]], "float32")
+    y_pred = np.array([[0.7, 100.0], [0.2, 0.6]], "float32")
+    loss = np.asarray(masked_mse(y_true, y_pred))
+    np.testing.assert_allclose(loss, [0.04, 0.02], rtol=1e-5)

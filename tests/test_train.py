@@ -1,0 +1,173 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("tensorflow")
+
+from click.testing import CliRunner  # noqa: E402
+
+from conftest import SR, write_wav  # noqa: E402
+from pianokit.cli import cli  # noqa: E402
+from pianokit.dimensions import DIMENSIONS  # noqa: E402
+from pianokit.extract import run_extract  # noqa: E402
+
+LOUD = DIMENSIONS.index("timbre_soft_loud")
+
+
+@pytest.fixture(scope="session")
+def planted_store(tmp_path_factory):
+    """48 two-note recordings (8 passages x 6 players) whose ratings are planted functions of
+    loudness and pitch, extracted into a store with its manifest."""
+    root = tmp_path_factory.mktemp("planted")
+    rng = np.random.default_rng(7)
+    rows, inputs = [], []
+    t = np.arange(int(1.5 * SR)) / SR
+    for passage in range(8):
+        for player in range(6):
+            f0 = 200 * 2 ** rng.uniform(0, 1)
+            amp = rng.uniform(0.02, 0.6)
+            y = amp * (np.sin(2 * np.pi * f0 * t) + 0.5 * np.sin(2 * np.pi * 2 * f0 * t)) * np.exp(-t)
+            sid = f"p{passage}_{player}"
+            path = write_wav(root / "audio" / f"{sid}.wav", y.astype("float32"))
+            loud = (20 * np.log10(amp) + 35) / 35  # 0..1 with loudness
+            ratings = np.clip(0.5 + 0.02 * rng.standard_normal(19), 0, 1)
+            ratings[LOUD] = 0.15 + 0.7 * loud
+            rows.append({"segment_id": sid, "audio": str(path), "passage": f"p{passage}",
+                         "fold_passage": passage % 4, "performer_group": player + 1,
+                         **dict(zip(DIMENSIONS, ratings))})
+            inputs.append((sid, path))
+    store = root / "store"
+    run_extract(inputs, store, jobs=1, progress=False)
+    pd.DataFrame(rows).to_csv(store / "manifest.csv", index=False)
+    return store
+
+
+def fit(*args):
+    return CliRunner().invoke(cli, ["fit", *map(str, args), "--no-progress"])
+
+
+def metrics(run):
+    return json.loads((run / "metrics.json").read_text())
+
+
+def test_multitask_learns_planted_loudness(planted_store, tmp_path):
+    out = tmp_path / "run"
+    result = fit("--arch", "multitask", "--store", planted_store, "--out", out, "--epochs", 150, "--patience", 30,
+                 "--seed", 1, "--lr", 3e-3)
+    assert result.exit_code == 0, result.output
+    loud = metrics(out)["model"]["per_dimension"]["timbre_soft_loud"]
+    base = metrics(out)["baseline"]["per_dimension"]["timbre_soft_loud"]
+    assert loud["r"] > 0.7 and loud["r2"] > base["r2"] + 0.15
+    for k in range(4):
+        for name in ("model.keras", "spec.json", "history.csv", "metrics.json", "predictions.csv"):
+            assert (out / f"fold{k}" / name).is_file()
+    table = pd.read_csv(out / "metrics.csv")
+    assert set(table["fold"].astype(str)) == {"0", "1", "2", "3", "mean"}
+    assert {"r2", "r", "mae", "baseline_r2"} <= set(table.columns)
+    preds = pd.concat(pd.read_csv(out / f"fold{k}" / "predictions.csv") for k in range(4))
+    assert sorted(preds["segment_id"]) == sorted(pd.read_csv(planted_store / "manifest.csv")["segment_id"])
+    config = json.loads((out / "config.json").read_text())
+    assert config["arch"] == "multitask" and config["command"].startswith("pianokit")
+    assert "MEAN (4 folds, passage)" in result.output
+
+
+def test_mlp_single_target_learns_loudness(planted_store, tmp_path):
+    out = tmp_path / "mlp"
+    result = fit("--arch", "mlp", "--target", "timbre_soft_loud", "--store", planted_store, "--out", out,
+                 "--epochs", 200, "--patience", 40, "--lr", 1e-2)
+    assert result.exit_code == 0, result.output
+    m = metrics(out)
+    assert list(m["model"]["per_dimension"]) == ["timbre_soft_loud"]
+    assert m["model"]["mean"]["r"] > 0.7 and m["model"]["mean"]["r2"] > m["baseline"]["mean"]["r2"] + 0.15
+
+
+def test_same_seed_same_metrics(planted_store, tmp_path):
+    runs = [tmp_path / "a", tmp_path / "b"]
+    for run in runs:
+        assert fit("--arch", "mlp", "--store", planted_store, "--out", run, "--epochs", 5, "--seed", 3,
+                   "--folds", 2).exit_code == 0
+    a, b = (metrics(r)["model"]["per_dimension"] for r in runs)
+    for dim in a:
+        for key in ("r2", "r", "mae"):
+            assert a[dim][key] == pytest.approx(b[dim][key], abs=1e-6)
+
+
+def test_cnn_with_augmentation_and_final_model(planted_store, tmp_path):
+    out = tmp_path / "cnn"
+    result = fit("--arch", "cnn", "--store", planted_store, "--out", out, "--epochs", 2, "--folds", 1,
+                 "--augment", "pitch,stretch", "--crop-seconds", 1, "--param", "filters=[8,8]", "--final")
+    assert result.exit_code == 0, result.output
+    assert (out / "fold0" / "model.keras").is_file() and (out / "final" / "model.keras").is_file()
+    spec = json.loads((out / "fold0" / "spec.json").read_text())
+    assert spec["hparams"] == {"filters": [8, 8]} and spec["crop_frames"] == 44
+    config = json.loads((out / "config.json").read_text())
+    assert config["augment"] == ["pitch", "stretch"]
+
+
+def test_performer_split(planted_store, tmp_path):
+    out = tmp_path / "perf"
+    result = fit("--arch", "multitask", "--store", planted_store, "--out", out, "--split", "performer",
+                 "--folds", 2, "--epochs", 3)
+    assert result.exit_code == 0, result.output
+    preds = pd.read_csv(out / "fold1" / "predictions.csv")
+    groups = pd.read_csv(planted_store / "manifest.csv").set_index("segment_id")["performer_group"]
+    assert set(groups[preds["segment_id"]]) == {1, 2}
+
+
+def test_rerun_resumes_and_refuses_other_settings(planted_store, tmp_path):
+    out = tmp_path / "resume"
+    args = ("--arch", "mlp", "--store", planted_store, "--out", out, "--epochs", 3, "--folds", 2)
+    assert fit(*args).exit_code == 0
+    stamp = (out / "fold0" / "model.keras").stat().st_mtime_ns
+    (out / "fold1" / "metrics.json").unlink()  # as if interrupted during fold 1
+    assert fit(*args).exit_code == 0
+    assert (out / "fold0" / "model.keras").stat().st_mtime_ns == stamp
+    assert (out / "fold1" / "metrics.json").is_file()
+    other = fit("--arch", "mlp", "--store", planted_store, "--out", out, "--epochs", 4, "--folds", 2)
+    assert other.exit_code == 2 and "other settings" in other.output
+
+
+def test_compare_runs(planted_store, tmp_path):
+    for arch in ("mlp", "multitask"):
+        assert fit("--arch", arch, "--store", planted_store, "--out", tmp_path / arch, "--epochs", 2,
+                   "--folds", 1).exit_code == 0
+    result = CliRunner().invoke(cli, ["compare", str(tmp_path / "mlp"), str(tmp_path / "multitask"),
+                                      "--out", str(tmp_path / "cmp")])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(tmp_path / "cmp" / "comparison.csv")
+    assert list(table.columns) == ["dimension", "mlp", "multitask"]
+    assert "MEAN" in set(table["dimension"])
+    assert (tmp_path / "cmp" / "comparison.png").read_bytes()[:4] == b"\x89PNG"
+    bad = CliRunner().invoke(cli, ["compare", str(tmp_path / "nothing")])
+    assert bad.exit_code == 2 and "no metrics.json" in bad.output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--arch", "cnn", "--augment", "wobble"], "unknown augmentation"),
+        (["--arch", "multitask", "--augment", "pitch"], "features only"),
+        (["--arch", "mlp", "--target", "loudness"], "unknown --target"),
+    ],
+)
+def test_fit_errors(planted_store, tmp_path, args, message):
+    result = fit(*args, "--store", planted_store, "--out", tmp_path / "x")
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
+def test_fit_store_errors(tmp_path, planted_store):
+    result = fit("--arch", "mlp", "--store", tmp_path, "--out", tmp_path / "x")
+    assert result.exit_code == 2 and "not a feature store" in result.output
+    result = fit("--arch", "mlp", "--store", planted_store, "--manifest", tmp_path / "none.csv", "--out", tmp_path / "x")
+    assert result.exit_code == 2 and "none.csv" in result.output
+
+
+@pytest.mark.slow
+def test_cnn_learns_planted_loudness(planted_store, tmp_path):
+    out = tmp_path / "cnn_slow"
+    result = fit("--arch", "cnn", "--store", planted_store, "--out", out, "--epochs", 60, "--patience", 15,
+                 "--crop-seconds", 1, "--batch-size", 8, "--param", "filters=[8,16]")
+    assert result.exit_code == 0, result.output
+    assert metrics(out)["model"]["per_dimension"]["timbre_soft_loud"]["r"] > 0.7
