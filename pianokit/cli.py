@@ -254,6 +254,83 @@ def compare(runs, out, metric) -> None:
     click.echo(f"wrote {out}/comparison.csv, comparison.md, comparison.png")
 
 
+@cli.command()
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(path_type=Path),
+              help="Output name: writes OUT.onnx and OUT.json (e.g. exported_models/mymodel).")
+def export(source, out) -> None:
+    """Export a run (its final/ model, else fold 0) or a model.keras file to ONNX plus metadata.
+
+    The ONNX graph includes all normalisation; the metadata (also embedded in the ONNX file) holds the
+    FeatureConfig, window length, dimension names and CV metrics. ONNX Runtime must reproduce the Keras
+    output within 1e-4 on real inputs, or nothing is written.
+    """
+    from pianokit.export import export_model
+    from pianokit.metadata import model_paths
+
+    meta = export_model(source, out)
+    onnx_path, json_path = model_paths(out)
+    click.echo(f"wrote {onnx_path} and {json_path} ({meta['architecture']}, {len(meta['dimensions'])} outputs, "
+               f"max |ONNX - Keras| = {meta['parity_max_abs_diff']:.2g})")
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--model", type=click.Path(path_type=Path), default=None,
+              help="Exported model (NAME or NAME.onnx); default: the shipped exported_models/default.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--timeline", type=click.Path(path_type=Path), default=None,
+              help="Also write per-window ratings to this CSV.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+              help="auto: CUDA when it really works, else CPU.")
+@progress_option
+def score(paths, model, fmt, timeline, device, progress) -> None:
+    """Rate recordings (files or folders) on the 19 PercePiano dimensions.
+
+    Ratings are 0-1 (PercePiano's scale: mean rating / 7) and 1-7 (the raters' scale). Recordings
+    longer than the model's window are scored in half-overlapping windows and averaged. Each
+    dimension's cross-validated R² tells how far to trust it.
+    """
+    from pianokit.report import render_ratings, write_timeline
+    from pianokit.scorer import DEFAULT_MODEL, Scorer
+
+    files = _score_inputs(paths)
+    scorer = Scorer(model or DEFAULT_MODEL, device)
+    click.echo(f"pianokit: {scorer.meta['name']} ({scorer.meta['architecture']}) on "
+               f"{'GPU (CUDA)' if scorer.provider == 'CUDAExecutionProvider' else 'CPU'}", err=True)
+    results, failures = [], []
+    from tqdm import tqdm
+
+    for path in tqdm(files, desc="score", unit="file", disable=not progress or len(files) < 2):
+        try:
+            results.append(scorer.score_file(path))
+        except InputError as exc:
+            failures.append(str(exc))
+    for failure in failures:
+        click.echo(f"failed: {failure}", err=True)
+    if not results:
+        raise InputError(failures[0] if len(failures) == 1 else f"none of the {len(failures)} recordings could be scored")
+    click.echo(render_ratings(results, scorer, fmt))
+    if timeline:
+        write_timeline(results, scorer.dimensions, timeline)
+        click.echo(f"wrote {timeline}", err=True)
+
+
+def _score_inputs(paths) -> list[Path]:
+    from pianokit.extract import AUDIO_SUFFIXES
+
+    files = []
+    for p in paths:
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.suffix.lower() in AUDIO_SUFFIXES and f.is_file())
+            if not found:
+                raise InputError(f"{p}: no audio files in this folder")
+            files += found
+        else:
+            files.append(p)
+    return files
+
+
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 

@@ -209,7 +209,7 @@ class Trainer:
             model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss)
             stop = keras.callbacks.EarlyStopping(patience=self.config.patience, restore_best_weights=True)
             h = model.fit(train_ds, validation_data=val_data, epochs=epochs, initial_epoch=initial_epoch,
-                          callbacks=[stop], verbose=verbose, batch_size=self.config.batch_size)
+                          callbacks=[stop], verbose=verbose, shuffle=False)
             history.extend({"epoch": initial_epoch + i, **{k: float(v[i]) for k, v in h.history.items()}}
                            for i in range(len(h.history["loss"])))
             return initial_epoch + len(h.history["loss"])

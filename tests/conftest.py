@@ -13,6 +13,7 @@ import pytest
 import soundfile as sf
 
 from pianokit.dimensions import DIMENSIONS
+from pianokit.extract import run_extract
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -107,3 +108,31 @@ def soundfont_available() -> bool:
 needs_fluidsynth = pytest.mark.skipif(
     not soundfont_available(), reason="fluidsynth and a Debian SoundFont are not installed"
 )
+
+
+@pytest.fixture(scope="session")
+def planted_store(tmp_path_factory):
+    """48 two-partial tones (8 passages x 6 players, random pitch) whose timbre_soft_loud rating is a
+    planted function of loudness (other ratings: noise), extracted into a store with its manifest."""
+    root = tmp_path_factory.mktemp("planted")
+    rng = np.random.default_rng(7)
+    rows, inputs = [], []
+    t = np.arange(int(1.5 * SR)) / SR
+    for passage in range(8):
+        for player in range(6):
+            f0 = 200 * 2 ** rng.uniform(0, 1)
+            amp = rng.uniform(0.02, 0.6)
+            y = amp * (np.sin(2 * np.pi * f0 * t) + 0.5 * np.sin(2 * np.pi * 2 * f0 * t)) * np.exp(-t)
+            sid = f"p{passage}_{player}"
+            path = write_wav(root / "audio" / f"{sid}.wav", y.astype("float32"))
+            loud = (20 * np.log10(amp) + 35) / 35  # 0..1 with loudness
+            ratings = np.clip(0.5 + 0.02 * rng.standard_normal(19), 0, 1)
+            ratings[DIMENSIONS.index("timbre_soft_loud")] = 0.15 + 0.7 * loud
+            rows.append({"segment_id": sid, "audio": str(path), "passage": f"p{passage}",
+                         "fold_passage": passage % 4, "performer_group": player + 1,
+                         **dict(zip(DIMENSIONS, ratings))})
+            inputs.append((sid, path))
+    store = root / "store"
+    run_extract(inputs, store, jobs=1, progress=False)
+    pd.DataFrame(rows).to_csv(store / "manifest.csv", index=False)
+    return store

@@ -8,40 +8,7 @@ pytest.importorskip("tensorflow")
 
 from click.testing import CliRunner  # noqa: E402
 
-from conftest import SR, write_wav  # noqa: E402
 from pianokit.cli import cli  # noqa: E402
-from pianokit.dimensions import DIMENSIONS  # noqa: E402
-from pianokit.extract import run_extract  # noqa: E402
-
-LOUD = DIMENSIONS.index("timbre_soft_loud")
-
-
-@pytest.fixture(scope="session")
-def planted_store(tmp_path_factory):
-    """48 two-note recordings (8 passages x 6 players) whose ratings are planted functions of
-    loudness and pitch, extracted into a store with its manifest."""
-    root = tmp_path_factory.mktemp("planted")
-    rng = np.random.default_rng(7)
-    rows, inputs = [], []
-    t = np.arange(int(1.5 * SR)) / SR
-    for passage in range(8):
-        for player in range(6):
-            f0 = 200 * 2 ** rng.uniform(0, 1)
-            amp = rng.uniform(0.02, 0.6)
-            y = amp * (np.sin(2 * np.pi * f0 * t) + 0.5 * np.sin(2 * np.pi * 2 * f0 * t)) * np.exp(-t)
-            sid = f"p{passage}_{player}"
-            path = write_wav(root / "audio" / f"{sid}.wav", y.astype("float32"))
-            loud = (20 * np.log10(amp) + 35) / 35  # 0..1 with loudness
-            ratings = np.clip(0.5 + 0.02 * rng.standard_normal(19), 0, 1)
-            ratings[LOUD] = 0.15 + 0.7 * loud
-            rows.append({"segment_id": sid, "audio": str(path), "passage": f"p{passage}",
-                         "fold_passage": passage % 4, "performer_group": player + 1,
-                         **dict(zip(DIMENSIONS, ratings))})
-            inputs.append((sid, path))
-    store = root / "store"
-    run_extract(inputs, store, jobs=1, progress=False)
-    pd.DataFrame(rows).to_csv(store / "manifest.csv", index=False)
-    return store
 
 
 def fit(*args):

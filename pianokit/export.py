@@ -1,0 +1,157 @@
+"""`pianokit export`: a trained .keras model -> NAME.onnx + NAME.json, checked against Keras."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from pianokit import __version__
+from pianokit.errors import InputError
+from pianokit.features import FeatureConfig
+from pianokit.metadata import FORMAT, FORMAT_VERSION, ONNX_METADATA_KEY, model_paths
+from pianokit.models.spec import ModelSpec
+from pianokit.windows import windows
+
+PARITY_TOLERANCE = 1e-4
+
+
+def locate(source: str | os.PathLike) -> tuple[Path, Path | None]:
+    """(model.keras, run folder or None) for a run folder (its final/ model, else fold 0) or a .keras file."""
+    source = Path(source)
+    if source.is_file():
+        if source.suffix != ".keras":
+            raise InputError(f"{source}: not a .keras model file")
+        run = source.parent.parent if (source.parent.parent / "config.json").is_file() else None
+        return source, run
+    if not source.is_dir():
+        raise InputError(f"{source}: no such run folder or model file")
+    for sub in ("final", "fold0"):
+        if (source / sub / "model.keras").is_file():
+            return source / sub / "model.keras", source
+    raise InputError(f"{source}: no final/model.keras or fold0/model.keras (run 'pianokit fit' first)")
+
+
+def _load(model_path: Path):
+    import keras
+
+    import pianokit.models.layers  # noqa: F401  (registers the custom layers)
+    import pianokit.train  # noqa: F401  (registers the loss)
+
+    try:
+        return keras.saving.load_model(model_path, compile=False)
+    except Exception as exc:  # keras raises many types for a bad file
+        raise InputError(f"{model_path}: cannot load Keras model ({str(exc).splitlines()[0][:200]})") from None
+
+
+def _parity_inputs(spec: ModelSpec, config: FeatureConfig, store_dir: Path | None, count: int = 6) -> dict:
+    """Real inputs from the training store when it is there; otherwise seeded spectrogram-like data."""
+    rng = np.random.default_rng(0)
+    feats = mels = None
+    if store_dir is not None and (store_dir / "config.json").is_file():
+        from pianokit.store import FeatureStore
+
+        store = FeatureStore.open(store_dir)
+        ids = list(store.table["id"].astype(str))[:count]
+        if ids:
+            if spec.feature_names:
+                feats = store.features(ids, spec.feature_names)
+            mels = [store.mel(i).T for i in ids]
+    inputs = {}
+    if spec.arch not in ("mlp", "multitask"):
+        if mels is None:
+            mels = [rng.normal(-60, 15, (spec.crop_frames + 37, spec.n_mels)).astype(np.float32) for _ in range(count)]
+        inputs["mel"] = np.concatenate(
+            [windows(m, spec.crop_frames, spec.crop_frames // 2, config.mel_floor_db)[:2] for m in mels]
+        ).astype(np.float32)
+    if spec.feature_names:
+        if feats is None:
+            mean, std = np.array(spec.feature_mean), np.array(spec.feature_std)
+            feats = (mean + std * rng.standard_normal((count, len(mean)))).astype(np.float32)
+        n = len(inputs["mel"]) if "mel" in inputs else len(feats)
+        inputs["features"] = np.resize(feats, (n, feats.shape[1])).astype(np.float32)
+    return inputs
+
+
+def export_model(source: str | os.PathLike, out: str | os.PathLike, name: str | None = None) -> dict:
+    """Export to ``out``.onnx and ``out``.json (both or neither); return the metadata."""
+    import onnx
+    import onnxruntime as ort
+
+    model_path, run = locate(source)
+    spec_path = model_path.parent / "spec.json"
+    if not spec_path.is_file():
+        raise InputError(f"{spec_path}: missing (the model's training spec is written by 'pianokit fit')")
+    try:
+        spec = ModelSpec.from_dict(json.loads(spec_path.read_text()))
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise InputError(f"{spec_path}: not a valid model spec ({exc})") from None
+    run_config = json.loads((run / "config.json").read_text()) if run else {}
+    metrics = json.loads((run / "metrics.json").read_text()) if run and (run / "metrics.json").is_file() else None
+    config = FeatureConfig.from_dict(run_config["feature_config"]) if "feature_config" in run_config else FeatureConfig()
+    model = _load(model_path)
+    onnx_path, json_path = model_paths(out)
+    onnx_path.parent.mkdir(parents=True, exist_ok=True)
+
+    with tempfile.TemporaryDirectory(dir=onnx_path.parent, prefix=".export-") as tmp:
+        raw = Path(tmp) / "model.onnx"
+        inputs = _parity_inputs(spec, config, Path(run_config["store"]) if "store" in run_config else None)
+        model.predict({k: v[:1] for k, v in inputs.items()}, verbose=0)
+        model.export(str(raw), format="onnx", verbose=False)
+        session = ort.InferenceSession(str(raw), providers=["CPUExecutionProvider"])
+        onnx_inputs = [{"name": i.name, "shape": [d if isinstance(d, int) else None for d in i.shape]}
+                       for i in session.get_inputs()]
+        expected = model.predict(inputs, verbose=0)
+        got = session.run(None, {i["name"]: inputs[i["name"]] for i in onnx_inputs})[0]
+        diff = float(np.max(np.abs(expected - got)))
+        if not diff <= PARITY_TOLERANCE:
+            raise InputError(f"{model_path}: ONNX output differs from Keras by {diff:.3g} (> {PARITY_TOLERANCE})")
+
+        meta = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "name": name or onnx_path.stem,
+            "architecture": spec.arch,
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "pianokit_version": __version__,
+            "inputs": onnx_inputs,
+            "feature_config": config.to_dict(),
+            "feature_names": list(spec.feature_names),
+            "window": {"frames": spec.crop_frames, "hop_frames": spec.crop_frames // 2,
+                       "seconds": round(spec.crop_frames * config.hop_length / config.sample_rate, 3)},
+            "normalisation": {"feature_mean": spec.feature_mean, "feature_std": spec.feature_std,
+                              "mel_mean": spec.mel_mean, "mel_std": spec.mel_std,
+                              "label_mean": spec.label_mean, "label_std": spec.label_std,
+                              "applied": "inside the ONNX graph"},
+            "dimensions": list(spec.targets),
+            "hparams": spec.hparams,
+            "training": {k: run_config.get(k) for k in ("store", "manifest", "split", "epochs", "seed", "augment",
+                                                         "crop_seconds", "command") if k in run_config},
+            "source_model": str(model_path),
+            "parity_max_abs_diff": diff,
+            "cv_metrics": _cv_metrics(metrics),
+        }
+        proto = onnx.load(str(raw))
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = ONNX_METADATA_KEY, json.dumps(meta)
+        onnx.save(proto, str(raw))
+        (Path(tmp) / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
+        os.replace(Path(tmp) / "model.json", json_path)
+        os.replace(raw, onnx_path)
+    return meta
+
+
+def _cv_metrics(metrics: dict | None) -> dict | None:
+    if not metrics:
+        return None
+    return {
+        "split": metrics.get("split"),
+        "folds": metrics.get("folds"),
+        "mean": metrics["model"]["mean"],
+        "baseline_mean": metrics["baseline"]["mean"],
+        "per_dimension": metrics["model"]["per_dimension"],
+    }

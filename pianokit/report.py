@@ -1,0 +1,65 @@
+"""Render scorer results as a table, JSON or CSV, and write the per-window timeline."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+
+from pianokit.dimensions import to_rater_scale
+
+
+def _csv(rows: list[dict]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def _fmt(value):
+    return f"{value:.4f}" if isinstance(value, float) else value
+
+
+def render_ratings(results, scorer, fmt: str) -> str:
+    cv = scorer.cv_accuracy()
+    if fmt == "csv":
+        rows = [{"file": r.path, "duration_s": round(r.duration_s, 2), "windows": len(r.window_starts_s),
+                 **{d: _fmt(v) for d, v in r.ratings.items()}} for r in results]
+        return _csv(rows).rstrip("\n")
+    if fmt == "json":
+        return json.dumps({
+            "model": {"name": scorer.meta["name"], "architecture": scorer.meta["architecture"],
+                      "provider": scorer.provider},
+            "recordings": [{
+                "file": r.path, "duration_s": round(r.duration_s, 3), "windows": len(r.window_starts_s),
+                "ratings": {d: round(v, 4) for d, v in r.ratings.items()},
+                "ratings_1_to_7": {d: round(to_rater_scale(v), 3) for d, v in r.ratings.items()},
+                "cv_r2": {d: round(cv[d]["r2"], 3) for d in r.ratings if d in cv},
+            } for r in results],
+        }, indent=2)
+    out = io.StringIO()
+    for r in results:
+        out.write(f"{r.path}  ({r.duration_s:.1f} s, {len(r.window_starts_s)} window(s))\n")
+        out.write(f"  {'dimension':42} {'0-1':>6} {'1-7':>5} {'CV R2':>6} {'CV r':>5}\n")
+        for d, v in r.ratings.items():
+            acc = cv.get(d)
+            trust = f"{acc['r2']:6.2f} {acc['r']:5.2f}" if acc else f"{'-':>6} {'-':>5}"
+            out.write(f"  {d:42} {v:6.3f} {to_rater_scale(v):5.2f} {trust}\n")
+    out.write("CV R2 / r: cross-validated accuracy of each dimension on held-out PercePiano passages "
+              "(R2 near 0 means the rating is not reliable).")
+    return out.getvalue()
+
+
+def write_timeline(results, dimensions, path: str | os.PathLike) -> None:
+    rows = [
+        {"file": r.path, "start_s": start, **{d: _fmt(v) for d, v in zip(dimensions, values.tolist())}}
+        for r in results
+        for start, values in zip(r.window_starts_s, r.window_ratings)
+    ]
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(_csv(rows))
+    os.replace(tmp, path)

@@ -1,0 +1,143 @@
+"""Rate recordings with an exported ONNX model. Imports numpy, librosa/soundfile and onnxruntime only."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from pianokit.audio import load_audio
+from pianokit.errors import InputError
+from pianokit.features import FeatureConfig, extract, log_mel
+from pianokit.metadata import ONNX_METADATA_KEY, model_paths, parse_embedded, read_json
+from pianokit.windows import window_starts, windows
+
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "exported_models" / "default"
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass
+class Rating:
+    """One recording's ratings (mean over windows, clipped to [0, 1]) and the per-window timeline."""
+
+    path: str
+    duration_s: float
+    ratings: dict[str, float]
+    window_starts_s: list[float]
+    window_ratings: np.ndarray
+
+
+def _gpu_present() -> bool:
+    """An NVIDIA driver is loaded (Linux device node, or nvidia-smi on other systems)."""
+    return os.path.exists("/dev/nvidiactl") or shutil.which("nvidia-smi") is not None
+
+
+def _session(onnx_path: Path, device: str) -> ort.InferenceSession:
+    """CUDA first when asked or when it really works, else CPU; CUDA start-up failures stay quiet."""
+    ort.set_default_logger_severity(4)
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    available = ort.get_available_providers()
+    wanted = device == "cuda" or (device == "auto" and _gpu_present())
+    if wanted and "CUDAExecutionProvider" in available:
+        try:
+            session = ort.InferenceSession(str(onnx_path), options,
+                                           providers=["CUDAExecutionProvider", "CPUExecutionProvider"])
+            if session.get_providers()[0] == "CUDAExecutionProvider":
+                return session
+        except Exception:  # onnxruntime raises its own types when CUDA libraries are missing
+            if device == "cuda":
+                raise InputError("--device cuda: the CUDA provider failed to start; use --device cpu") from None
+    if device == "cuda":
+        raise InputError("--device cuda: CUDA is not available here (needs onnxruntime-gpu, an NVIDIA GPU and its CUDA libraries)")
+    return ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+
+
+class Scorer:
+    """Load NAME.onnx (+ its metadata) once, then rate any number of recordings."""
+
+    def __init__(self, model: str | os.PathLike = DEFAULT_MODEL, device: str = "auto"):
+        if device not in DEVICES:
+            raise InputError(f"unknown device {device!r}; choose {', '.join(DEVICES)}")
+        onnx_path, json_path = model_paths(model)
+        if not onnx_path.is_file():
+            raise InputError(f"{onnx_path}: model file not found")
+        try:
+            self.session = _session(onnx_path, device)
+        except InputError:
+            raise
+        except Exception as exc:
+            raise InputError(f"{onnx_path}: not an ONNX model ({str(exc).splitlines()[0][:160]})") from None
+        embedded = self.session.get_modelmeta().custom_metadata_map.get(ONNX_METADATA_KEY)
+        if embedded is not None:
+            self.meta = parse_embedded(embedded, onnx_path)
+        elif json_path.is_file():
+            self.meta = read_json(json_path)
+        else:
+            raise InputError(f"{onnx_path}: has no pianokit metadata (embedded or {json_path.name}); export it "
+                             "with 'pianokit export'")
+        try:
+            self.config = FeatureConfig.from_dict(self.meta["feature_config"])
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{onnx_path}: bad feature_config in metadata ({exc})") from None
+        self._check_inputs(onnx_path)
+        self.dimensions = list(self.meta["dimensions"])
+        self.frames = self.meta["window"]["frames"]
+        self.hop = self.meta["window"]["hop_frames"]
+        self.provider = self.session.get_providers()[0]
+
+    def _check_inputs(self, onnx_path: Path) -> None:
+        actual = {i.name: i.shape for i in self.session.get_inputs()}
+        declared = {i["name"] for i in self.meta["inputs"]}
+        if set(actual) != declared or not declared <= {"mel", "features"}:
+            raise InputError(f"{onnx_path}: model inputs {sorted(actual)} do not match its metadata {sorted(declared)}")
+        if "mel" in actual and actual["mel"][-1] != self.config.n_mels:
+            raise InputError(f"{onnx_path}: mel input has {actual['mel'][-1]} bins but metadata says {self.config.n_mels}")
+        if "features" in actual:
+            names = self.meta.get("feature_names") or []
+            if actual["features"][-1] != len(names) or not set(names) <= set(self.config.features):
+                raise InputError(f"{onnx_path}: features input does not match the metadata's feature list")
+        out = self.session.get_outputs()[0].shape[-1]
+        if out != len(self.meta["dimensions"]):
+            raise InputError(f"{onnx_path}: model gives {out} outputs but metadata names {len(self.meta['dimensions'])}")
+
+    def inputs_for(self, y: np.ndarray) -> dict[str, np.ndarray]:
+        """Model inputs for every window of one recording, computed exactly as the metadata says."""
+        names = {i.name for i in self.session.get_inputs()}
+        if "features" in names:
+            vector, mel = extract(y, self.config)
+            full = dict(zip(self.config.features, vector))
+            features = np.array([full[n] for n in self.meta["feature_names"]], dtype=np.float32)
+        else:
+            mel = log_mel(y, self.config)
+        inputs = {}
+        n = 1
+        if "mel" in names:
+            inputs["mel"] = windows(mel.T, self.frames, self.hop, self.config.mel_floor_db).astype(np.float32)
+            n = len(inputs["mel"])
+        if "features" in names:
+            inputs["features"] = np.repeat(features[None], n, axis=0)
+        return inputs
+
+    def score_audio(self, y: np.ndarray, path: str = "<array>") -> Rating:
+        inputs = self.inputs_for(y)
+        per_window = self.session.run(None, inputs)[0]
+        mean = np.clip(per_window.mean(axis=0), 0.0, 1.0)
+        frames_total = 1 + len(y) // self.config.hop_length
+        starts = window_starts(frames_total, self.frames, self.hop) if "mel" in inputs else [0]
+        seconds = self.config.hop_length / self.config.sample_rate
+        return Rating(path, len(y) / self.config.sample_rate, dict(zip(self.dimensions, mean.tolist())),
+                      [round(s * seconds, 3) for s in starts], np.clip(per_window, 0.0, 1.0))
+
+    def score_file(self, path: str | os.PathLike) -> Rating:
+        y = load_audio(path, self.config.sample_rate, self.config.min_duration)
+        return self.score_audio(y, str(path))
+
+    def cv_accuracy(self) -> dict[str, dict]:
+        """Per-dimension cross-validated R² and r from the metadata (empty when unknown)."""
+        cv = self.meta.get("cv_metrics") or {}
+        return cv.get("per_dimension", {})

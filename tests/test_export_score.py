@@ -1,0 +1,198 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import pytest
+
+pytest.importorskip("tensorflow")
+
+from click.testing import CliRunner  # noqa: E402
+
+from conftest import SR, sine, write_wav  # noqa: E402
+from pianokit.cli import cli  # noqa: E402
+from pianokit.errors import InputError  # noqa: E402
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def exported(planted_store, tmp_path_factory):
+    """A hybrid (CNN + features) and a multitask model, fitted for a few epochs and exported."""
+    root = tmp_path_factory.mktemp("export")
+    models = {}
+    for arch, extra in (("hybrid", ["--param", "filters=[8,8]", "--crop-seconds", 1]), ("multitask", [])):
+        run = root / arch
+        result = invoke("fit", "--arch", arch, "--store", planted_store, "--out", run, "--epochs", 3, "--folds", 1,
+                        "--final", "--no-progress", *extra)
+        assert result.exit_code == 0, result.output
+        result = invoke("export", run, "--out", root / "models" / arch)
+        assert result.exit_code == 0, result.output
+        models[arch] = (run, root / "models" / arch)
+    return models
+
+
+def keras_predict(run, inputs):
+    import keras
+
+    import pianokit.models.layers  # noqa: F401
+
+    model = keras.saving.load_model(run / "final" / "model.keras", compile=False)
+    return model.predict(inputs, verbose=0)
+
+
+@pytest.mark.parametrize("arch", ["hybrid", "multitask"])
+def test_score_equals_keras_predict(exported, tmp_path, arch):
+    from pianokit.scorer import Scorer
+
+    run, model = exported[arch]
+    wav = write_wav(tmp_path / "a.wav", (sine(330, 3.2) + sine(660, 3.2, amp=0.1)) * np.linspace(1, 0.2, int(3.2 * SR)))
+    scorer = Scorer(model, "cpu")
+    rating = scorer.score_file(wav)
+    inputs = scorer.inputs_for(__import__("pianokit.audio", fromlist=["load_audio"]).load_audio(wav, SR))
+    expected = keras_predict(run, inputs)
+    np.testing.assert_allclose(np.asarray(rating.window_ratings), np.clip(expected, 0, 1), atol=1e-4)
+    np.testing.assert_allclose(list(rating.ratings.values()), np.clip(expected.mean(axis=0), 0, 1), atol=1e-4)
+    if arch == "hybrid":
+        assert len(rating.window_starts_s) > 1  # 3.2 s in 1 s windows
+
+
+def test_metadata_contract(exported):
+    _, model = exported["hybrid"]
+    meta = json.loads(model.with_suffix(".json").read_text())
+    assert meta["format"] == "pianokit-model" and meta["format_version"] == 1
+    assert meta["architecture"] == "hybrid"
+    assert {i["name"] for i in meta["inputs"]} == {"mel", "features"}
+    mel = next(i for i in meta["inputs"] if i["name"] == "mel")
+    assert mel["shape"][0] is None and mel["shape"][1] is None and mel["shape"][2] == 128  # dynamic batch, time
+    assert meta["feature_config"]["sample_rate"] == 22050 and len(meta["dimensions"]) == 19
+    assert meta["window"] == {"frames": 44, "hop_frames": 22, "seconds": 1.022}
+    assert meta["parity_max_abs_diff"] <= 1e-4
+    assert set(meta["cv_metrics"]["per_dimension"]) == set(meta["dimensions"])
+    embedded = {p.key: p.value for p in onnx.load(str(model.with_suffix(".onnx"))).metadata_props}
+    assert json.loads(embedded["pianokit"]) == meta
+
+
+def test_scorer_never_imports_tensorflow(exported, tmp_path):
+    _, model = exported["hybrid"]
+    wav = write_wav(tmp_path / "a.wav", sine(440, 2))
+    code = (f"import sys; from pianokit.scorer import Scorer; Scorer({str(model)!r}, 'cpu').score_file({str(wav)!r});"
+            "bad=[m for m in ('tensorflow','keras','tf2onnx') if m in sys.modules]; assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_windowed_score_is_mean_of_windows(exported):
+    from pianokit.features import log_mel
+    from pianokit.scorer import Scorer
+
+    _, model = exported["hybrid"]
+    scorer = Scorer(model, "cpu")
+    rng = np.random.default_rng(0)
+    y = (sine(440, 60) * (0.3 + 0.7 * rng.uniform(size=1)) + 0.01 * rng.standard_normal(60 * SR)).astype("float32")
+    rating = scorer.score_audio(y)
+    mel = log_mel(y, scorer.config).T
+    frames, hop = scorer.frames, scorer.hop
+    starts = [int(round(s * SR / scorer.config.hop_length)) for s in rating.window_starts_s]
+    assert starts[0] == 0 and starts[-1] == len(mel) - frames and len(starts) == (len(mel) - frames) // hop + 2
+    features = scorer.inputs_for(y)["features"][:1]
+    singles = [scorer.session.run(None, {"mel": mel[None, s:s + frames], "features": features})[0][0] for s in starts]
+    np.testing.assert_allclose(list(rating.ratings.values()), np.clip(np.mean(singles, axis=0), 0, 1), atol=1e-5)
+
+
+def test_score_cli_formats_and_timeline(exported, tmp_path):
+    _, model = exported["hybrid"]
+    a = write_wav(tmp_path / "in" / "a.wav", sine(440, 3))
+    write_wav(tmp_path / "in" / "b.wav", sine(220, 2))
+    table = invoke("score", a, "--model", model, "--device", "cpu")
+    assert table.exit_code == 0, table.output
+    assert "timbre_soft_loud" in table.output and "1-7" in table.output and "on CPU" in table.output
+    js = invoke("score", tmp_path / "in", "--model", model, "--format", "json", "--timeline", tmp_path / "t.csv",
+                "--no-progress")
+    assert js.exit_code == 0, js.output
+    payload = json.loads(js.stdout)
+    assert [r["file"].endswith(n) for r, n in zip(payload["recordings"], ("a.wav", "b.wav"))] == [True, True]
+    for rec in payload["recordings"]:
+        assert all(0 <= v <= 1 for v in rec["ratings"].values())
+        assert all(abs(rec["ratings_1_to_7"][d] - 7 * v) < 0.01 for d, v in rec["ratings"].items())
+    import pandas as pd
+
+    timeline = pd.read_csv(tmp_path / "t.csv")
+    assert set(timeline["file"]) == {str(a), str(tmp_path / "in" / "b.wav")}
+    assert len(timeline) == sum(r["windows"] for r in payload["recordings"])
+    csv_out = invoke("score", a, "--model", model, "--format", "csv")
+    rows = pd.read_csv(__import__("io").StringIO(csv_out.stdout))
+    assert len(rows) == 1 and rows.shape[1] == 3 + 19
+
+
+def assert_exit_2(result, *needles):
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    for needle in needles:
+        assert str(needle) in result.output
+
+
+def test_score_errors(exported, tmp_path, bad_audio):
+    _, model = exported["hybrid"]
+    for kind in ("corrupt", "silent", "short", "missing", "empty"):
+        assert_exit_2(invoke("score", bad_audio[kind], "--model", model), bad_audio[kind])
+    wav = write_wav(tmp_path / "ok.wav", sine())
+    assert_exit_2(invoke("score", wav, "--model", tmp_path / "nope"), "model file not found")
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"this is not onnx")
+    assert_exit_2(invoke("score", wav, "--model", junk), "not an ONNX model")
+    assert_exit_2(invoke("score", wav, "--model", model, "--device", "cuda"), "cuda")
+
+
+def _copy_without_metadata(model, target):
+    proto = onnx.load(str(model.with_suffix(".onnx")))
+    del proto.metadata_props[:]
+    onnx.save(proto, str(target.with_suffix(".onnx")))
+    return target
+
+
+def test_model_metadata_errors(exported, tmp_path):
+    _, model = exported["hybrid"]
+    wav = write_wav(tmp_path / "ok.wav", sine())
+    bare = _copy_without_metadata(model, tmp_path / "bare")
+    assert_exit_2(invoke("score", wav, "--model", bare), "no pianokit metadata")
+    meta = json.loads(model.with_suffix(".json").read_text())
+    (tmp_path / "bare.json").write_text(json.dumps({**meta, "format_version": 99}))
+    assert_exit_2(invoke("score", wav, "--model", bare), "format version 99")
+    (tmp_path / "bare.json").write_text(json.dumps({**meta, "inputs": [{"name": "mel", "shape": [None, None, 128]}]}))
+    assert_exit_2(invoke("score", wav, "--model", bare), "do not match")
+    (tmp_path / "bare.json").write_text("{not json")
+    assert_exit_2(invoke("score", wav, "--model", bare), "not valid JSON")
+    (tmp_path / "bare.json").write_text(json.dumps({**meta, "window": {"frames": 0}}))
+    assert_exit_2(invoke("score", wav, "--model", bare), "malformed window")
+    (tmp_path / "bare.json").write_text(json.dumps({**meta, "format": "other"}))
+    assert_exit_2(invoke("score", wav, "--model", bare), "not pianokit model metadata")
+
+
+def test_export_errors(tmp_path, exported):
+    assert_exit_2(invoke("export", tmp_path / "nothing", "--out", tmp_path / "m"), "no such run folder")
+    (tmp_path / "empty_run").mkdir()
+    assert_exit_2(invoke("export", tmp_path / "empty_run", "--out", tmp_path / "m"), "run 'pianokit fit' first")
+    bad = tmp_path / "bad.keras"
+    bad.write_bytes(b"junk")
+    (tmp_path / "spec.json").write_text("{}")
+    assert_exit_2(invoke("export", bad, "--out", tmp_path / "m"))
+    assert not list(tmp_path.glob("m.*"))
+
+
+def test_default_model_ships_and_scores_the_example():
+    from pathlib import Path
+
+    from pianokit.scorer import DEFAULT_MODEL, Scorer
+
+    example = Path(__file__).resolve().parent.parent / "data" / "examples" / "Schubert_D935_no.3_4bars_12_1.wav"
+    if not DEFAULT_MODEL.with_suffix(".onnx").is_file():
+        pytest.fail("exported_models/default.onnx is not shipped")
+    rating = Scorer(DEFAULT_MODEL, "cpu").score_file(example)
+    values = np.array(list(rating.ratings.values()))
+    assert len(values) == 19 and np.all(np.isfinite(values)) and np.all((values >= 0) & (values <= 1))
+    assert 0.1 < values.mean() < 0.9
+    with pytest.raises(InputError):
+        Scorer(DEFAULT_MODEL, "bogus")
