@@ -11,9 +11,18 @@ import soxr
 
 from pianokit.errors import InputError
 
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 MIN_RATE = 8000
 MAX_RATE = 96000
 SILENCE_PEAK = 1e-4  # -80 dBFS: anything quieter throughout is treated as silence
+
+
+def find_audio(folder: Path) -> list[Path]:
+    """Audio files (by suffix) anywhere under ``folder``, sorted; InputError when there are none."""
+    found = sorted(f for f in folder.rglob("*") if f.suffix.lower() in AUDIO_SUFFIXES and f.is_file())
+    if not found:
+        raise InputError(f"{folder}: no audio files ({', '.join(AUDIO_SUFFIXES)}) in this folder")
+    return found
 
 
 def load_audio(path: str | os.PathLike, sample_rate: int, min_duration: float = 1.0) -> np.ndarray:

@@ -198,7 +198,8 @@ ARCH_NAMES = ("mlp", "multitask", "cnn", "transformer", "efficientnet", "hybrid"
 @click.option("--target", default=None, help="Dimension for --arch mlp (default: timing_stable_unstable).")
 @click.option("--backbone-weights", default=None,
               help="EfficientNet weights: imagenet (downloads), a local weights file, or none (default).")
-@click.option("--branch", type=click.Choice(["cnn", "efficientnet"]), default=None, help="Hybrid spectrogram branch.")
+@click.option("--branch", type=click.Choice(["cnn", "stats", "efficientnet"]), default=None,
+              help="Hybrid spectrogram branch: conv blocks, per-bin mel statistics, or EfficientNetB0.")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
               help="Builder hyper-parameter, e.g. --param filters=[16,32,64] --param dropout=0.2.")
 @click.option("--final/--no-final", default=False, help="Also fit one model on all labelled data.")
@@ -283,8 +284,10 @@ def export(source, out) -> None:
               help="Also write per-window ratings to this CSV.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="auto: CUDA when it really works, else CPU.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Parallel workers for many files (default: all cores on CPU, 1 on GPU).")
 @progress_option
-def score(paths, model, fmt, timeline, device, progress) -> None:
+def score(paths, model, fmt, timeline, device, jobs, progress) -> None:
     """Rate recordings (files or folders) on the 19 PercePiano dimensions.
 
     Ratings are 0-1 (PercePiano's scale: mean rating / 7) and 1-7 (the raters' scale). Recordings
@@ -296,16 +299,30 @@ def score(paths, model, fmt, timeline, device, progress) -> None:
 
     files = _score_inputs(paths)
     scorer = Scorer(model or DEFAULT_MODEL, device)
+    on_gpu = scorer.provider == "CUDAExecutionProvider"
     click.echo(f"pianokit: {scorer.meta['name']} ({scorer.meta['architecture']}) on "
-               f"{'GPU (CUDA)' if scorer.provider == 'CUDAExecutionProvider' else 'CPU'}", err=True)
-    results, failures = [], []
-    from tqdm import tqdm
+               f"{'GPU (CUDA)' if on_gpu else 'CPU'}", err=True)
+    jobs = min(len(files), jobs or (1 if on_gpu else _jobs_default()))
+    if jobs > 1:
+        import functools
 
-    for path in tqdm(files, desc="score", unit="file", disable=not progress or len(files) < 2):
-        try:
-            results.append(scorer.score_file(path))
-        except InputError as exc:
-            failures.append(str(exc))
+        from pianokit.parallel import run_parallel
+        from pianokit.scorer import score_in_worker
+
+        work = functools.partial(score_in_worker, model=model or DEFAULT_MODEL, device=device)
+        done = {str(p): (r, e) for p, r, e in run_parallel(work, files, jobs, "score", progress=progress)}
+        outcomes = [done[str(p)] for p in files]
+    else:
+        from tqdm import tqdm
+
+        outcomes = []
+        for path in tqdm(files, desc="score", unit="file", disable=not progress or len(files) < 2):
+            try:
+                outcomes.append((scorer.score_file(path), None))
+            except InputError as exc:
+                outcomes.append((None, str(exc)))
+    results = [r for r, _ in outcomes if r is not None]
+    failures = [e for _, e in outcomes if e is not None]
     for failure in failures:
         click.echo(f"failed: {failure}", err=True)
     if not results:
@@ -317,18 +334,9 @@ def score(paths, model, fmt, timeline, device, progress) -> None:
 
 
 def _score_inputs(paths) -> list[Path]:
-    from pianokit.extract import AUDIO_SUFFIXES
+    from pianokit.audio import find_audio
 
-    files = []
-    for p in paths:
-        if p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.suffix.lower() in AUDIO_SUFFIXES and f.is_file())
-            if not found:
-                raise InputError(f"{p}: no audio files in this folder")
-            files += found
-        else:
-            files.append(p)
-    return files
+    return [f for p in paths for f in (find_audio(p) if p.is_dir() else [p])]
 
 
 def _raise_interrupt(signum, frame):

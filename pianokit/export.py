@@ -15,6 +15,7 @@ from pianokit.errors import InputError
 from pianokit.features import FeatureConfig
 from pianokit.metadata import FORMAT, FORMAT_VERSION, ONNX_METADATA_KEY, model_paths
 from pianokit.models.spec import ModelSpec
+from pianokit.scorer import SEGMENT_SECONDS
 from pianokit.windows import windows
 
 PARITY_TOLERANCE = 1e-4
@@ -122,7 +123,8 @@ def export_model(source: str | os.PathLike, out: str | os.PathLike, name: str | 
             "feature_config": config.to_dict(),
             "feature_names": list(spec.feature_names),
             "window": {"frames": spec.crop_frames, "hop_frames": spec.crop_frames // 2,
-                       "seconds": round(spec.crop_frames * config.hop_length / config.sample_rate, 3)},
+                       "seconds": round(spec.crop_frames * config.hop_length / config.sample_rate, 3),
+                       "segment_seconds": SEGMENT_SECONDS},
             "normalisation": {"feature_mean": spec.feature_mean, "feature_std": spec.feature_std,
                               "mel_mean": spec.mel_mean, "mel_std": spec.mel_std,
                               "label_mean": spec.label_mean, "label_std": spec.label_std,

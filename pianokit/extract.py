@@ -8,13 +8,12 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pianokit.audio import load_audio
+from pianokit.audio import find_audio, load_audio
 from pianokit.errors import InputError
 from pianokit.features import FeatureConfig, extract
 from pianokit.parallel import run_parallel
 from pianokit.store import FeatureStore
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 CHECKPOINT_EVERY = 50
 
 
@@ -30,10 +29,7 @@ def collect_inputs(paths: list[str | os.PathLike]) -> list[tuple[str, Path]]:
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.suffix.lower() in AUDIO_SUFFIXES and f.is_file())
-            if not found:
-                raise InputError(f"{p}: no audio files ({', '.join(AUDIO_SUFFIXES)}) in this folder")
-            files += found
+            files += find_audio(p)
         elif p.exists():
             files.append(p)
         else:

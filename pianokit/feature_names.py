@@ -8,7 +8,7 @@ PITCH_CLASSES = ("C", "Cs", "D", "Ds", "E", "F", "Fs", "G", "Gs", "A", "As", "B"
 
 
 def _feature_names() -> tuple[str, ...]:
-    names = ["tempo", "beat_strength", "onset_rate", "ioi_mean", "ioi_std", "ioi_cv"]
+    names = ["tempo", "pulse_clarity", "onset_rate", "ioi_mean", "ioi_std", "ioi_cv"]
     names += [f"mfcc{i}_mean" for i in range(MFCC_COUNT)] + [f"mfcc{i}_std" for i in range(MFCC_COUNT)]
     names += [f"contrast{i}_mean" for i in range(CONTRAST_BANDS)]
     for stat in ("centroid", "bandwidth", "rolloff", "flatness", "zcr"):

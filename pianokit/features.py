@@ -9,12 +9,13 @@ from dataclasses import dataclass
 
 import librosa
 import numpy as np
+from scipy.ndimage import median_filter
 
 from pianokit.feature_names import BASIC_FEATURES, CONTRAST_BANDS, EXTENDED_FEATURES, MFCC_COUNT
 
 __all__ = ["BASIC_FEATURES", "EXTENDED_FEATURES", "FeatureConfig", "extract", "log_mel"]
 
-FEATURE_VERSION = 2  # bump whenever extraction code changes its numbers
+FEATURE_VERSION = 3  # bump whenever extraction code changes its numbers
 
 HPSS_KERNEL = 15  # median-filter length; librosa's default 31 costs twice the time for the same ratio
 
@@ -90,6 +91,44 @@ def _key_strength(chroma_mean: np.ndarray) -> float:
     return float(np.nanmax(scores))
 
 
+def _tempo(onset_env: np.ndarray, frame_rate: float) -> tuple[float, float]:
+    """Global tempo (BPM) and pulse clarity from the onset envelope's autocorrelation.
+
+    The lag is chosen as in librosa.feature.tempo (log-normal prior around 120 BPM, one octave wide)
+    and refined by parabolic interpolation, so it is not quantised to whole frames; pulse clarity is
+    the normalised autocorrelation at that lag. (librosa.beat is avoided: importing it compiles
+    numba kernels for ~1.5 s in every new process, which the scorer's cold start cannot afford.)
+    """
+    env = onset_env - onset_env.mean()
+    ac = librosa.autocorrelate(env)
+    if ac[0] <= 0:
+        return 0.0, 0.0
+    ac = ac / ac[0]
+    lags = np.arange(len(ac))
+    valid = (lags >= frame_rate * 60 / 300) & (lags <= frame_rate * 60 / 30)
+    if not valid.any():
+        return 0.0, 0.0
+    bpm = 60.0 * frame_rate / np.maximum(lags, 1)
+    prior = np.exp(-0.5 * (np.log2(bpm) - np.log2(120.0)) ** 2)
+    lag = int(np.argmax(np.where(valid, ac * prior, -np.inf)))
+    refined = float(lag)
+    if 0 < lag < len(ac) - 1:
+        a, b, c = ac[lag - 1], ac[lag], ac[lag + 1]
+        if a - 2 * b + c < 0:
+            refined = lag + 0.5 * (a - c) / (a - 2 * b + c)
+    return 60.0 * frame_rate / refined, float(ac[lag])
+
+
+def _harmonic_ratio(power: np.ndarray) -> float:
+    """Share of harmonic energy after median-filter HPSS (Fitzgerald 2010) with soft masks, as
+    librosa.decompose.hpss computes it; done here because importing librosa.decompose loads sklearn."""
+    harmonic = median_filter(power, size=(1, HPSS_KERNEL), mode="reflect")
+    percussive = median_filter(power, size=(HPSS_KERNEL, 1), mode="reflect")
+    mask = librosa.util.softmask(harmonic, percussive, power=2.0)
+    h = float((power * mask).sum())
+    return h / (float(power.sum()) + 1e-12)
+
+
 def _attack_decay(rms_db: np.ndarray, onset_frames: np.ndarray, frame_rate: float) -> tuple[float, float]:
     """Mean seconds from onset to loudness peak, and mean dB/s fall over the 0.3 s after that peak."""
     attack_window = max(1, int(round(0.2 * frame_rate)))
@@ -110,7 +149,7 @@ def _attack_decay(rms_db: np.ndarray, onset_frames: np.ndarray, frame_rate: floa
 def extract(y: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
     """Return (feature vector in ``config.features`` order, log-mel of shape (n_mels, T)).
 
-    One STFT is shared by every spectral feature; HPSS runs on the mel power spectrogram.
+    One STFT is shared by every spectral feature; tempo and HPSS use the log-mel.
     """
     sr, hop = config.sample_rate, config.hop_length
     frame_rate = sr / hop
@@ -120,17 +159,13 @@ def extract(y: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, np.ndarra
     mel_db = log_mel(y, config, power_spec=power)
 
     onset_env = librosa.onset.onset_strength(S=mel_db, sr=sr, hop_length=hop)
-    tempo, beats = librosa.beat.beat_track(onset_envelope=onset_env, sr=sr, hop_length=hop)
-    tempo = float(np.atleast_1d(tempo)[0])
-    if len(beats) >= 4:  # refine the lag-quantised estimate with the mean beat period
-        tempo = 60.0 * (len(beats) - 1) * frame_rate / float(beats[-1] - beats[0])
-    beat_strength = float(np.mean(onset_env[beats])) if len(beats) else 0.0
+    tempo, pulse_clarity = _tempo(onset_env, frame_rate)
     onset_frames = librosa.onset.onset_detect(onset_envelope=onset_env, sr=sr, hop_length=hop)
     onset_times = onset_frames / frame_rate
     ioi = np.diff(onset_times)
     ioi_mean = float(np.mean(ioi)) if len(ioi) else 0.0
     ioi_std = float(np.std(ioi)) if len(ioi) else 0.0
-    values = [tempo, beat_strength, len(onset_frames) / duration, ioi_mean, ioi_std]
+    values = [tempo, pulse_clarity, len(onset_frames) / duration, ioi_mean, ioi_std]
     values.append(ioi_std / ioi_mean if ioi_mean > 0 else 0.0)
 
     mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=MFCC_COUNT)
@@ -149,9 +184,7 @@ def extract(y: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, np.ndarra
     values += list(librosa.feature.tonnetz(chroma=chroma).mean(axis=1))
     values.append(_key_strength(chroma_mean))
 
-    mel_power = librosa.db_to_power(mel_db)
-    harmonic, percussive = librosa.decompose.hpss(mel_power, kernel_size=HPSS_KERNEL)
-    values.append(float(harmonic.sum() / (harmonic.sum() + percussive.sum() + 1e-12)))
+    values.append(_harmonic_ratio(librosa.db_to_power(mel_db)))
     values += [float(np.mean(onset_env)), float(np.std(onset_env)), float(np.max(onset_env))]
 
     rms = librosa.feature.rms(S=stft_mag, frame_length=config.n_fft, hop_length=hop)[0]

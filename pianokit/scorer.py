@@ -12,12 +12,13 @@ import onnxruntime as ort
 
 from pianokit.audio import load_audio
 from pianokit.errors import InputError
-from pianokit.features import FeatureConfig, extract, log_mel
+from pianokit.features import FEATURE_VERSION, FeatureConfig, extract, log_mel
 from pianokit.metadata import ONNX_METADATA_KEY, model_paths, parse_embedded, read_json
 from pianokit.windows import window_starts, windows
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "exported_models" / "default"
 DEVICES = ("auto", "cpu", "cuda")
+SEGMENT_SECONDS = 30.0
 
 
 @dataclass
@@ -84,6 +85,9 @@ class Scorer:
             self.config = FeatureConfig.from_dict(self.meta["feature_config"])
         except (TypeError, ValueError) as exc:
             raise InputError(f"{onnx_path}: bad feature_config in metadata ({exc})") from None
+        if self.config.version != FEATURE_VERSION:
+            raise InputError(f"{onnx_path}: model uses feature code version {self.config.version}, this pianokit "
+                             f"computes version {FEATURE_VERSION}; re-extract, retrain and re-export it")
         self._check_inputs(onnx_path)
         self.dimensions = list(self.meta["dimensions"])
         self.frames = self.meta["window"]["frames"]
@@ -105,8 +109,17 @@ class Scorer:
         if out != len(self.meta["dimensions"]):
             raise InputError(f"{onnx_path}: model gives {out} outputs but metadata names {len(self.meta['dimensions'])}")
 
+    def segments(self, y: np.ndarray) -> list[tuple[int, np.ndarray]]:
+        """(start sample, audio) segments no longer than the metadata's segment length (PercePiano's
+        segments are 5-90 s, typically 18 s): longer recordings are cut into equal parts."""
+        limit = int(self.meta["window"].get("segment_seconds", SEGMENT_SECONDS) * self.config.sample_rate)
+        count = max(1, -(-len(y) // limit))
+        bounds = np.linspace(0, len(y), count + 1).astype(int)
+        return [(int(a), y[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+
     def inputs_for(self, y: np.ndarray) -> dict[str, np.ndarray]:
-        """Model inputs for every window of one recording, computed exactly as the metadata says."""
+        """Model inputs for every window of one segment, computed exactly as in training: features
+        over the whole segment, log-mel cut into half-overlapping windows."""
         names = {i.name for i in self.session.get_inputs()}
         if "features" in names:
             vector, mel = extract(y, self.config)
@@ -124,14 +137,18 @@ class Scorer:
         return inputs
 
     def score_audio(self, y: np.ndarray, path: str = "<array>") -> Rating:
-        inputs = self.inputs_for(y)
-        per_window = self.session.run(None, inputs)[0]
+        """Ratings of one recording: the mean over all windows of all its segments."""
+        sr, hop = self.config.sample_rate, self.config.hop_length
+        preds, starts = [], []
+        for offset, segment in self.segments(y):
+            inputs = self.inputs_for(segment)
+            preds.append(self.session.run(None, inputs)[0])
+            frames = window_starts(1 + len(segment) // hop, self.frames, self.hop) if "mel" in inputs else [0]
+            starts += [round((offset + f * hop) / sr, 3) for f in frames]
+        per_window = np.concatenate(preds)
         mean = np.clip(per_window.mean(axis=0), 0.0, 1.0)
-        frames_total = 1 + len(y) // self.config.hop_length
-        starts = window_starts(frames_total, self.frames, self.hop) if "mel" in inputs else [0]
-        seconds = self.config.hop_length / self.config.sample_rate
-        return Rating(path, len(y) / self.config.sample_rate, dict(zip(self.dimensions, mean.tolist())),
-                      [round(s * seconds, 3) for s in starts], np.clip(per_window, 0.0, 1.0))
+        return Rating(path, len(y) / sr, dict(zip(self.dimensions, mean.tolist())), starts,
+                      np.clip(per_window, 0.0, 1.0))
 
     def score_file(self, path: str | os.PathLike) -> Rating:
         y = load_audio(path, self.config.sample_rate, self.config.min_duration)
@@ -141,3 +158,14 @@ class Scorer:
         """Per-dimension cross-validated R² and r from the metadata (empty when unknown)."""
         cv = self.meta.get("cv_metrics") or {}
         return cv.get("per_dimension", {})
+
+
+_WORKER_SCORERS: dict[tuple[str, str], Scorer] = {}
+
+
+def score_in_worker(path: str | os.PathLike, model: str | os.PathLike, device: str) -> Rating:
+    """Score one file in a worker process, loading the model once per process."""
+    key = (str(model), device)
+    if key not in _WORKER_SCORERS:
+        _WORKER_SCORERS[key] = Scorer(model, device)
+    return _WORKER_SCORERS[key].score_file(path)

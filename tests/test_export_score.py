@@ -69,7 +69,7 @@ def test_metadata_contract(exported):
     mel = next(i for i in meta["inputs"] if i["name"] == "mel")
     assert mel["shape"][0] is None and mel["shape"][1] is None and mel["shape"][2] == 128  # dynamic batch, time
     assert meta["feature_config"]["sample_rate"] == 22050 and len(meta["dimensions"]) == 19
-    assert meta["window"] == {"frames": 44, "hop_frames": 22, "seconds": 1.022}
+    assert meta["window"] == {"frames": 44, "hop_frames": 22, "seconds": 1.022, "segment_seconds": 30.0}
     assert meta["parity_max_abs_diff"] <= 1e-4
     assert set(meta["cv_metrics"]["per_dimension"]) == set(meta["dimensions"])
     embedded = {p.key: p.value for p in onnx.load(str(model.with_suffix(".onnx"))).metadata_props}
@@ -84,22 +84,34 @@ def test_scorer_never_imports_tensorflow(exported, tmp_path):
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_windowed_score_is_mean_of_windows(exported):
-    from pianokit.features import log_mel
+def test_sixty_second_file_is_the_mean_of_its_windows(exported):
+    from pianokit.features import extract
     from pianokit.scorer import Scorer
 
     _, model = exported["hybrid"]
     scorer = Scorer(model, "cpu")
     rng = np.random.default_rng(0)
-    y = (sine(440, 60) * (0.3 + 0.7 * rng.uniform(size=1)) + 0.01 * rng.standard_normal(60 * SR)).astype("float32")
+    envelope = np.repeat(rng.uniform(0.05, 1.0, 60), SR)  # loudness changes every second
+    y = (sine(440, 60) * envelope + 0.01 * rng.standard_normal(60 * SR)).astype("float32")
     rating = scorer.score_audio(y)
-    mel = log_mel(y, scorer.config).T
+    segments = scorer.segments(y)
+    assert [len(s) for _, s in segments] == [30 * SR, 30 * SR]
     frames, hop = scorer.frames, scorer.hop
-    starts = [int(round(s * SR / scorer.config.hop_length)) for s in rating.window_starts_s]
-    assert starts[0] == 0 and starts[-1] == len(mel) - frames and len(starts) == (len(mel) - frames) // hop + 2
-    features = scorer.inputs_for(y)["features"][:1]
-    singles = [scorer.session.run(None, {"mel": mel[None, s:s + frames], "features": features})[0][0] for s in starts]
+    singles = []
+    for offset, segment in segments:
+        vector, mel = extract(segment, scorer.config)
+        features = dict(zip(scorer.config.features, vector))
+        feats = np.array([[features[n] for n in scorer.meta["feature_names"]]], "float32")
+        mel = mel.T
+        starts = list(range(0, len(mel) - frames + 1, hop))
+        if starts[-1] != len(mel) - frames:
+            starts.append(len(mel) - frames)
+        singles += [scorer.session.run(None, {"mel": mel[None, s:s + frames], "features": feats})[0][0] for s in starts]
+    assert len(singles) == len(rating.window_starts_s)
+    assert rating.window_starts_s[0] == 0 and rating.window_starts_s[-1] > 55
+    np.testing.assert_allclose(rating.window_ratings, np.clip(singles, 0, 1), atol=1e-5)
     np.testing.assert_allclose(list(rating.ratings.values()), np.clip(np.mean(singles, axis=0), 0, 1), atol=1e-5)
+    assert np.ptp(np.asarray(singles), axis=0).max() > 1e-4  # windows differ: the mean is not of copies
 
 
 def test_score_cli_formats_and_timeline(exported, tmp_path):

@@ -1,4 +1,8 @@
-"""Spectrogram branch (CNN or EfficientNet) fused with the extended hand-crafted features."""
+"""Spectrogram branch fused with the extended hand-crafted features.
+
+Branches: cnn (conv blocks), stats (per-mel-bin mean and std over time, a dense layer) or
+efficientnet (EfficientNetB0 on the mel image).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import keras
 
 from pianokit.models import efficientnet
 from pianokit.models.cnn import cnn_branch
+from pianokit.models.layers import MeanStdPooling
 from pianokit.models.common import FEATURE_INPUT, MEL_INPUT, feature_input, mel_input, regression_head
 from pianokit.models.spec import ModelSpec
 
@@ -21,8 +26,13 @@ def build(spec: ModelSpec, branch="cnn", filters=(16, 32, 64, 64), frame_units=1
     elif branch == "cnn":
         mel_in, x = mel_input(spec)
         audio = cnn_branch(x, spec, filters, frame_units)
+    elif branch == "stats":
+        mel_in, x = mel_input(spec)
+        audio = keras.layers.Dense(frame_units, activation="relu", name="stats_dense")(
+            MeanStdPooling(name="mel_statistics")(x))
+        audio = keras.layers.Dropout(dropout, name="stats_dropout")(audio)
     else:
-        raise ValueError(f"unknown hybrid branch {branch!r} (cnn or efficientnet)")
+        raise ValueError(f"unknown hybrid branch {branch!r} (cnn, stats or efficientnet)")
     feat_in, f = feature_input(spec)
     f = keras.layers.Dense(feature_units, activation="relu", name="feature_dense")(f)
     f = keras.layers.Dropout(dropout, name="feature_dropout")(f)
