@@ -13,8 +13,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import keras
 import numpy as np
 import pandas as pd
+from keras import ops
 
 from pianokit.dimensions import DIMENSIONS
 from pianokit.errors import InputError
@@ -49,6 +51,7 @@ class FitConfig:
     val_fraction: float = 0.15
     warmup_epochs: int = 5
     fine_tune_blocks: int = 2
+    ensemble: int = 1
     command: str = ""
 
     def to_dict(self) -> dict:
@@ -74,19 +77,12 @@ class FitConfig:
         return DIMENSIONS
 
 
+@keras.saving.register_keras_serializable(package="pianokit", name="masked_mse")
 def masked_mse(y_true, y_pred):
     """Mean squared error over the targets that are not NaN (time-stretched tempo labels are NaN)."""
-    import tensorflow as tf
-
-    mask = tf.logical_not(tf.math.is_nan(y_true))
-    err = tf.where(mask, tf.square(y_pred - tf.where(mask, y_true, 0.0)), 0.0)
-    return tf.reduce_sum(err, axis=-1) / tf.maximum(tf.reduce_sum(tf.cast(mask, y_pred.dtype), axis=-1), 1.0)
-
-
-def _register_loss():
-    import keras
-
-    return keras.saving.register_keras_serializable(package="pianokit", name="masked_mse")(masked_mse)
+    mask = ops.logical_not(ops.isnan(y_true))
+    err = ops.where(mask, ops.square(y_pred - ops.where(mask, y_true, 0.0)), 0.0)
+    return ops.sum(err, axis=-1) / ops.maximum(ops.sum(ops.cast(mask, y_pred.dtype), axis=-1), 1.0)
 
 
 class Trainer:
@@ -186,24 +182,43 @@ class Trainer:
         return spec.with_statistics(self._features(train_idx), mels, self._labels(train_idx))
 
     def _fit_model(self, train_idx: np.ndarray, val_idx: np.ndarray, seed: int, log: Path):
+        """Fit ``--ensemble`` members with seeds seed, seed+1000, ...; several members are averaged
+        in one functional model (so it exports as one ONNX graph)."""
         import keras
         import tensorflow as tf
 
-        keras.utils.set_random_seed(seed)
         tf.config.experimental.enable_op_determinism()
+        spec = self._spec(train_idx)
+        val_inputs, owner = self._window_inputs(val_idx)
+        val_data = (val_inputs, self._labels(val_idx)[owner])
+        members, history = [], []
+        for member in range(self.config.ensemble):
+            model, rows = self._fit_member(spec, train_idx, val_data, seed + 1000 * member)
+            members.append(model)
+            history += [{"member": member, **row} for row in rows]
+        pd.DataFrame(history).to_csv(log, index=False)
+        if len(members) == 1:
+            return members[0], spec
+        inputs = {t.name: keras.Input(t.shape[1:], name=t.name) for t in members[0].inputs}
+        for i, m in enumerate(members):
+            m.name = f"member{i}"
+        outputs = keras.layers.Average(name="ratings_mean")([m(inputs) for m in members])
+        return keras.Model(inputs, outputs, name=f"{self.config.arch}_ensemble"), spec
+
+    def _fit_member(self, spec: ModelSpec, train_idx: np.ndarray, val_data, seed: int):
+        import keras
+
         from pianokit.models import build
 
-        spec = self._spec(train_idx)
+        keras.utils.set_random_seed(seed)
         try:
             model = build(self.config.arch, spec)
         except ValueError as exc:
             raise InputError(str(exc)) from None
         train_ds = self._train_dataset(train_idx, spec, seed)
-        val_inputs, owner = self._window_inputs(val_idx)
-        val_data = (val_inputs, self._labels(val_idx)[owner])
-        loss = _register_loss()
+        loss = masked_mse
         verbose = 2 if self.progress else 0
-        history = []
+        history: list[dict] = []
 
         def run(epochs: int, lr: float, initial_epoch: int = 0) -> int:
             model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss)
@@ -214,8 +229,7 @@ class Trainer:
                            for i in range(len(h.history["loss"])))
             return initial_epoch + len(h.history["loss"])
 
-        uses_backbone = needs_fixed_frames(self.config.arch, {**spec.hparams})
-        if uses_backbone:
+        if needs_fixed_frames(self.config.arch, spec.hparams):
             from pianokit.models.efficientnet import set_backbone_trainable
 
             set_backbone_trainable(model, None)
@@ -225,8 +239,7 @@ class Trainer:
                 run(self.config.epochs, self.config.learning_rate / 10, initial_epoch=done)
         else:
             run(self.config.epochs, self.config.learning_rate)
-        pd.DataFrame(history).to_csv(log, index=False)
-        return model, spec
+        return model, history
 
     def _save_model(self, model, spec: ModelSpec, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -267,12 +280,11 @@ class Trainer:
         """Cross-validate, optionally fit the final model, and write the run's summary files."""
         self.out.mkdir(parents=True, exist_ok=True)
         config_path = self.out / "config.json"
-        settings = {k: v for k, v in self.config.to_dict().items() if k != "command"}
+        free = ("command", "feature_config", "final")  # adding --final to a finished run is allowed
+        settings = {k: v for k, v in self.config.to_dict().items() if k not in free}
         if config_path.is_file():
             previous = json.loads(config_path.read_text())
-            if {k: v for k, v in previous.items() if k not in ("command", "feature_config")} != json.loads(
-                json.dumps(settings)
-            ):
+            if {k: v for k, v in previous.items() if k not in free} != json.loads(json.dumps(settings)):
                 raise InputError(f"{self.out}: holds a run with other settings; use a new --out folder")
         _write_atomic(config_path, json.dumps({**self.config.to_dict(), "feature_config":
                                                self.feature_config.to_dict()}, indent=2))

@@ -21,10 +21,11 @@ def invoke(*args):
 
 @pytest.fixture(scope="module")
 def exported(planted_store, tmp_path_factory):
-    """A hybrid (CNN + features) and a multitask model, fitted for a few epochs and exported."""
+    """A hybrid (CNN + features) and a two-member multitask ensemble, fitted briefly and exported."""
     root = tmp_path_factory.mktemp("export")
     models = {}
-    for arch, extra in (("hybrid", ["--param", "filters=[8,8]", "--crop-seconds", 1]), ("multitask", [])):
+    for arch, extra in (("hybrid", ["--param", "filters=[8,8]", "--crop-seconds", 1]),
+                        ("multitask", ["--ensemble", 2])):
         run = root / arch
         result = invoke("fit", "--arch", arch, "--store", planted_store, "--out", run, "--epochs", 3, "--folds", 1,
                         "--final", "--no-progress", *extra)

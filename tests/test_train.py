@@ -73,6 +73,23 @@ def test_cnn_with_augmentation_and_final_model(planted_store, tmp_path):
     assert config["augment"] == ["pitch", "stretch"]
 
 
+def test_ensemble_averages_its_members(planted_store, tmp_path):
+    import keras
+
+    import pianokit.models.layers  # noqa: F401
+
+    out = tmp_path / "ens"
+    result = fit("--arch", "multitask", "--store", planted_store, "--out", out, "--epochs", 3, "--folds", 1,
+                 "--ensemble", 2)
+    assert result.exit_code == 0, result.output
+    model = keras.saving.load_model(out / "fold0" / "model.keras", compile=False)
+    x = {"features": np.random.default_rng(0).standard_normal((5, 79)).astype("float32")}
+    members = [model.get_layer(f"member{i}").predict(x, verbose=0) for i in range(2)]
+    assert not np.allclose(members[0], members[1])
+    np.testing.assert_allclose(model.predict(x, verbose=0), np.mean(members, axis=0), rtol=1e-5, atol=1e-6)
+    assert set(pd.read_csv(out / "fold0" / "history.csv")["member"]) == {0, 1}
+
+
 def test_performer_split(planted_store, tmp_path):
     out = tmp_path / "perf"
     result = fit("--arch", "multitask", "--store", planted_store, "--out", out, "--split", "performer",
