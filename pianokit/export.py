@@ -78,6 +78,37 @@ def _parity_inputs(spec: ModelSpec, config: FeatureConfig, store_dir: Path | Non
     return inputs
 
 
+def to_onnx(model, path: Path) -> None:
+    """Keras -> ONNX via ``model.export(format="onnx")`` (tf2onnx), keeping batch and time dynamic.
+
+    Keras's Normalization layer (inside EfficientNet) keeps its statistics as eager tensors, which
+    tf2onnx turns into extra graph inputs; they are made constants first. Initialisers that tf2onnx
+    also lists as graph inputs are removed from the inputs, so the graph takes exactly the model's own.
+    """
+    import keras
+    import onnx
+
+    for layer in _all_layers(model):
+        if isinstance(layer, keras.layers.Normalization) and getattr(layer, "mean", None) is not None:
+            layer.mean = np.asarray(layer.mean)  # eager tensors would become graph inputs; numpy is folded in
+            layer.variance = np.asarray(layer.variance)
+    model.export(str(path), format="onnx", verbose=False)
+    proto = onnx.load(str(path))
+    constants = {init.name for init in proto.graph.initializer}
+    keep = [i for i in proto.graph.input if i.name not in constants]
+    if len(keep) != len(proto.graph.input):
+        del proto.graph.input[:]
+        proto.graph.input.extend(keep)
+        onnx.save(proto, str(path))
+
+
+def _all_layers(model):
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _all_layers(layer)
+
+
 def export_model(source: str | os.PathLike, out: str | os.PathLike, name: str | None = None) -> dict:
     """Export to ``out``.onnx and ``out``.json (both or neither); return the metadata."""
     import onnx
@@ -102,7 +133,7 @@ def export_model(source: str | os.PathLike, out: str | os.PathLike, name: str | 
         raw = Path(tmp) / "model.onnx"
         inputs = _parity_inputs(spec, config, Path(run_config["store"]) if "store" in run_config else None)
         model.predict({k: v[:1] for k, v in inputs.items()}, verbose=0)
-        model.export(str(raw), format="onnx", verbose=False)
+        to_onnx(model, raw)
         session = ort.InferenceSession(str(raw), providers=["CPUExecutionProvider"])
         onnx_inputs = [{"name": i.name, "shape": [d if isinstance(d, int) else None for d in i.shape]}
                        for i in session.get_inputs()]

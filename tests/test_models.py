@@ -122,3 +122,23 @@ def test_masked_loss_ignores_nan_targets():
     y_pred = np.array([[0.7, 100.0], [0.2, 0.6]], "float32")
     loss = np.asarray(masked_mse(y_true, y_pred))
     np.testing.assert_allclose(loss, [0.04, 0.02], rtol=1e-5)
+
+
+@pytest.mark.parametrize("arch", list(ARCHITECTURES))
+def test_every_builder_exports_to_onnx_with_equal_output(arch, tmp_path):
+    import onnxruntime as ort
+
+    model = build(arch, small_spec(arch))
+    inputs = random_inputs(arch, n=3)
+    expected = model.predict(inputs, verbose=0)
+    from pianokit.export import to_onnx
+
+    path = tmp_path / f"{arch}.onnx"
+    to_onnx(model, path)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert {i.name for i in session.get_inputs()} == set(inputs)
+    got = session.run(None, inputs)[0]
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    if arch in ("cnn", "transformer", "hybrid"):  # time stays dynamic in the exported graph
+        longer = dict(inputs, mel=np.concatenate([inputs["mel"], inputs["mel"]], axis=1))
+        np.testing.assert_allclose(session.run(None, longer)[0], model.predict(longer, verbose=0), atol=1e-4)

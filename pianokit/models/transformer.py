@@ -18,7 +18,7 @@ def build(spec: ModelSpec, d_model=64, patch=4, heads=4, blocks=2, ff_units=128,
     for i in range(blocks):
         attn = keras.layers.MultiHeadAttention(heads, d_model // heads, dropout=dropout, name=f"attention{i}")(x, x)
         x = keras.layers.LayerNormalization(name=f"norm{i}a")(x + attn)
-        ff = keras.layers.Dense(ff_units, activation="gelu", name=f"ff{i}a")(x)
+        ff = keras.layers.Dense(ff_units, activation="relu", name=f"ff{i}a")(x)
         ff = keras.layers.Dense(d_model, name=f"ff{i}b")(keras.layers.Dropout(dropout)(ff))
         x = keras.layers.LayerNormalization(name=f"norm{i}b")(x + ff)
     x = AttentionPooling(name="attention_pooling")(x)
