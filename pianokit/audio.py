@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,13 +26,8 @@ def find_audio(folder: Path) -> list[Path]:
     return found
 
 
-def load_audio(path: str | os.PathLike, sample_rate: int, min_duration: float = 1.0) -> np.ndarray:
-    """Read any file soundfile understands, downmix to mono and resample to ``sample_rate`` with soxr.
-
-    Raises InputError (one line naming the file) for a missing, unreadable, corrupt, empty,
-    too-short or all-silent file, or a rate outside 8-96 kHz.
-    """
-    path = Path(path)
+def _open(path: Path, min_duration: float) -> sf._SoundFileInfo:
+    """Check that ``path`` is a readable audio file of a usable rate and length; return its info."""
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():
@@ -41,22 +37,74 @@ def load_audio(path: str | os.PathLike, sample_rate: int, min_duration: float = 
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file")
     try:
-        data, rate = sf.read(path, dtype="float32", always_2d=True)
+        info = sf.info(path)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        detail = str(exc).splitlines()[-1] if str(exc) else type(exc).__name__
-        raise InputError(f"{path}: not a readable audio file ({detail})") from None
-    if not MIN_RATE <= rate <= MAX_RATE:
-        raise InputError(f"{path}: sample rate {rate} Hz is outside {MIN_RATE}-{MAX_RATE} Hz")
-    if data.shape[0] == 0:
+        raise InputError(f"{path}: not a readable audio file ({_detail(exc)})") from None
+    if not MIN_RATE <= info.samplerate <= MAX_RATE:
+        raise InputError(f"{path}: sample rate {info.samplerate} Hz is outside {MIN_RATE}-{MAX_RATE} Hz")
+    if info.frames <= 0:
         raise InputError(f"{path}: contains no audio samples")
-    duration = data.shape[0] / rate
+    duration = info.frames / info.samplerate
     if duration < min_duration:
         raise InputError(f"{path}: {duration:.2f} s is shorter than the {min_duration:g} s minimum")
+    return info
+
+
+def _detail(exc: Exception) -> str:
+    return str(exc).splitlines()[-1] if str(exc) else type(exc).__name__
+
+
+def _read_mono(path: Path, start: int, stop: int, rate: int, sample_rate: int) -> np.ndarray:
+    """Samples [start, stop) as mono float32 at ``sample_rate``."""
+    try:
+        data, _ = sf.read(path, start=start, stop=stop, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        raise InputError(f"{path}: not a readable audio file ({_detail(exc)})") from None
+    if data.shape[0] == 0:
+        raise InputError(f"{path}: audio data is truncated (no samples from {start / rate:.1f} s)")
     mono = data.mean(axis=1)
     if not np.all(np.isfinite(mono)):
         raise InputError(f"{path}: audio contains NaN or infinite samples")
-    if float(np.max(np.abs(mono))) < SILENCE_PEAK:
-        raise InputError(f"{path}: audio is silent (peak below -80 dBFS)")
     if rate != sample_rate:
         mono = soxr.resample(mono, rate, sample_rate, quality="HQ")
     return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def _check_not_silent(path: Path, peak: float) -> None:
+    if peak < SILENCE_PEAK:
+        raise InputError(f"{path}: audio is silent (peak below -80 dBFS)")
+
+
+def load_audio(path: str | os.PathLike, sample_rate: int, min_duration: float = 1.0) -> np.ndarray:
+    """Read any file soundfile understands, downmix to mono and resample to ``sample_rate`` with soxr.
+
+    Raises InputError (one line naming the file) for a missing, unreadable, corrupt, empty,
+    too-short or all-silent file, or a rate outside 8-96 kHz.
+    """
+    path = Path(path)
+    info = _open(path, min_duration)
+    mono = _read_mono(path, 0, info.frames, info.samplerate, sample_rate)
+    _check_not_silent(path, float(np.max(np.abs(mono))))
+    return mono
+
+
+def equal_segments(length: int, limit: int) -> list[tuple[int, int]]:
+    """[start, stop) bounds cutting ``length`` samples into the fewest equal parts of at most ``limit``."""
+    count = max(1, -(-length // max(1, limit)))
+    bounds = np.linspace(0, length, count + 1).astype(int)
+    return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def read_segments(path: str | os.PathLike, sample_rate: int, segment_seconds: float,
+                  min_duration: float = 1.0) -> Iterator[tuple[float, np.ndarray]]:
+    """Yield (start seconds, mono segment at ``sample_rate``) for equal segments of at most
+    ``segment_seconds``, reading one segment at a time so memory stays bounded for long files.
+    An all-silent file raises InputError after its last segment."""
+    path = Path(path)
+    info = _open(path, min_duration)
+    peak = 0.0
+    for start, stop in equal_segments(info.frames, int(segment_seconds * info.samplerate)):
+        mono = _read_mono(path, start, stop, info.samplerate, sample_rate)
+        peak = max(peak, float(np.max(np.abs(mono))))
+        yield start / info.samplerate, mono
+    _check_not_silent(path, peak)

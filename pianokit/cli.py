@@ -327,10 +327,12 @@ def score(paths, model, fmt, timeline, device, jobs, progress) -> None:
                 outcomes.append((None, str(exc)))
     results = [r for r, _ in outcomes if r is not None]
     failures = [e for _, e in outcomes if e is not None]
+    if len(failures) == 1 and not results:
+        raise InputError(failures[0])
     for failure in failures:
         click.echo(f"failed: {failure}", err=True)
     if not results:
-        raise InputError(failures[0] if len(failures) == 1 else f"none of the {len(failures)} recordings could be scored")
+        raise InputError(f"none of the {len(failures)} recordings could be scored")
     click.echo(render_ratings(results, scorer, fmt))
     if timeline:
         write_timeline(results, scorer.dimensions, timeline)

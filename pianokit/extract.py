@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,6 +71,7 @@ def run_extract(
 
     Rows are checkpointed every 50 files and on interruption, so a rerun resumes.
     """
+    created = not Path(store_root, "config.json").exists()
     store = FeatureStore.create(store_root, config or FeatureConfig())
     summary = ExtractSummary()
     todo = []
@@ -93,4 +95,6 @@ def run_extract(
     finally:
         store.update(pending)
         store.write_failures(summary.failures)
+    if created and summary.done == 0:  # nothing usable: leave no half-made store behind
+        shutil.rmtree(store.root)
     return summary

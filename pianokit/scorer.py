@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from pianokit.audio import load_audio
+from pianokit.audio import equal_segments, read_segments
 from pianokit.errors import InputError
 from pianokit.features import FEATURE_VERSION, FeatureConfig, extract, log_mel
 from pianokit.metadata import ONNX_METADATA_KEY, model_paths, parse_embedded, read_json
@@ -109,13 +109,15 @@ class Scorer:
         if out != len(self.meta["dimensions"]):
             raise InputError(f"{onnx_path}: model gives {out} outputs but metadata names {len(self.meta['dimensions'])}")
 
-    def segments(self, y: np.ndarray) -> list[tuple[int, np.ndarray]]:
-        """(start sample, audio) segments no longer than the metadata's segment length (PercePiano's
-        segments are 5-90 s, typically 18 s): longer recordings are cut into equal parts."""
-        limit = int(self.meta["window"].get("segment_seconds", SEGMENT_SECONDS) * self.config.sample_rate)
-        count = max(1, -(-len(y) // limit))
-        bounds = np.linspace(0, len(y), count + 1).astype(int)
-        return [(int(a), y[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    @property
+    def segment_seconds(self) -> float:
+        """Longest stretch scored as one piece (PercePiano's segments are 5-90 s, typically 18 s)."""
+        return float(self.meta["window"].get("segment_seconds", SEGMENT_SECONDS))
+
+    def segments(self, y: np.ndarray) -> list[tuple[float, np.ndarray]]:
+        """(start seconds, audio) of the equal segments a recording is cut into."""
+        limit = int(self.segment_seconds * self.config.sample_rate)
+        return [(a / self.config.sample_rate, y[a:b]) for a, b in equal_segments(len(y), limit)]
 
     def inputs_for(self, y: np.ndarray) -> dict[str, np.ndarray]:
         """Model inputs for every window of one segment, computed exactly as in training: features
@@ -137,22 +139,28 @@ class Scorer:
         return inputs
 
     def score_audio(self, y: np.ndarray, path: str = "<array>") -> Rating:
-        """Ratings of one recording: the mean over all windows of all its segments."""
+        """Ratings of a recording already in memory."""
+        return self._score_segments(self.segments(y), path)
+
+    def score_file(self, path: str | os.PathLike) -> Rating:
+        """Ratings of a file, read one segment at a time (bounded memory for long recordings)."""
+        segments = read_segments(path, self.config.sample_rate, self.segment_seconds, self.config.min_duration)
+        return self._score_segments(segments, str(path))
+
+    def _score_segments(self, segments, path: str) -> Rating:
+        """The mean over all windows of all segments, and the per-window timeline."""
         sr, hop = self.config.sample_rate, self.config.hop_length
-        preds, starts = [], []
-        for offset, segment in self.segments(y):
+        preds, starts, samples = [], [], 0
+        for offset, segment in segments:
             inputs = self.inputs_for(segment)
             preds.append(self.session.run(None, inputs)[0])
             frames = window_starts(1 + len(segment) // hop, self.frames, self.hop) if "mel" in inputs else [0]
-            starts += [round((offset + f * hop) / sr, 3) for f in frames]
+            starts += [round(offset + f * hop / sr, 3) for f in frames]
+            samples += len(segment)
         per_window = np.concatenate(preds)
         mean = np.clip(per_window.mean(axis=0), 0.0, 1.0)
-        return Rating(path, len(y) / sr, dict(zip(self.dimensions, mean.tolist())), starts,
+        return Rating(path, samples / sr, dict(zip(self.dimensions, mean.tolist())), starts,
                       np.clip(per_window, 0.0, 1.0))
-
-    def score_file(self, path: str | os.PathLike) -> Rating:
-        y = load_audio(path, self.config.sample_rate, self.config.min_duration)
-        return self.score_audio(y, str(path))
 
     def cv_accuracy(self) -> dict[str, dict]:
         """Per-dimension cross-validated R² and r from the metadata (empty when unknown)."""

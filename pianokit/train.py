@@ -278,6 +278,8 @@ class Trainer:
 
     def run(self) -> dict:
         """Cross-validate, optionally fit the final model, and write the run's summary files."""
+        folds = make_folds(self.data.table, self.config.split, self.config.folds, self.config.seed,
+                           self.config.val_fraction)
         self.out.mkdir(parents=True, exist_ok=True)
         config_path = self.out / "config.json"
         free = ("command", "feature_config", "final")  # adding --final to a finished run is allowed
@@ -288,8 +290,6 @@ class Trainer:
                 raise InputError(f"{self.out}: holds a run with other settings; use a new --out folder")
         _write_atomic(config_path, json.dumps({**self.config.to_dict(), "feature_config":
                                                self.feature_config.to_dict()}, indent=2))
-        folds = make_folds(self.data.table, self.config.split, self.config.folds, self.config.seed,
-                           self.config.val_fraction)
         results = [self.run_fold(f) for f in folds]
         summary = summarise(results, self.config.targets)
         summary.update({"arch": self.config.arch, "split": self.config.split, "n": len(self.data.ids)})

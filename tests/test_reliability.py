@@ -1,0 +1,222 @@
+"""Bad input, interruption, bounded memory and fuzzing across the commands."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import SR, labelled_manifest, sine, write_wav
+from pianokit.audio import load_audio
+from pianokit.cli import cli
+from pianokit.errors import InputError
+from pianokit.metadata import validate
+from pianokit.scorer import DEFAULT_MODEL, Scorer
+
+RUNNING_AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def assert_clean_failure(result, *needles):
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip() and not line.startswith("pianokit:")]
+    assert len(lines) == 1 and "Traceback" not in result.output, result.output
+    for needle in needles:
+        assert str(needle) in lines[0]
+
+
+BAD_KINDS = ["missing", "directory", "corrupt", "empty", "silent", "short", "odd_rate"]
+
+
+@pytest.mark.parametrize("kind", BAD_KINDS)
+def test_score_rejects_bad_audio(bad_audio, kind):
+    assert_clean_failure(invoke("score", bad_audio[kind]), bad_audio[kind])
+
+
+@pytest.mark.parametrize("kind", BAD_KINDS)
+def test_extract_rejects_bad_audio_leaving_nothing(bad_audio, kind, tmp_path):
+    result = invoke("extract", bad_audio[kind], "--out", tmp_path / "store", "--no-progress")
+    assert result.exit_code == 2 and str(bad_audio[kind]) in result.output
+    assert not (tmp_path / "store").exists()
+
+
+def test_truncated_wav(tmp_path):
+    good = write_wav(tmp_path / "good.wav", sine(440, 3))
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(good.read_bytes()[:200])  # header claims 3 s, data stops after 78 samples
+    with pytest.raises(InputError, match="cut.wav"):
+        load_audio(cut, SR)
+
+
+def test_non_audio_with_wav_name(tmp_path):
+    fake = tmp_path / "notes.wav"
+    fake.write_text("this is a text file\n" * 100)
+    assert_clean_failure(invoke("score", fake), "notes.wav", "not a readable audio file")
+
+
+@pytest.mark.skipif(RUNNING_AS_ROOT, reason="root can read files without read permission")
+def test_unreadable_file(tmp_path):
+    path = write_wav(tmp_path / "locked.wav", sine())
+    path.chmod(0)
+    assert_clean_failure(invoke("score", path), "permission denied")
+
+
+def test_thirty_minute_file_is_scored_in_bounded_memory(tmp_path):
+    path = tmp_path / "long.wav"
+    rng = np.random.default_rng(0)
+    with sf.SoundFile(path, "w", SR, 1, "PCM_16") as f:
+        for minute in range(30):
+            t = np.arange(60 * SR) / SR
+            f.write((0.2 * np.sin(2 * np.pi * 220 * (1 + minute % 5) * t) + 0.01 * rng.standard_normal(60 * SR)))
+    scorer = Scorer(DEFAULT_MODEL, "cpu")
+    tracemalloc.start()
+    rating = scorer.score_file(path)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert rating.duration_s == pytest.approx(1800, abs=0.01)
+    assert len(rating.window_starts_s) == 60 and rating.window_starts_s[-1] == pytest.approx(1770, abs=0.1)
+    whole_file_bytes = 1800 * SR * 4
+    assert peak < whole_file_bytes / 2, f"peak {peak / 1e6:.0f} MB"
+
+
+def test_file_and_memory_scoring_agree(tmp_path):
+    y = (sine(330, 70) * np.linspace(0.2, 1, 70 * SR)).astype(np.float32)
+    path = write_wav(tmp_path / "seventy.wav", y, subtype="FLOAT")
+    scorer = Scorer(DEFAULT_MODEL, "cpu")
+    a, b = scorer.score_file(path), scorer.score_audio(y)
+    assert a.window_starts_s == b.window_starts_s == [0.0, 23.333, 46.667]
+    np.testing.assert_allclose(a.window_ratings, b.window_ratings, atol=1e-6)
+
+
+def test_scoring_is_deterministic(tmp_path):
+    path = write_wav(tmp_path / "a.wav", sine(440, 5))
+    first = Scorer(DEFAULT_MODEL, "cpu").score_file(path).ratings
+    assert Scorer(DEFAULT_MODEL, "cpu").score_file(path).ratings == first
+
+
+@pytest.mark.parametrize("problem", ["nan", "range", "column"])
+def test_fit_rejects_bad_manifest(planted_store, tmp_path, problem):
+    manifest = pd.read_csv(planted_store / "manifest.csv")
+    if problem == "nan":
+        manifest.loc[3, "timbre_soft_loud"] = np.nan
+    elif problem == "range":
+        manifest.loc[3, "timbre_soft_loud"] = 4.0
+    else:
+        manifest = manifest.drop(columns=["fold_passage"])
+    bad = tmp_path / "bad.csv"
+    manifest.to_csv(bad, index=False)
+    result = invoke("fit", "--arch", "mlp", "--store", planted_store, "--manifest", bad, "--out", tmp_path / "run",
+                    "--no-progress")
+    assert_clean_failure(result, "bad.csv" if problem != "column" else "fold_passage")
+    assert not (tmp_path / "run").exists()
+
+
+def test_analyze_rejects_labels_out_of_range(tmp_path):
+    m = labelled_manifest(tmp_path / "m.csv", [tmp_path / "a.wav", tmp_path / "b.wav"], np.full((2, 19), 1.5))
+    assert_clean_failure(invoke("analyze", "--manifest", m, "--out", tmp_path / "an"), "m.csv", "[0, 1]")
+    assert not (tmp_path / "an").exists()
+
+
+def _wait_for(predicate, timeout=120.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_extract_resumes(tmp_path, sig):
+    audio = tmp_path / "audio"
+    for i in range(60):
+        write_wav(audio / f"s{i:02d}.wav", sine(200 + 10 * i, 2))
+    store = tmp_path / "store"
+    cmd = [sys.executable, "-m", "pianokit", "extract", str(audio), "--out", str(store), "--jobs", "1", "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert _wait_for(lambda: len(list((store / "mels").glob("*.npy"))) >= 5)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Interrupted" in err and "Traceback" not in err
+    table = pd.read_csv(store / "features.csv")  # complete rows only, never a torn file
+    assert 5 <= len(table) < 60 and table.notna().all().all()
+    assert not list(store.glob(".*.tmp")) and not list((store / "mels").glob(".*.tmp"))
+    again = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    assert f"{60 - len(table)} extracted, {len(table)} already current, 0 failed" in again.stdout
+    assert len(pd.read_csv(store / "features.csv")) == 60
+
+
+def test_interrupted_fit_resumes(planted_store, tmp_path):
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "pianokit", "fit", "--arch", "multitask", "--store", str(planted_store), "--out",
+           str(run), "--epochs", "400", "--patience", "400", "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert _wait_for(lambda: (run / "fold0" / "metrics.json").is_file(), timeout=300)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert not (run / "metrics.json").exists()
+    assert json.loads((run / "fold0" / "metrics.json").read_text())["fold"] == 0
+    stamp = (run / "fold0" / "model.keras").stat().st_mtime_ns
+    quick = [c if c != "400" else "3" for c in cmd]
+    assert subprocess.run(quick, capture_output=True, text=True).returncode == 2  # other settings are refused
+    resumed = subprocess.run(cmd[:-5] + ["--epochs", "400", "--patience", "400", "--folds", "4", "--no-progress"],
+                             capture_output=True, text=True, timeout=900)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert (run / "fold0" / "model.keras").stat().st_mtime_ns == stamp
+    assert json.loads((run / "metrics.json").read_text())["folds"] == 4
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(min_size=0, max_size=4096), st.booleans())
+def test_fuzz_audio_loader(tmp_path, payload, with_header):
+    path = tmp_path / "fuzz.wav"
+    path.write_bytes((b"RIFF\x24\x08\x00\x00WAVEfmt " if with_header else b"") + payload)
+    try:
+        y = load_audio(path, SR, min_duration=0.0)
+    except InputError as exc:
+        assert "\n" not in str(exc) and "fuzz.wav" in str(exc)
+    else:
+        assert y.dtype == np.float32 and np.all(np.isfinite(y))
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+                           max_leaves=10)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(["format", "format_version", "architecture", "inputs", "feature_config",
+                                        "window", "dimensions", "name"]), json_values, max_size=8))
+def test_fuzz_metadata_reader(meta):
+    try:
+        out = validate(meta, "m.json")
+    except InputError as exc:
+        assert str(exc).startswith("m.json: ") and "\n" not in str(exc)
+    else:
+        assert out["format"] == "pianokit-model" and out["format_version"] == 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.fixed_dictionaries({"frames": json_values, "hop_frames": json_values}), json_values, json_values)
+def test_fuzz_metadata_near_valid(window, inputs, dims):
+    meta = {"format": "pianokit-model", "format_version": 1, "architecture": "x", "inputs": inputs,
+            "feature_config": {}, "window": window, "dimensions": dims}
+    try:
+        validate(meta, "m.json")
+    except InputError as exc:
+        assert "\n" not in str(exc)
