@@ -1,5 +1,10 @@
 """One-change-at-a-time ablations on the rendered PercePiano, under the DESIGN.md protocol.
 
+The SoundFont ablation needs a second render and store:
+  pianokit dataset percepiano --source ../shared/percepiano --out data/percepiano_musescore \
+      --soundfont /usr/share/sounds/sf3/MuseScore_General_Lite.sf3
+  pianokit extract --manifest data/percepiano_musescore/manifest.csv --out data/stores/percepiano_musescore
+
 Usage: python bench/ablations.py [--store data/stores/percepiano] [--only NAME ...]
 Each entry is one `pianokit fit` run (finished runs in runs/ are reused). Prints a table and writes
 bench/results/ablations.json and .md with mean R², mean r and per-dimension R².
@@ -19,7 +24,7 @@ RESULTS = Path(__file__).parent / "results"
 MT = ["--arch", "multitask", "--epochs", "200", "--patience", "15"]
 TR = ["--arch", "transformer", "--epochs", "40", "--patience", "8", "--crop-seconds", "6"]
 
-# name: (question it answers, run folder, fit arguments)
+# name: (question it answers, run folder, fit arguments[, feature store if not --store])
 ABLATIONS = {
     "multitask": ("reference: one multitask MLP on the 79 features", "runs/bench/passage/multitask", MT),
     "multitask_ens5": ("seed ensemble of 5 multitask MLPs (the shipped model)", "runs/default_ens5",
@@ -29,6 +34,8 @@ ABLATIONS = {
     "hybrid_stats": ("features + per-mel-bin mean/std branch instead of features alone",
                      "runs/ablations/hybrid_stats", ["--arch", "hybrid", "--branch", "stats", "--epochs", "200",
                                                      "--patience", "15"]),
+    "multitask_musescore": ("audio rendered with MuseScore_General_Lite.sf3 instead of FluidR3_GM.sf2",
+                            "runs/ablations/multitask_musescore", MT, "data/stores/percepiano_musescore"),
     "transformer": ("reference: transformer on 6 s log-mel crops", "runs/bench/passage/transformer", TR),
     "transformer_pitch": ("+ pitch-shift augmentation (+-2 semitones)", "runs/ablations/transformer_pitch",
                           TR + ["--augment", "pitch"]),
@@ -44,9 +51,9 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     for name in args.only or ABLATIONS:
-        question, folder, fit_args = ABLATIONS[name]
+        question, folder, fit_args, *store = ABLATIONS[name]
         folder = Path(folder)
-        cmd = ["pianokit", "fit", *fit_args, "--store", str(args.store), "--out", str(folder)]
+        cmd = ["pianokit", "fit", *fit_args, "--store", store[0] if store else str(args.store), "--out", str(folder)]
         start = time.perf_counter()
         if not (folder / "metrics.json").is_file():
             subprocess.run([sys.executable, "-m", *cmd, "--no-progress"], check=True, stdout=subprocess.DEVNULL)

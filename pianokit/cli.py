@@ -112,18 +112,23 @@ def extract(paths, manifest, out, jobs, progress) -> None:
     else:
         inputs = collect_inputs(list(paths))
     summary = run_extract(inputs, out, jobs=jobs or _jobs_default(), progress=progress)
+    messages = [error if audio in error else f"{audio}: {error}" for _, audio, error in summary.failures]
+    if not summary.done and not summary.skipped and messages:
+        if len(messages) == 1:
+            raise InputError(messages[0])
+        for message in messages:
+            click.echo(f"failed: {message}", err=True)
+        raise InputError(f"none of the {len(messages)} files could be used; nothing was written")
     if manifest:
         from pianokit.dataset import write_csv_atomic
 
         write_csv_atomic(df, out / "manifest.csv")
-    for item_id, audio, error in summary.failures:
-        click.echo(f"failed: {error}" if audio in error else f"failed: {audio}: {error}", err=True)
+    for message in messages:
+        click.echo(f"failed: {message}", err=True)
     click.echo(
         f"{summary.done} extracted, {summary.skipped} already current, {len(summary.failures)} failed "
         f"-> {out / 'features.csv'}"
     )
-    if summary.failures and not summary.done and not summary.skipped:
-        sys.exit(2)
 
 
 @cli.command()

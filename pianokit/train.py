@@ -184,7 +184,6 @@ class Trainer:
     def _fit_model(self, train_idx: np.ndarray, val_idx: np.ndarray, seed: int, log: Path):
         """Fit ``--ensemble`` members with seeds seed, seed+1000, ...; several members are averaged
         in one functional model (so it exports as one ONNX graph)."""
-        import keras
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
@@ -206,8 +205,6 @@ class Trainer:
         return keras.Model(inputs, outputs, name=f"{self.config.arch}_ensemble"), spec
 
     def _fit_member(self, spec: ModelSpec, train_idx: np.ndarray, val_data, seed: int):
-        import keras
-
         from pianokit.models import build
 
         keras.utils.set_random_seed(seed)

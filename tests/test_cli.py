@@ -57,13 +57,6 @@ def test_extract_reports_bad_files_and_goes_on(tmp_path, bad_audio):
     assert f"failed: {bad_audio['corrupt']}: not a readable audio file" in result.output
 
 
-@pytest.mark.parametrize("kind", ["corrupt", "silent", "short", "empty"])
-def test_extract_only_bad_file_exits_2(tmp_path, bad_audio, kind):
-    result = run("extract", bad_audio[kind], "--out", tmp_path / "s", "--no-progress")
-    assert result.exit_code == 2
-    assert str(bad_audio[kind]) in result.output
-
-
 def test_extract_errors(tmp_path):
     assert_one_line_error(run("extract", tmp_path / "missing.wav", "--out", tmp_path / "s"), "missing.wav")
     no_audio_col = tmp_path / "m.csv"

@@ -49,8 +49,15 @@ def test_score_rejects_bad_audio(bad_audio, kind):
 @pytest.mark.parametrize("kind", BAD_KINDS)
 def test_extract_rejects_bad_audio_leaving_nothing(bad_audio, kind, tmp_path):
     result = invoke("extract", bad_audio[kind], "--out", tmp_path / "store", "--no-progress")
-    assert result.exit_code == 2 and str(bad_audio[kind]) in result.output
+    assert_clean_failure(result, bad_audio[kind])
     assert not (tmp_path / "store").exists()
+
+
+def test_extract_manifest_of_only_bad_files_leaves_nothing(bad_audio, tmp_path):
+    m = labelled_manifest(tmp_path / "m.csv", [bad_audio["corrupt"], bad_audio["silent"]])
+    result = invoke("extract", "--manifest", m, "--out", tmp_path / "store", "--no-progress")
+    assert result.exit_code == 2 and "none of the 2 files could be used" in result.output
+    assert str(bad_audio["corrupt"]) in result.output and not (tmp_path / "store").exists()
 
 
 def test_truncated_wav(tmp_path):
