@@ -80,10 +80,11 @@ def dataset_percepiano(source, out, soundfont, sample_rate, jobs, progress) -> N
 
     manifest, failures = prepare_percepiano(source, out, soundfont, jobs or _jobs_default(), sample_rate, progress)
     for midi, error in failures:
-        click.echo(f"failed: {midi}: {error}", err=True)
+        click.echo(f"failed: {error if str(midi) in error else f'{midi}: {error}'}", err=True)
     click.echo(f"{len(manifest)} labelled segments in {out / 'manifest.csv'}; {len(failures)} failed")
     if failures:
-        sys.exit(1)
+        raise InputError(f"{len(failures)} MIDI file(s) could not be rendered (listed above); "
+                         "the others are ready and a rerun retries only the failed ones")
 
 
 @cli.command()

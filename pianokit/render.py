@@ -87,6 +87,10 @@ def render_midi(
             detail = (proc.stderr or proc.stdout).strip().splitlines()
             raise InputError(f"{midi}: FluidSynth failed ({detail[-1] if detail else 'no audio written'})")
         stereo, rate = sf.read(raw, dtype="float32", always_2d=True)
+        if stereo.size == 0 or np.max(np.abs(stereo)) < TRIM_THRESHOLD:
+            detail = (proc.stderr or proc.stdout).strip().splitlines()
+            reason = detail[-1] if detail else "no notes sounded"
+            raise InputError(f"{midi}: FluidSynth rendered silence ({reason}); is it a valid MIDI file?")
         mono = trim_trailing_silence(stereo.mean(axis=1), rate)
         part = Path(tmp) / "mono.wav"
         sf.write(part, np.clip(mono, -1.0, 1.0), rate, subtype="PCM_16")

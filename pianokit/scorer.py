@@ -16,7 +16,13 @@ from pianokit.features import FEATURE_VERSION, FeatureConfig, extract, log_mel
 from pianokit.metadata import ONNX_METADATA_KEY, model_paths, parse_embedded, read_json
 from pianokit.windows import window_starts, windows
 
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "exported_models" / "default"
+def _default_model() -> Path:
+    """The shipped model beside the package (editable install or checkout), else ./exported_models."""
+    beside = Path(__file__).resolve().parent.parent / "exported_models" / "default"
+    return beside if beside.with_suffix(".onnx").is_file() else Path("exported_models") / "default"
+
+
+DEFAULT_MODEL = _default_model()
 DEVICES = ("auto", "cpu", "cuda")
 SEGMENT_SECONDS = 30.0
 

@@ -101,3 +101,14 @@ def test_dataset_percepiano_cli(tmp_path):
     assert "2 labelled segments" in result.output
     result = run("extract", "--manifest", tmp_path / "o" / "manifest.csv", "--out", tmp_path / "st", "--no-progress")
     assert result.exit_code == 0 and "2 extracted" in result.output
+
+
+def test_depends_on_exactly_one_onnxruntime_package():
+    from pathlib import Path
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    meta = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())["project"]
+    every = meta["dependencies"] + [d for extra in meta["optional-dependencies"].values() for d in extra]
+    runtimes = [d for d in every if d.split(">")[0].split("=")[0].strip() in ("onnxruntime", "onnxruntime-gpu")]
+    assert len(runtimes) == 1 and runtimes[0].startswith("onnxruntime-gpu")

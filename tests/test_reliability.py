@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import SR, labelled_manifest, sine, write_wav
+from conftest import SR, labelled_manifest, needs_fluidsynth, sine, write_wav
 from pianokit.audio import load_audio
 from pianokit.cli import cli
 from pianokit.errors import InputError
@@ -227,3 +227,17 @@ def test_fuzz_metadata_near_valid(window, inputs, dims):
         validate(meta, "m.json")
     except InputError as exc:
         assert "\n" not in str(exc)
+
+
+@needs_fluidsynth
+def test_dataset_reports_a_corrupt_midi_and_keeps_the_rest(tmp_path):
+    from test_dataset import STEMS, make_source
+
+    src = make_source(tmp_path / "src")
+    (src / "midi" / f"{STEMS[1]}.mid").write_bytes(b"MThd garbage")
+    result = invoke("dataset", "percepiano", "--source", src, "--out", tmp_path / "out", "--no-progress")
+    assert result.exit_code == 2 and "1 MIDI file(s) could not be rendered" in result.output
+    assert f"{STEMS[1]}.mid" in result.output and "Traceback" not in result.output
+    assert sorted(p.stem for p in (tmp_path / "out" / "audio").glob("*.wav")) == sorted([STEMS[0], STEMS[2]])
+    assert list(pd.read_csv(tmp_path / "out" / "manifest.csv")["segment_id"]) == [STEMS[0]]
+    assert not list((tmp_path / "out" / "audio").glob(".render-*"))
