@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from pianokit.dataset import write_csv_atomic
+from pianokit.dimensions import DIMENSIONS
 from pianokit.errors import InputError
 
 
@@ -32,12 +33,12 @@ def compare_runs(runs, out: str | os.PathLike, metric: str = "r2") -> str:
         col["MEAN"] = m["model"]["mean"][metric]
         col["baseline MEAN"] = m["baseline"]["mean"][metric]
         columns[name] = col
-    table = pd.DataFrame(columns)
+    table = pd.DataFrame(columns).reindex([*DIMENSIONS, "MEAN", "baseline MEAN"])
     table.index.name = "dimension"
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     write_csv_atomic(table.reset_index(), out / "comparison.csv")
-    markdown = table.to_markdown(floatfmt=".3f")
+    markdown = table.astype(object).where(table.notna(), None).to_markdown(floatfmt=".3f", missingval="-")
     (out / "comparison.md").write_text(f"Metric: {metric}\n\n{markdown}\n")
     _chart(table.drop(index=["baseline MEAN"]), metric, out / "comparison.png")
     return markdown
