@@ -19,7 +19,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import soundfile as sf
 
 RESULTS = Path(__file__).parent / "results" / "score_speed.json"

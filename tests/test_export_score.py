@@ -99,7 +99,7 @@ def test_sixty_second_file_is_the_mean_of_its_windows(exported):
     assert [(o, len(s)) for o, s in segments] == [(0.0, 30 * SR), (30.0, 30 * SR)]
     frames, hop = scorer.frames, scorer.hop
     singles = []
-    for offset, segment in segments:
+    for _, segment in segments:
         vector, mel = extract(segment, scorer.config)
         features = dict(zip(scorer.config.features, vector))
         feats = np.array([[features[n] for n in scorer.meta["feature_names"]]], "float32")

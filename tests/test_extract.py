@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import SR, click_track, sine, write_wav
+from conftest import click_track, sine, write_wav
 from pianokit.errors import InputError
 from pianokit.extract import collect_inputs, run_extract
 from pianokit.features import FeatureConfig

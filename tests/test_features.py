@@ -5,7 +5,8 @@ from conftest import SR, click_track, sine
 from pianokit.features import BASIC_FEATURES, EXTENDED_FEATURES, FeatureConfig, extract, log_mel
 
 
-def features_of(y, config=FeatureConfig()):
+def features_of(y, config=None):
+    config = config or FeatureConfig()
     vector, mel = extract(y, config)
     return dict(zip(config.features, vector)), mel
 
