@@ -27,7 +27,7 @@ TR = ["--arch", "transformer", "--epochs", "40", "--patience", "8", "--crop-seco
 # name: (question it answers, run folder, fit arguments[, feature store if not --store])
 ABLATIONS = {
     "multitask": ("reference: one multitask MLP on the 79 features", "runs/bench/passage/multitask", MT),
-    "multitask_ens5": ("seed ensemble of 5 multitask MLPs (the shipped model)", "runs/default_ens5",
+    "multitask_ens5": ("seed ensemble of 5 multitask MLPs", "runs/default_ens5",
                        MT + ["--ensemble", "5"]),
     "multitask_performer": ("performer split instead of passage split", "runs/ablations/multitask_performer",
                             MT + ["--split", "performer"]),
@@ -36,6 +36,9 @@ ABLATIONS = {
                                                      "--patience", "15"]),
     "multitask_musescore": ("audio rendered with MuseScore_General_Lite.sf3 instead of FluidR3_GM.sf2",
                             "runs/ablations/multitask_musescore", MT, "data/stores/percepiano_musescore"),
+    "multitask_musescore_ens5": ("both: MuseScore rendering and a 5-member ensemble (the shipped model)",
+                                 "runs/default_musescore_ens5", MT + ["--ensemble", "5", "--final"],
+                                 "data/stores/percepiano_musescore"),
     "transformer": ("reference: transformer on 6 s log-mel crops", "runs/bench/passage/transformer", TR),
     "transformer_pitch": ("+ pitch-shift augmentation (+-2 semitones)", "runs/ablations/transformer_pitch",
                           TR + ["--augment", "pitch"]),

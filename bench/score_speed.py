@@ -76,11 +76,9 @@ def main() -> None:
             batch[f"jobs_{jobs}"] = {"wall_s": round(wall, 2), "x_realtime": round(audio_s / wall, 1)}
 
     # Model only, per file: the same prepared inputs through ONNX Runtime and through Keras.
-    import keras
+    from pianokit.export import load_keras_model
 
-    import pianokit.models.layers  # noqa: F401
-
-    keras_model = keras.saving.load_model(scorer.meta["source_model"], compile=False)
+    keras_model = load_keras_model(scorer.meta["source_model"])
     prepared = [scorer.inputs_for(load_audio(f, scorer.config.sample_rate)) for f in files[:20]]
     for inputs in prepared[:2]:
         scorer.session.run(None, inputs)

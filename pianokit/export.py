@@ -37,7 +37,8 @@ def locate(source: str | os.PathLike) -> tuple[Path, Path | None]:
     raise InputError(f"{source}: no final/model.keras or fold0/model.keras (run 'pianokit fit' first)")
 
 
-def _load(model_path: Path):
+def load_keras_model(model_path: str | os.PathLike):
+    """A saved pianokit .keras model, with its custom layers and loss registered."""
     import keras
 
     import pianokit.models.layers  # noqa: F401  (registers the custom layers)
@@ -125,7 +126,7 @@ def export_model(source: str | os.PathLike, out: str | os.PathLike, name: str | 
     run_config = json.loads((run / "config.json").read_text()) if run else {}
     metrics = json.loads((run / "metrics.json").read_text()) if run and (run / "metrics.json").is_file() else None
     config = FeatureConfig.from_dict(run_config["feature_config"]) if "feature_config" in run_config else FeatureConfig()
-    model = _load(model_path)
+    model = load_keras_model(model_path)
     onnx_path, json_path = model_paths(out)
     onnx_path.parent.mkdir(parents=True, exist_ok=True)
 

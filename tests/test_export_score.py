@@ -37,12 +37,9 @@ def exported(planted_store, tmp_path_factory):
 
 
 def keras_predict(run, inputs):
-    import keras
+    from pianokit.export import load_keras_model
 
-    import pianokit.models.layers  # noqa: F401
-
-    model = keras.saving.load_model(run / "final" / "model.keras", compile=False)
-    return model.predict(inputs, verbose=0)
+    return load_keras_model(run / "final" / "model.keras").predict(inputs, verbose=0)
 
 
 @pytest.mark.parametrize("arch", ["hybrid", "multitask"])
