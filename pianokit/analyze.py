@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from pianokit.atomic import atomic_path, write_text
 from pianokit.dataset import read_manifest, write_csv_atomic
 from pianokit.dimensions import DIMENSIONS
 
@@ -28,7 +29,7 @@ def analyze(manifest_path: str | os.PathLike, out: str | os.PathLike) -> dict:
     write_csv_atomic(stats, out / "dimensions.csv")
     write_csv_atomic(corr.reset_index(names="dimension"), out / "correlation.csv")
     _heatmap(corr, out / "correlation.png")
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    write_text(out / "summary.json", json.dumps(summary, indent=2))
     summary["dimensions"] = stats
     return summary
 
@@ -49,7 +50,6 @@ def _heatmap(corr: pd.DataFrame, path: Path) -> None:
     fig.colorbar(im, ax=ax, label="Pearson r")
     ax.set_title("PercePiano: correlation between the 19 rated dimensions")
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=120)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
-    os.replace(tmp, path)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from pianokit.atomic import atomic_path, write_text
 from pianokit.dataset import write_csv_atomic
 from pianokit.dimensions import DIMENSIONS
 from pianokit.errors import InputError
@@ -39,7 +40,7 @@ def compare_runs(runs, out: str | os.PathLike, metric: str = "r2") -> str:
     out.mkdir(parents=True, exist_ok=True)
     write_csv_atomic(table.reset_index(), out / "comparison.csv")
     markdown = table.astype(object).where(table.notna(), None).to_markdown(floatfmt=".3f", missingval="-")
-    (out / "comparison.md").write_text(f"Metric: {metric}\n\n{markdown}\n")
+    write_text(out / "comparison.md", f"Metric: {metric}\n\n{markdown}\n")
     _chart(table.drop(index=["baseline MEAN"]), metric, out / "comparison.png")
     return markdown
 
@@ -56,7 +57,6 @@ def _chart(table: pd.DataFrame, metric: str, path: Path) -> None:
     ax.set_title(f"Per-dimension {metric} by run")
     ax.axhline(0, color="black", linewidth=0.5)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
-    os.replace(tmp, path)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from pianokit.atomic import atomic_path
 from pianokit.dimensions import DIMENSIONS
 from pianokit.errors import InputError
 from pianokit.parallel import run_parallel
@@ -36,11 +37,8 @@ def read_csv(path: str | os.PathLike, required: tuple[str, ...] = ()) -> pd.Data
 
 
 def write_csv_atomic(df: pd.DataFrame, path: str | os.PathLike) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False)
 
 
 def check_ratings(df: pd.DataFrame, path: str | os.PathLike) -> None:

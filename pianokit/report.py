@@ -6,8 +6,8 @@ import csv
 import io
 import json
 import os
-from pathlib import Path
 
+from pianokit.atomic import write_text
 from pianokit.dimensions import to_rater_scale
 
 
@@ -59,7 +59,4 @@ def write_timeline(results, dimensions, path: str | os.PathLike) -> None:
         for r in results
         for start, values in zip(r.window_starts_s, r.window_ratings)
     ]
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(_csv(rows))
-    os.replace(tmp, path)
+    write_text(path, _csv(rows))

@@ -15,19 +15,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pianokit.atomic import atomic_path, write_text
 from pianokit.errors import InputError
 from pianokit.features import FeatureConfig
 
 META_COLUMNS = ("id", "audio", "source_size", "source_mtime_ns", "duration_s", "frames")
-
-
-def _atomic_write_bytes(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 class FeatureStore:
@@ -63,7 +55,7 @@ class FeatureStore:
                 )
             return store
         (root / "mels").mkdir(parents=True, exist_ok=True)
-        _atomic_write_bytes(root / "config.json", lambda p: p.write_text(json.dumps(config.to_dict(), indent=2)))
+        write_text(root / "config.json", json.dumps(config.to_dict(), indent=2))
         return cls(root, config)
 
     @property
@@ -107,11 +99,8 @@ class FeatureStore:
         return int(row["source_size"]) == stat.st_size and int(row["source_mtime_ns"]) == stat.st_mtime_ns
 
     def write_mel(self, item_id: str, mel: np.ndarray) -> None:
-        def save(path: Path) -> None:
-            with path.open("wb") as fh:
-                np.save(fh, mel.astype(np.float16))
-
-        _atomic_write_bytes(self.mel_path(item_id), save)
+        with atomic_path(self.mel_path(item_id)) as tmp, tmp.open("wb") as fh:
+            np.save(fh, mel.astype(np.float16))
 
     def update(self, rows: list[dict]) -> None:
         """Replace or add rows and rewrite features.csv atomically."""
@@ -121,8 +110,10 @@ class FeatureStore:
         old = self.table[~self.table["id"].isin(new["id"])]
         frames = [df for df in (old, new) if not df.empty]
         self._table = pd.concat(frames, ignore_index=True).sort_values("id", ignore_index=True)
-        _atomic_write_bytes(self.root / "features.csv", lambda p: self._table.to_csv(p, index=False))
+        with atomic_path(self.root / "features.csv") as tmp:
+            self._table.to_csv(tmp, index=False)
 
     def write_failures(self, failures: list[tuple[str, str, str]]) -> None:
         df = pd.DataFrame(failures, columns=["id", "audio", "error"])
-        _atomic_write_bytes(self.root / "failures.csv", lambda p: df.to_csv(p, index=False))
+        with atomic_path(self.root / "failures.csv") as tmp:
+            df.to_csv(tmp, index=False)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from keras import ops
 
+from pianokit.atomic import atomic_path, write_text
 from pianokit.dimensions import DIMENSIONS
 from pianokit.errors import InputError
 from pianokit.metrics import evaluate
@@ -239,11 +240,9 @@ class Trainer:
         return model, history
 
     def _save_model(self, model, spec: ModelSpec, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / ".model.partial.keras"
-        model.save(tmp)
-        (folder / "spec.json").write_text(json.dumps(spec.to_dict(), indent=2))
-        os.replace(tmp, folder / "model.keras")
+        write_text(folder / "spec.json", json.dumps(spec.to_dict(), indent=2))
+        with atomic_path(folder / "model.keras") as tmp:
+            model.save(tmp)
 
     def run_fold(self, fold: Fold) -> dict:
         folder = self.out / f"fold{fold.index}"
@@ -269,8 +268,8 @@ class Trainer:
         preds.insert(0, "segment_id", ids)
         for i, t in enumerate(self.config.targets):
             preds[f"true_{t}"] = truth[:, i]
-        _write_atomic(folder / "predictions.csv", preds.to_csv(index=False))
-        _write_atomic(done, json.dumps(result, indent=2))
+        write_text(folder / "predictions.csv", preds.to_csv(index=False))
+        write_text(done, json.dumps(result, indent=2))
         return result
 
     def run(self) -> dict:
@@ -285,15 +284,15 @@ class Trainer:
             previous = json.loads(config_path.read_text())
             if {k: v for k, v in previous.items() if k not in free} != json.loads(json.dumps(settings)):
                 raise InputError(f"{self.out}: holds a run with other settings; use a new --out folder")
-        _write_atomic(config_path, json.dumps({**self.config.to_dict(), "feature_config":
+        write_text(config_path, json.dumps({**self.config.to_dict(), "feature_config":
                                                self.feature_config.to_dict()}, indent=2))
         results = [self.run_fold(f) for f in folds]
         summary = summarise(results, self.config.targets)
         summary.update({"arch": self.config.arch, "split": self.config.split, "n": len(self.data.ids)})
         if self.config.final:
             summary["final"] = self.run_final()
-        _write_atomic(self.out / "metrics.json", json.dumps(summary, indent=2))
-        _write_atomic(self.out / "metrics.csv", metrics_table(results, self.config.targets).to_csv(index=False))
+        write_text(self.out / "metrics.json", json.dumps(summary, indent=2))
+        write_text(self.out / "metrics.csv", metrics_table(results, self.config.targets).to_csv(index=False))
         return summary
 
     def run_final(self) -> dict:
@@ -309,7 +308,7 @@ class Trainer:
         self._save_model(model, spec, folder)
         info = {"n_train": len(everything) - len(val), "n_val": len(val),
                 "epochs": len(pd.read_csv(folder / "history.csv"))}
-        _write_atomic(folder / "info.json", json.dumps(info, indent=2))
+        write_text(folder / "info.json", json.dumps(info, indent=2))
         return info
 
 
@@ -337,12 +336,6 @@ def metrics_table(results: list[dict], targets) -> pd.DataFrame:
     mean = df.groupby("dimension", sort=False)[["r2", "r", "mae", "baseline_r2"]].mean().reset_index()
     mean.insert(0, "fold", "mean")
     return pd.concat([df, mean], ignore_index=True)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def fit(config: FitConfig, out: str | os.PathLike, progress: bool = True) -> dict:

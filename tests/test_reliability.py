@@ -161,7 +161,7 @@ def test_interrupted_extract_resumes(tmp_path, sig):
     assert "Interrupted" in err and "Traceback" not in err
     table = pd.read_csv(store / "features.csv")  # complete rows only, never a torn file
     assert 5 <= len(table) < 60 and table.notna().all().all()
-    assert not list(store.glob(".*.tmp")) and not list((store / "mels").glob(".*.tmp"))
+    assert not list(store.glob(".*tmp*")) and not list((store / "mels").glob(".*tmp*"))
     again = subprocess.run(cmd, capture_output=True, text=True, check=True)
     assert f"{60 - len(table)} extracted, {len(table)} already current, 0 failed" in again.stdout
     assert len(pd.read_csv(store / "features.csv")) == 60
