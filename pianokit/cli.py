@@ -312,25 +312,17 @@ def score(paths, model, fmt, timeline, device, jobs, progress) -> None:
     on_gpu = scorer.provider == "CUDAExecutionProvider"
     click.echo(f"pianokit: {scorer.meta['name']} ({scorer.meta['architecture']}) on "
                f"{'GPU (CUDA)' if on_gpu else 'CPU'}", err=True)
+    import functools
+
+    from pianokit.parallel import run_parallel
+    from pianokit.scorer import score_in_worker
+
     jobs = min(len(files), jobs or (1 if on_gpu else _jobs_default()))
-    if jobs > 1:
-        import functools
-
-        from pianokit.parallel import run_parallel
-        from pianokit.scorer import score_in_worker
-
-        work = functools.partial(score_in_worker, model=model or DEFAULT_MODEL, device=device)
-        done = {str(p): (r, e) for p, r, e in run_parallel(work, files, jobs, "score", progress=progress)}
-        outcomes = [done[str(p)] for p in files]
-    else:
-        from tqdm import tqdm
-
-        outcomes = []
-        for path in tqdm(files, desc="score", unit="file", disable=not progress or len(files) < 2):
-            try:
-                outcomes.append((scorer.score_file(path), None))
-            except InputError as exc:
-                outcomes.append((None, str(exc)))
+    # One job scores in this process with the model already loaded; workers each load their own.
+    work = scorer.score_file if jobs == 1 else functools.partial(score_in_worker, model=model or DEFAULT_MODEL,
+                                                                 device=device)
+    done = {str(p): (r, e) for p, r, e in run_parallel(work, files, jobs, "score", progress=progress and len(files) > 1)}
+    outcomes = [done[str(p)] for p in files]
     results = [r for r, _ in outcomes if r is not None]
     failures = [e for _, e in outcomes if e is not None]
     if len(failures) == 1 and not results:
