@@ -1,13 +1,15 @@
-"""Run the DESIGN.md benchmark protocol for each architecture on the rendered PercePiano.
+"""Run the leak-free benchmark protocol (docs/training.md) for each architecture on the rendered PercePiano.
 
 Usage:
   python bench/accuracy.py --store data/stores/percepiano [--archs mlp multitask cnn ...]
                            [--split passage] [--epochs 40] [--crop-seconds 6] [--extra ARGS]
 
-Each architecture is trained with `pianokit fit` (4-fold CV, early stopping on an inner split of the
-training folds) into runs/bench/<split>/<arch>; finished runs are reused. Prints a table and writes
-bench/results/accuracy[_<split>].json and .md (mean R² and r over the 19 dimensions, per-dimension
-R², the training-mean baseline, wall time).
+Each architecture is trained with `pianokit fit` (4-fold CV on leak-free folds, early stopping on an
+inner split of whole passage groups of the training folds) into runs/bench/<split>/<arch>; finished
+runs are reused. Prints a table and writes bench/results/accuracy[_<split>].json and .md: mean R² and
+r over the 19 dimensions, plain and within-passage, per-dimension R², the in-house baselines (training
+mean, player mean, ridge, MIDI-derived symbolic reference) on the same folds, the label-reliability
+ceiling (bench/label_reliability.py) and wall time.
 """
 
 from __future__ import annotations
@@ -50,21 +52,40 @@ def run_arch(arch: str, args, out: Path) -> dict:
             "wall_s": json.loads(timing_file.read_text())["wall_s"], **metrics}
 
 
+def load_reliability() -> dict | None:
+    path = RESULTS / "label_reliability.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def markdown(rows: list[dict], split: str) -> str:
-    dims = list(rows[0]["model"]["per_dimension"])
-    lines = [f"Split: {split}. Mean over 19 dimensions of the mean over folds (held-out fold / test set).", "",
-             "| arch | mean R² | mean r | mean MAE | baseline R² | wall (min) |", "|---|---|---|---|---|---|"]
-    for r in rows:
-        m, b = r["model"]["mean"], r["baseline"]["mean"]
-        lines.append(f"| {r['arch']} | {m['r2']:.3f} | {m['r']:.3f} | {m['mae']:.3f} | {b['r2']:.3f} | "
-                     f"{r['wall_s'] / 60:.1f} |")
-    lines += ["", "Per-dimension R²:", "", "| dimension | " + " | ".join(r["arch"] for r in rows) + " |",
-              "|---|" + "---|" * len(rows)]
+    from pianokit.baselines import BASELINES
+    from pianokit.results_table import markdown_means
+
+    rel = load_reliability()
+    lines = [f"Split: {split}, leak-free folds (whole passage groups on one side of every split). Mean over the "
+             "19 dimensions of the mean over folds (held-out fold / test set). Baselines are fitted on the same "
+             "folds by the same code; `(wp)` = within-passage R². Wall time in the last column of the JSON.", "",
+             markdown_means([(r["arch"], r) for r in rows], rel["mean"] if rel else None), ""]
+    ref = next((r for r in rows if len(r["model"]["per_dimension"]) == 19), rows[0])
+    dims = list(ref["model"]["per_dimension"])
+    head = [f"{r['arch']} R² (wp)" for r in rows] + [f"{b} R² (wp)" for b in BASELINES] + ["reliability (wp)"]
+    lines += ["Per-dimension R² (within-passage R² in brackets); baselines from the "
+              f"`{ref['arch']}` run; reliability = split-half label reliability (bench/label_reliability.py), "
+              "the ceiling:", "", "| dimension | " + " | ".join(head) + " |", "|---|" + "---|" * len(head)]
+
+    def cell(block: dict | None, d: str) -> str:
+        if not block or d not in block["per_dimension"]:
+            return "-"
+        wp = block.get("within_passage", {}).get("per_dimension", {}).get(d)
+        return f"{block['per_dimension'][d]['r2']:.3f}" + (f" ({wp['r2']:.3f})" if wp else "")
+
     for d in dims:
-        cells = []
-        for r in rows:
-            pd_ = r["model"]["per_dimension"]
-            cells.append(f"{pd_[d]['r2']:.3f}" if d in pd_ else "-")
+        cells = [cell(r["model"], d) for r in rows] + [cell(ref["baselines"].get(b), d) for b in BASELINES]
+        if rel:
+            v = rel["per_dimension"][d]
+            cells.append(f"{v['overall']:.3f} ({v['within_passage']:.3f})")
+        else:
+            cells.append("-")
         lines.append(f"| {d} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -88,16 +109,20 @@ def main() -> None:
         row = run_arch(arch, args, out)
         rows.append(row)
         m = row["model"]["mean"]
-        print(f"{arch:14} R2 {m['r2']:7.3f}  r {m['r']:6.3f}  baseline R2 {row['baseline']['mean']['r2']:7.3f}  "
-              f"{row['wall_s'] / 60:5.1f} min", flush=True)
+        wp = row["model"].get("within_passage", {}).get("mean", {})
+        base = "  ".join(f"{name} {b['mean']['r2']:6.3f}" for name, b in row["baselines"].items())
+        print(f"{arch:14} R2 {m['r2']:7.3f}  r {m['r']:6.3f}  wp R2 {wp.get('r2', float('nan')):7.3f}  "
+              f"wp r {wp.get('r', float('nan')):6.3f} | {base} | {row['wall_s'] / 60:5.1f} min", flush=True)
     name = "accuracy" + ("" if args.split == "passage" else f"_{args.split}") + (f"_{args.tag}" if args.tag else "")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps({
         "command": "python bench/accuracy.py " + " ".join(sys.argv[1:]),
         "machine": {"platform": platform.platform(), "python": platform.python_version()},
-        "protocol": "DESIGN.md: folds.csv fold_passage (4 folds) or performer split; early stopping on an inner "
-                    "split of the training folds; R² (sklearn) and Pearson r per dimension, mean over folds, "
-                    "then mean over dimensions",
+        "protocol": "docs/training.md: folds.csv fold_passage (4 leak-free folds: a passage_group never "
+                    "straddles a split) or the performer split; early stopping on an inner split of whole passage "
+                    "groups of the training folds; R² (sklearn) and Pearson r per dimension, plain and "
+                    "within-passage, mean over folds, then mean over dimensions; baselines on the same folds",
+        "label_reliability": (load_reliability() or {}).get("mean"),
         "runs": rows,
     }, indent=2) + "\n")
     (RESULTS / f"{name}.md").write_text(markdown(rows, args.split))

@@ -123,6 +123,11 @@ def extract(paths, manifest, out, jobs, progress) -> None:
     if manifest:
         from pianokit.dataset import write_csv_atomic
 
+        from pianokit.dataset import PATH_COLUMNS
+
+        for column in PATH_COLUMNS:
+            if column in df.columns:
+                df[column] = [str(Path(p).resolve()) if isinstance(p, str) and p else p for p in df[column]]
         write_csv_atomic(df, out / "manifest.csv")
     for message in messages:
         click.echo(f"failed: {message}", err=True)
@@ -241,14 +246,9 @@ def fit(arch, store, manifest, out, split, folds, epochs, batch_size, learning_r
 
 
 def _print_summary(summary: dict) -> None:
-    model, base = summary["model"], summary["baseline"]
-    click.echo(f"{'dimension':42} {'R2':>7} {'r':>7} {'MAE':>7} {'base R2':>8}")
-    for name, m in model["per_dimension"].items():
-        b = base["per_dimension"][name]
-        click.echo(f"{name:42} {m['r2']:7.3f} {m['r']:7.3f} {m['mae']:7.3f} {b['r2']:8.3f}")
-    m, b = model["mean"], base["mean"]
-    click.echo(f"{'MEAN (' + str(summary['folds']) + ' folds, ' + summary['split'] + ')':42} "
-               f"{m['r2']:7.3f} {m['r']:7.3f} {m['mae']:7.3f} {b['r2']:8.3f}")
+    from pianokit.results_table import text_table
+
+    click.echo(text_table(summary))
 
 
 @cli.command()

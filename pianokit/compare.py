@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from pianokit.atomic import atomic_path, write_text
+from pianokit.baselines import BASELINES
 from pianokit.dataset import write_csv_atomic
 from pianokit.dimensions import DIMENSIONS
 from pianokit.errors import InputError
@@ -25,23 +26,33 @@ def load_run(run: Path) -> dict:
 
 
 def compare_runs(runs, out: str | os.PathLike, metric: str = "r2") -> str:
-    """Write comparison.csv/.md/.png under ``out``; return the markdown table."""
+    """Write comparison.csv/.md/.png under ``out``; return the markdown table.
+
+    Beside each dimension: the mean over dimensions, plain and within-passage, for the model and for
+    each in-house baseline measured in the same run (same folds)."""
     columns = {}
     for run in map(Path, runs):
         m = load_run(run)
         name = run.name if run.name not in columns else str(run)
+        if "baselines" not in m:
+            raise InputError(f"{run}: made by an older pianokit without baselines; rerun 'pianokit fit' into a new folder")
         col = {dim: v[metric] for dim, v in m["model"]["per_dimension"].items()}
         col["MEAN"] = m["model"]["mean"][metric]
-        col["baseline MEAN"] = m["baseline"]["mean"][metric]
+        col["within-passage MEAN"] = m["model"].get("within_passage", {}).get("mean", {}).get(metric)
+        for base, b in m["baselines"].items():
+            col[f"{base} MEAN"] = b["mean"][metric]
+            col[f"{base} within-passage MEAN"] = b.get("within_passage", {}).get("mean", {}).get(metric)
         columns[name] = col
-    table = pd.DataFrame(columns).reindex([*DIMENSIONS, "MEAN", "baseline MEAN"])
+    summary_rows = ["MEAN", "within-passage MEAN"] + [f"{b}{w} MEAN" for b in BASELINES
+                                                     for w in ("", " within-passage")]
+    table = pd.DataFrame(columns).reindex([*DIMENSIONS, *summary_rows]).astype(float)
     table.index.name = "dimension"
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     write_csv_atomic(table.reset_index(), out / "comparison.csv")
     markdown = table.astype(object).where(table.notna(), None).to_markdown(floatfmt=".3f", missingval="-")
     write_text(out / "comparison.md", f"Metric: {metric}\n\n{markdown}\n")
-    _chart(table.drop(index=["baseline MEAN"]), metric, out / "comparison.png")
+    _chart(table.drop(index=summary_rows[1:]), metric, out / "comparison.png")
     return markdown
 
 

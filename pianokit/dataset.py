@@ -17,8 +17,10 @@ from pianokit.render import find_fluidsynth, find_soundfont, render_midi
 
 SOURCE_FILES = ("midi", "manifest.csv", "folds.csv", "labels_mean.json")
 SOURCE_MANIFEST_COLUMNS = ("segment_id", "piece", "player", "has_label", *DIMENSIONS)
-FOLD_COLUMNS = ("segment_id", "passage", "fold_passage", "performer_group")
-MANIFEST_COLUMNS = ("segment_id", "audio", "piece", "player", "passage", "fold_passage", "performer_group")
+FOLD_COLUMNS = ("segment_id", "passage", "passage_group", "fold_passage", "performer_group")
+MANIFEST_COLUMNS = ("segment_id", "audio", "midi", "piece", "player", "passage", "passage_group", "fold_passage",
+                    "performer_group")
+PATH_COLUMNS = ("audio", "midi")
 
 
 def read_csv(path: str | os.PathLike, required: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -52,7 +54,10 @@ def check_ratings(df: pd.DataFrame, path: str | os.PathLike) -> None:
 
 
 def read_manifest(path: str | os.PathLike, labelled: bool = True) -> pd.DataFrame:
-    """A manifest: segment_id and audio (relative to the manifest's folder), plus ratings if ``labelled``."""
+    """A manifest: segment_id and audio (relative to the manifest's folder), plus ratings if ``labelled``.
+
+    An optional ``midi`` column (also relative to the manifest) feeds the symbolic reference baseline.
+    """
     required = ("segment_id", "audio", *DIMENSIONS) if labelled else ("segment_id", "audio")
     df = read_csv(path, required)
     if df["segment_id"].duplicated().any():
@@ -61,7 +66,10 @@ def read_manifest(path: str | os.PathLike, labelled: bool = True) -> pd.DataFram
     if labelled:
         check_ratings(df, path)
     base = Path(path).parent
-    df["audio"] = [str(p if Path(p).is_absolute() else base / p) for p in df["audio"]]
+    for column in PATH_COLUMNS:
+        if column in df.columns:
+            df[column] = [p if not isinstance(p, str) or Path(p).is_absolute() else str(base / p)
+                          for p in df[column]]
     return df
 
 
@@ -102,9 +110,11 @@ class Source:
         return df
 
 
-def build_manifest(segments: pd.DataFrame, audio_dir_name: str = "audio") -> pd.DataFrame:
+def build_manifest(segments: pd.DataFrame, midi: dict[str, str], audio_dir_name: str = "audio") -> pd.DataFrame:
+    """The labelled manifest; ``midi`` maps segment ids to MIDI paths relative to the manifest's folder."""
     out = segments.copy()
     out["audio"] = [f"{audio_dir_name}/{seg}.wav" for seg in out["segment_id"]]
+    out["midi"] = [midi.get(seg, "") for seg in out["segment_id"]]
     out["fold_passage"] = out["fold_passage"].astype(int)
     out["performer_group"] = out["performer_group"].astype(int)
     return out[[*MANIFEST_COLUMNS, *DIMENSIONS]]
@@ -133,7 +143,8 @@ def prepare_percepiano(
         for midi, _, error in run_parallel(render, todo, jobs, "render", threads=True, progress=progress)
         if error
     ]
-    manifest = build_manifest(segments)
+    midi = {segment_id(m): os.path.relpath(m.resolve(), out.resolve()) for m in src.midi_files()}
+    manifest = build_manifest(segments, midi)
     rendered = [(out / a).exists() for a in manifest["audio"]]
     write_csv_atomic(manifest[rendered], out / "manifest.csv")
     return manifest[rendered], failures

@@ -180,12 +180,22 @@ def export_model(source: str | os.PathLike, out: str | os.PathLike, name: str | 
 
 
 def _cv_metrics(metrics: dict | None) -> dict | None:
-    if not metrics:
+    """The run's cross-validated accuracy: plain and within-passage, per dimension, and the baselines'
+    means on the same folds."""
+    if not metrics or "baselines" not in metrics:
         return None
+    model = metrics["model"]
+    within = model.get("within_passage", {})
     return {
         "split": metrics.get("split"),
         "folds": metrics.get("folds"),
-        "mean": metrics["model"]["mean"],
-        "baseline_mean": metrics["baseline"]["mean"],
-        "per_dimension": metrics["model"]["per_dimension"],
+        "protocol": "leak-free folds: whole passage groups (overlapping passages) on one side of every split",
+        "mean": model["mean"],
+        "within_passage_mean": within.get("mean"),
+        "per_dimension": {d: {**v, **({"within_r2": within["per_dimension"][d]["r2"],
+                                       "within_r": within["per_dimension"][d]["r"]}
+                                      if d in within.get("per_dimension", {}) else {})}
+                          for d, v in model["per_dimension"].items()},
+        "baselines_mean": {name: {"mean": b["mean"], "within_passage_mean": b.get("within_passage", {}).get("mean")}
+                           for name, b in metrics["baselines"].items()},
     }

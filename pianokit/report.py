@@ -38,18 +38,22 @@ def render_ratings(results, scorer, fmt: str) -> str:
                 "ratings": {d: round(v, 4) for d, v in r.ratings.items()},
                 "ratings_1_to_7": {d: round(to_rater_scale(v), 3) for d, v in r.ratings.items()},
                 "cv_r2": {d: round(cv[d]["r2"], 3) for d in r.ratings if d in cv},
+                "cv_within_passage_r": {d: round(cv[d]["within_r"], 3) for d in r.ratings
+                                        if "within_r" in cv.get(d, {})},
             } for r in results],
         }, indent=2)
     out = io.StringIO()
     for r in results:
         out.write(f"{r.path}  ({r.duration_s:.1f} s, {len(r.window_starts_s)} window(s))\n")
-        out.write(f"  {'dimension':42} {'0-1':>6} {'1-7':>5} {'CV R2':>6} {'CV r':>5}\n")
+        out.write(f"  {'dimension':42} {'0-1':>6} {'1-7':>5} {'CV R2':>6} {'CV r':>5} {'wp r':>5}\n")
         for d, v in r.ratings.items():
-            acc = cv.get(d)
-            trust = f"{acc['r2']:6.2f} {acc['r']:5.2f}" if acc else f"{'-':>6} {'-':>5}"
+            acc = cv.get(d, {})
+            trust = " ".join(f"{acc[k]:{w}.2f}" if k in acc else f"{'-':>{w}}"
+                             for k, w in (("r2", 6), ("r", 5), ("within_r", 5)))
             out.write(f"  {d:42} {v:6.3f} {to_rater_scale(v):5.2f} {trust}\n")
-    out.write("CV R2 / r: cross-validated accuracy of each dimension on held-out PercePiano passages "
-              "(R2 near 0 means the rating is not reliable).")
+    out.write("CV R2 / r: cross-validated accuracy on held-out PercePiano passages (leak-free folds; R2 near 0 "
+              "means the rating is not reliable). wp r: within-passage r, how well the model ranks different "
+              "performances of the same music.")
     return out.getvalue()
 
 

@@ -21,10 +21,11 @@ from keras import ops
 from pianokit.atomic import atomic_path, write_text
 from pianokit.dimensions import DIMENSIONS
 from pianokit.errors import InputError
-from pianokit.metrics import evaluate
+from pianokit.metrics import METRICS, evaluate
 from pianokit.models import ARCHITECTURES, check_arch, needs_fixed_frames
 from pianokit.models.spec import ModelSpec
-from pianokit.training_data import Fold, group_holdout, load_training_data, make_folds
+from pianokit.baselines import predict_all
+from pianokit.training_data import Fold, final_holdout, load_training_data, make_folds
 from pianokit.windows import windows
 
 AUGMENTATIONS = ("pitch", "stretch")
@@ -248,22 +249,25 @@ class Trainer:
         folder = self.out / f"fold{fold.index}"
         done = folder / "metrics.json"
         if done.is_file() and (folder / "model.keras").is_file():
-            return json.loads(done.read_text())
+            previous = json.loads(done.read_text())
+            if "baselines" in previous:
+                return previous
         folder.mkdir(parents=True, exist_ok=True)
         model, spec = self._fit_model(fold.train, fold.val, self.config.seed + fold.index, folder / "history.csv")
         self._save_model(model, spec, folder)
         truth = self._labels(fold.test)
         pred = self.predict(model, fold.test)
-        baseline = np.tile(self._labels(fold.train).mean(axis=0), (len(fold.test), 1))
+        passages = self.data.passages[fold.test]
         result = {
             "fold": fold.index,
             "n_train": len(fold.train), "n_val": len(fold.val), "n_test": len(fold.test),
             "epochs": len(pd.read_csv(folder / "history.csv")),
-            "model": evaluate(truth, pred, self.config.targets),
-            "baseline": evaluate(truth, baseline, self.config.targets),
+            "model": evaluate(truth, pred, self.config.targets, passages),
+            "baselines": self.baselines(fold),
         }
         ids = np.array(self.data.ids)[fold.test]
         preds = pd.DataFrame(pred, columns=[f"pred_{t}" for t in self.config.targets])
+        preds.insert(0, "passage", passages)
         preds.insert(0, "fold", fold.index)
         preds.insert(0, "segment_id", ids)
         for i, t in enumerate(self.config.targets):
@@ -271,6 +275,15 @@ class Trainer:
         write_text(folder / "predictions.csv", preds.to_csv(index=False))
         write_text(done, json.dumps(result, indent=2))
         return result
+
+    def baselines(self, fold: Fold) -> dict:
+        """The in-house baselines (pianokit.baselines) fitted on this fold's training and validation rows."""
+        fit_rows = np.concatenate([fold.train, fold.val])
+        table = self.data.table
+        preds = predict_all(self._labels(np.arange(len(table))), fit_rows, fold.test, table,
+                            self.data.features, self.data.symbolic)
+        truth, passages = self._labels(fold.test), self.data.passages[fold.test]
+        return {name: evaluate(truth, p, self.config.targets, passages) for name, p in preds.items()}
 
     def run(self) -> dict:
         """Cross-validate, optionally fit the final model, and write the run's summary files."""
@@ -300,8 +313,7 @@ class Trainer:
         if (folder / "model.keras").is_file():
             return json.loads((folder / "info.json").read_text())
         everything = np.arange(len(self.data.ids))
-        passages = self.data.table.get("passage", self.data.table["segment_id"]).to_numpy()
-        val = group_holdout(passages, everything, self.config.val_fraction, self.config.seed + 1000)
+        val = final_holdout(self.data.table, self.config.val_fraction, self.config.seed + 1000)
         folder.mkdir(parents=True, exist_ok=True)
         model, spec = self._fit_model(np.setdiff1d(everything, val), val, self.config.seed + 1000,
                                       folder / "history.csv")
@@ -312,28 +324,45 @@ class Trainer:
         return info
 
 
-def summarise(results: list[dict], targets) -> dict:
-    """Mean over folds per dimension, then the mean over dimensions, for the model and the baseline."""
-    out = {"folds": len(results)}
-    for who in ("model", "baseline"):
-        per_dim = {
-            t: {m: float(np.mean([r[who]["per_dimension"][t][m] for r in results])) for m in ("r2", "r", "mae")}
-            for t in targets
-        }
-        out[who] = {"per_dimension": per_dim,
-                    "mean": {m: float(np.mean([per_dim[t][m] for t in targets])) for m in ("r2", "r", "mae")}}
+def _mean_over_folds(evals: list[dict], targets) -> dict:
+    """Per-dimension mean over folds, then the mean over dimensions."""
+    per_dim = {t: {m: float(np.mean([e["per_dimension"][t][m] for e in evals])) for m in METRICS} for t in targets}
+    return {"per_dimension": per_dim, "mean": {m: float(np.mean([per_dim[t][m] for t in targets])) for m in METRICS}}
+
+
+def aggregate(evals: list[dict], targets) -> dict:
+    """Plain and (where measured) within-passage metrics of one predictor over folds."""
+    out = _mean_over_folds(evals, targets)
+    within = [e["within_passage"] for e in evals if "within_passage" in e]
+    if within:
+        out["within_passage"] = _mean_over_folds(within, targets)
     return out
 
 
+def summarise(results: list[dict], targets) -> dict:
+    """The model's and every baseline's metrics, each the mean over folds."""
+    names = [n for n in results[0]["baselines"] if all(n in r["baselines"] for r in results)]
+    return {"folds": len(results),
+            "model": aggregate([r["model"] for r in results], targets),
+            "baselines": {n: aggregate([r["baselines"][n] for r in results], targets) for n in names}}
+
+
 def metrics_table(results: list[dict], targets) -> pd.DataFrame:
-    """Long table: fold (or 'mean'), dimension, r2, r, mae, baseline_r2."""
+    """Long table: fold (or 'mean'), dimension, the model's r2, r, mae, within-passage r2 and r, and
+    each baseline's r2 and within-passage r2."""
     rows = []
     for r in results:
         for t in targets:
-            m, b = r["model"]["per_dimension"][t], r["baseline"]["per_dimension"][t]
-            rows.append({"fold": str(r["fold"]), "dimension": t, **m, "baseline_r2": b["r2"]})
+            row = {"fold": str(r["fold"]), "dimension": t, **r["model"]["per_dimension"][t]}
+            within = r["model"].get("within_passage", {}).get("per_dimension", {}).get(t, {})
+            row.update({"within_r2": within.get("r2"), "within_r": within.get("r")})
+            for name, b in r["baselines"].items():
+                row[f"{name}_r2"] = b["per_dimension"][t]["r2"]
+                row[f"{name}_within_r2"] = b.get("within_passage", {}).get("per_dimension", {}).get(t, {}).get("r2")
+            rows.append(row)
     df = pd.DataFrame(rows)
-    mean = df.groupby("dimension", sort=False)[["r2", "r", "mae", "baseline_r2"]].mean().reset_index()
+    numeric = [c for c in df.columns if c not in ("fold", "dimension")]
+    mean = df.groupby("dimension", sort=False)[numeric].mean().reset_index()
     mean.insert(0, "fold", "mean")
     return pd.concat([df, mean], ignore_index=True)
 

@@ -40,11 +40,12 @@ def write_wav(path: Path, y: np.ndarray, sr: int = SR, subtype: str = "PCM_16") 
     return path
 
 
-def tiny_midi(path: Path, notes=((60, 0.0, 0.5), (64, 0.5, 1.0), (67, 1.0, 2.0)), pedal: bool = True) -> Path:
+def tiny_midi(path: Path, notes=((60, 0.0, 0.5), (64, 0.5, 1.0), (67, 1.0, 2.0)), pedal: bool = True,
+              velocity: int = 90) -> Path:
     """A one-track MIDI file (120 BPM, 480 ticks per beat) with the given (pitch, start_s, end_s) notes."""
     tpq, events = 480, []
     for pitch, start, end in notes:
-        events.append((int(start * 2 * tpq), bytes([0x90, pitch, 90])))
+        events.append((int(start * 2 * tpq), bytes([0x90, pitch, velocity])))
         events.append((int(end * 2 * tpq), bytes([0x80, pitch, 0])))
     if pedal:
         events += [(0, bytes([0xB0, 64, 127])), (int(notes[-1][2] * 2 * tpq), bytes([0xB0, 64, 0]))]
@@ -113,7 +114,9 @@ needs_fluidsynth = pytest.mark.skipif(
 @pytest.fixture(scope="session")
 def planted_store(tmp_path_factory):
     """48 two-partial tones (8 passages x 6 players, random pitch) whose timbre_soft_loud rating is a
-    planted function of loudness (other ratings: noise), extracted into a store with its manifest."""
+    planted function of loudness (other ratings: noise), extracted into a store with its manifest.
+    Each tone also has a MIDI file whose key velocity follows the same loudness (symbolic reference).
+    Passages 2k and 2k+1 overlap (one passage_group), as PercePiano's 8- and 16-bar segments do."""
     root = tmp_path_factory.mktemp("planted")
     rng = np.random.default_rng(7)
     rows, inputs = [], []
@@ -128,8 +131,11 @@ def planted_store(tmp_path_factory):
             loud = (20 * np.log10(amp) + 35) / 35  # 0..1 with loudness
             ratings = np.clip(0.5 + 0.02 * rng.standard_normal(19), 0, 1)
             ratings[DIMENSIONS.index("timbre_soft_loud")] = 0.15 + 0.7 * loud
-            rows.append({"segment_id": sid, "audio": str(path), "passage": f"p{passage}",
-                         "fold_passage": passage % 4, "performer_group": player + 1,
+            midi = tiny_midi(root / "midi" / f"{sid}.mid", velocity=int(20 + 100 * loud),
+                             notes=((int(57 + 12 * np.log2(f0 / 220)), 0.0, 1.5),))
+            rows.append({"segment_id": sid, "audio": str(path), "midi": str(midi), "player": str(player),
+                         "passage": f"p{passage}", "passage_group": f"g{passage // 2}",
+                         "fold_passage": (passage // 2) % 4, "performer_group": player + 1,
                          **dict(zip(DIMENSIONS, ratings))})
             inputs.append((sid, path))
     store = root / "store"

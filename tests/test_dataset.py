@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,7 +26,8 @@ def make_source(root, labelled=(1, 1, 0)):
     manifest.insert(0, "piece", "PieceA")
     manifest.insert(0, "segment_id", STEMS)
     manifest.to_csv(root / "manifest.csv", index=False)
-    pd.DataFrame({"segment_id": STEMS, "passage": "PieceA_4bars_1", "fold_passage": [0, 0, 0],
+    pd.DataFrame({"segment_id": STEMS, "passage": "PieceA_4bars_1", "passage_group": "PieceA_4bars_1",
+                  "fold_passage": [0, 0, 0],
                   "performer_group": [1, 2, 0]}).to_csv(root / "folds.csv", index=False)
     (root / "labels_mean.json").write_text(json.dumps({s: list(r) + [0] for s, r in zip(STEMS, ratings)}))
     return root
@@ -35,7 +37,7 @@ def test_source_lists_labelled_segments_with_folds(tmp_path):
     src = Source.open(make_source(tmp_path / "src"))
     seg = src.labelled_segments()
     assert list(seg["segment_id"]) == STEMS[:2]
-    assert {"fold_passage", "performer_group", "passage"} <= set(seg.columns)
+    assert {"fold_passage", "performer_group", "passage", "passage_group"} <= set(seg.columns)
     assert len(src.midi_files()) == 3
 
 
@@ -87,6 +89,8 @@ def test_prepare_percepiano_renders_and_resumes(tmp_path):
     assert list(written.columns) == [*MANIFEST_COLUMNS, *DIMENSIONS]
     assert list(written["segment_id"]) == STEMS[:2]
     assert read_manifest(out / "manifest.csv")["audio"].map(lambda p: __import__("os").path.exists(p)).all()
+    midi = read_manifest(out / "manifest.csv")["midi"]
+    assert [Path(m).resolve() for m in midi] == [p.resolve() for p in sorted((src / "midi").glob("*.mid"))[:2]]
     mtimes = {p: p.stat().st_mtime_ns for p in (out / "audio").glob("*.wav")}
     (out / "audio" / f"{STEMS[0]}.wav").unlink()
     prepare_percepiano(src, out, jobs=1, progress=False)

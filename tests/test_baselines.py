@@ -1,0 +1,54 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from pianokit import baselines
+from pianokit.metrics import evaluate
+
+
+def data(n_players=6, n_passages=20, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = [{"segment_id": f"p{p}_{k}", "passage": f"p{p}", "passage_group": f"g{p // 2}", "player": str(k)}
+            for p in range(n_passages) for k in range(n_players)]
+    t = pd.DataFrame(rows)
+    style = rng.normal(0, 1, n_players)[t["player"].astype(int)]
+    x = rng.normal(0, 1, (len(t), 5))
+    y = np.stack([0.5 + 0.1 * style + 0.01 * rng.normal(size=len(t)),      # who plays
+                  0.5 + 0.1 * x[:, 2] + 0.01 * rng.normal(size=len(t))], 1)  # what the features say
+    return t, x, y
+
+
+def test_player_mean_recognises_players_and_falls_back_for_new_ones():
+    t, x, y = data()
+    train, test = np.arange(0, 80), np.arange(80, 120)
+    pred = baselines.player_mean(y[train], t["player"][train], t["player"][test])
+    assert evaluate(y[test], pred, ["style", "feature"])["per_dimension"]["style"]["r2"] > 0.9
+    unseen = baselines.player_mean(y[train], t["player"][train], ["never-heard"])
+    np.testing.assert_allclose(unseen[0], y[train].mean(axis=0))
+
+
+def test_ridge_finds_a_linear_feature_signal():
+    t, x, y = data()
+    train, test = np.arange(0, 80), np.arange(80, 120)
+    pred = baselines.ridge(x[train], y[train], x[test], t["passage_group"][train])
+    assert evaluate(y[test], pred, ["style", "feature"])["per_dimension"]["feature"]["r2"] > 0.9
+
+
+def test_predict_all_names_every_baseline_and_skips_symbolic_without_midi():
+    t, x, y = data()
+    train, test = np.arange(0, 80), np.arange(80, 120)
+    with_midi = baselines.predict_all(y, train, test, t, x, symbolic=x[:, :3])
+    assert set(with_midi) == set(baselines.BASELINES)
+    assert all(p.shape == (40, 2) for p in with_midi.values())
+    np.testing.assert_allclose(with_midi["train_mean"], np.tile(y[train].mean(0), (40, 1)))
+    missing = x[:, :3].copy()
+    missing[5] = np.nan
+    assert "symbolic" not in baselines.predict_all(y, train, test, t, x, symbolic=missing)
+    assert "symbolic" not in baselines.predict_all(y, train, test, t, x, symbolic=None)
+
+
+@pytest.mark.parametrize("column", ["player"])
+def test_player_mean_needs_a_player_column(column):
+    t, x, y = data()
+    out = baselines.predict_all(y, np.arange(80), np.arange(80, 120), t.drop(columns=[column]), x, None)
+    assert "player_mean" not in out
