@@ -11,13 +11,19 @@ import pandas as pd
 from pianokit.atomic import atomic_path, write_text
 from pianokit.dataset import read_manifest, write_csv_atomic
 from pianokit.dimensions import DIMENSIONS
+from pianokit.errors import InputError
 
 
 def analyze(manifest_path: str | os.PathLike, out: str | os.PathLike) -> dict:
     """Write summary.json, dimensions.csv, correlation.csv and correlation.png under ``out``."""
     df = read_manifest(manifest_path, labelled=True)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a folder; choose another --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{out}: cannot create the folder ({exc.strerror})") from None
     ratings = df[list(DIMENSIONS)]
     summary = {"segments": len(df)}
     for col in ("piece", "player", "passage"):

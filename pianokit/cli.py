@@ -11,6 +11,7 @@ import click
 
 from pianokit import __version__
 from pianokit.errors import InputError
+from pianokit.safety import printable
 
 
 class Failure(click.ClickException):
@@ -19,12 +20,18 @@ class Failure(click.ClickException):
     exit_code = 2
 
 
+class SomeFailed(Exception):
+    """A batch finished but some inputs failed (each already named on stderr): exit code 1."""
+
+
 class Group(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except InputError as exc:
-            raise Failure(str(exc)) from None
+            raise Failure(printable(str(exc), 2000)) from None
+        except SomeFailed:
+            ctx.exit(1)
         except KeyboardInterrupt:
             click.echo("Interrupted; finished work was saved, rerun the same command to resume.", err=True)
             ctx.exit(130)
@@ -83,8 +90,9 @@ def dataset_percepiano(source, out, soundfont, sample_rate, jobs, progress) -> N
         click.echo(f"failed: {error if str(midi) in error else f'{midi}: {error}'}", err=True)
     click.echo(f"{len(manifest)} labelled segments in {out / 'manifest.csv'}; {len(failures)} failed")
     if failures:
-        raise InputError(f"{len(failures)} MIDI file(s) could not be rendered (listed above); "
-                         "the others are ready and a rerun retries only the failed ones")
+        click.echo(f"{len(failures)} MIDI file(s) could not be rendered (listed above); "
+                   "the others are ready and a rerun retries only the failed ones", err=True)
+        raise SomeFailed()
 
 
 @cli.command()
@@ -135,6 +143,8 @@ def extract(paths, manifest, out, jobs, progress) -> None:
         f"{summary.done} extracted, {summary.skipped} already current, {len(summary.failures)} failed "
         f"-> {out / 'features.csv'}"
     )
+    if messages:
+        raise SomeFailed()
 
 
 @cli.command()
@@ -225,6 +235,7 @@ def fit(arch, store, manifest, out, split, folds, epochs, batch_size, learning_r
     Early stopping watches an inner split of the training folds, never the test fold. Feature and
     label statistics come from the training folds only. Rerunning the same command resumes.
     """
+    import_tensorflow_quietly()
     from pianokit.train import FitConfig, fit as run_fit
 
     hparams = _parse_params(params)
@@ -276,6 +287,7 @@ def export(source, out) -> None:
     FeatureConfig, window length, dimension names and CV metrics. ONNX Runtime must reproduce the Keras
     output within 1e-4 on real inputs, or nothing is written.
     """
+    import_tensorflow_quietly()
     from pianokit.export import export_model
     from pianokit.metadata import model_paths
 
@@ -308,6 +320,12 @@ def score(paths, model, fmt, timeline, device, jobs, progress) -> None:
     from pianokit.scorer import DEFAULT_MODEL, Scorer
 
     files = _score_inputs(paths)
+    if timeline:
+        from pianokit.safety import writable_target
+
+        target = writable_target(timeline)
+        if target.parent.exists() and not target.parent.is_dir():
+            raise InputError(f"{timeline}: {target.parent} is not a folder")
     scorer = Scorer(model or DEFAULT_MODEL, device)
     on_gpu = scorer.provider == "CUDAExecutionProvider"
     click.echo(f"pianokit: {scorer.meta['name']} ({scorer.meta['architecture']}) on "
@@ -328,13 +346,15 @@ def score(paths, model, fmt, timeline, device, jobs, progress) -> None:
     if len(failures) == 1 and not results:
         raise InputError(failures[0])
     for failure in failures:
-        click.echo(f"failed: {failure}", err=True)
+        click.echo(f"failed: {printable(failure, 500)}", err=True)
     if not results:
         raise InputError(f"none of the {len(failures)} recordings could be scored")
     click.echo(render_ratings(results, scorer, fmt))
     if timeline:
         write_timeline(results, scorer.dimensions, timeline)
         click.echo(f"wrote {timeline}", err=True)
+    if failures:
+        raise SomeFailed()
 
 
 def _score_inputs(paths) -> list[Path]:
@@ -347,7 +367,34 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+def quiet_tensorflow() -> None:
+    """Silence TensorFlow's and absl's logs before TensorFlow is first imported, so that an error is
+    one line on stderr; set TF_CPP_MIN_LOG_LEVEL=0 to see them."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow with file descriptor 2 pointed at /dev/null: its C++ start-up lines (oneDNN,
+    CUDA probing, absl) ignore TF_CPP_MIN_LOG_LEVEL in recent releases and would precede every error."""
+    quiet_tensorflow()
+    if "tensorflow" in sys.modules or os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
+        return
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        try:
+            import tensorflow  # noqa: F401
+        except ImportError:
+            pass
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_tensorflow()
     cli(prog_name="pianokit")

@@ -14,6 +14,7 @@ from pianokit.dimensions import DIMENSIONS
 from pianokit.errors import InputError
 from pianokit.parallel import run_parallel
 from pianokit.render import find_fluidsynth, find_soundfont, render_midi
+from pianokit.safety import check_id, printable
 
 SOURCE_FILES = ("midi", "manifest.csv", "folds.csv", "labels_mean.json")
 SOURCE_MANIFEST_COLUMNS = ("segment_id", "piece", "player", "has_label", *DIMENSIONS)
@@ -29,9 +30,10 @@ def read_csv(path: str | os.PathLike, required: tuple[str, ...] = ()) -> pd.Data
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     try:
-        df = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+        df = pd.read_csv(path, dtype={c: str for c in ("segment_id", "audio", "midi")})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+        detail = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise InputError(f"{path}: not a readable CSV ({printable(detail, 120)})") from None
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
@@ -44,12 +46,17 @@ def write_csv_atomic(df: pd.DataFrame, path: str | os.PathLike) -> None:
 
 
 def check_ratings(df: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Ratings must be present, finite and within [0, 1]."""
+    """Ratings must be numbers, present, finite and within [0, 1]; they are made float in place."""
+    for column in DIMENSIONS:
+        values = pd.to_numeric(df[column], errors="coerce")
+        if (values.isna() & df[column].notna()).any():
+            raise InputError(f"{path}: non-numeric rating in column {column}")
+        df[column] = values.astype(float)
     ratings = df[list(DIMENSIONS)]
     if ratings.isna().any().any():
         bad = ratings.columns[ratings.isna().any()].tolist()
         raise InputError(f"{path}: missing (NaN) ratings in column(s) {', '.join(bad)}")
-    if ((ratings < 0) | (ratings > 1)).any().any():
+    if not ((ratings >= 0) & (ratings <= 1)).all().all():
         raise InputError(f"{path}: ratings must lie in [0, 1] (PercePiano's mean rating / 7)")
 
 
@@ -60,6 +67,10 @@ def read_manifest(path: str | os.PathLike, labelled: bool = True) -> pd.DataFram
     """
     required = ("segment_id", "audio", *DIMENSIONS) if labelled else ("segment_id", "audio")
     df = read_csv(path, required)
+    df["segment_id"] = [check_id(i, path) if isinstance(i, str) else check_id(None, path) for i in df["segment_id"]]
+    empty = [i for i, a in enumerate(df["audio"]) if not isinstance(a, str) or not a.strip()]
+    if empty:
+        raise InputError(f"{path}: empty audio cell in data row {empty[0] + 1}")
     if df["segment_id"].duplicated().any():
         dup = df.loc[df["segment_id"].duplicated(), "segment_id"].iloc[0]
         raise InputError(f"{path}: duplicate segment_id {dup!r}")

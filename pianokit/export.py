@@ -15,6 +15,7 @@ from pianokit.errors import InputError
 from pianokit.features import FeatureConfig
 from pianokit.metadata import FORMAT, FORMAT_VERSION, ONNX_METADATA_KEY, model_paths
 from pianokit.models.spec import ModelSpec
+from pianokit.safety import printable, writable_target
 from pianokit.scorer import SEGMENT_SECONDS
 from pianokit.windows import windows
 
@@ -112,9 +113,6 @@ def _all_layers(model):
 
 def export_model(source: str | os.PathLike, out: str | os.PathLike, name: str | None = None) -> dict:
     """Export to ``out``.onnx and ``out``.json (both or neither); return the metadata."""
-    import onnx
-    import onnxruntime as ort
-
     model_path, run = locate(source)
     spec_path = model_path.parent / "spec.json"
     if not spec_path.is_file():
@@ -123,12 +121,30 @@ def export_model(source: str | os.PathLike, out: str | os.PathLike, name: str | 
         spec = ModelSpec.from_dict(json.loads(spec_path.read_text()))
     except (json.JSONDecodeError, TypeError) as exc:
         raise InputError(f"{spec_path}: not a valid model spec ({exc})") from None
-    run_config = json.loads((run / "config.json").read_text()) if run else {}
-    metrics = json.loads((run / "metrics.json").read_text()) if run and (run / "metrics.json").is_file() else None
-    config = FeatureConfig.from_dict(run_config["feature_config"]) if "feature_config" in run_config else FeatureConfig()
-    model = load_keras_model(model_path)
+    try:
+        run_config = json.loads((run / "config.json").read_text()) if run else {}
+        metrics = json.loads((run / "metrics.json").read_text()) if run and (run / "metrics.json").is_file() else None
+        config = FeatureConfig.from_dict(run_config["feature_config"]) if "feature_config" in run_config else FeatureConfig()
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError, TypeError, AttributeError) as exc:
+        raise InputError(f"{run}: unreadable run files (config.json / metrics.json: {printable(exc, 120)})") from None
     onnx_path, json_path = model_paths(out)
-    onnx_path.parent.mkdir(parents=True, exist_ok=True)
+    for target in (onnx_path, json_path):
+        writable_target(target)
+    try:
+        onnx_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{onnx_path.parent}: cannot create the output folder ({exc.strerror})") from None
+    model = load_keras_model(model_path)
+    try:
+        return _export(model, model_path, spec, run, run_config, metrics, config, onnx_path, json_path, name)
+    except OSError as exc:
+        raise InputError(f"{out}: cannot write the exported model ({exc.strerror or type(exc).__name__})") from None
+
+
+def _export(model, model_path: Path, spec: ModelSpec, run, run_config: dict, metrics, config: FeatureConfig,
+            onnx_path: Path, json_path: Path, name: str | None) -> dict:
+    import onnx
+    import onnxruntime as ort
 
     with tempfile.TemporaryDirectory(dir=onnx_path.parent, prefix=".export-") as tmp:
         raw = Path(tmp) / "model.onnx"
@@ -174,8 +190,12 @@ def export_model(source: str | os.PathLike, out: str | os.PathLike, name: str | 
         entry.key, entry.value = ONNX_METADATA_KEY, json.dumps(meta)
         onnx.save(proto, str(raw))
         (Path(tmp) / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
-        os.replace(Path(tmp) / "model.json", json_path)
-        os.replace(raw, onnx_path)
+        os.replace(raw, writable_target(onnx_path))
+        try:
+            os.replace(Path(tmp) / "model.json", writable_target(json_path))
+        except (OSError, InputError):
+            onnx_path.unlink(missing_ok=True)  # both files or neither
+            raise
     return meta
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from pianokit.audio import find_audio, load_audio
 from pianokit.errors import InputError
 from pianokit.features import FeatureConfig, extract
 from pianokit.parallel import run_parallel
+from pianokit.safety import check_id, exclusive, is_safe_id
 from pianokit.store import FeatureStore
 
 CHECKPOINT_EVERY = 50
@@ -36,10 +36,14 @@ def collect_inputs(paths: list[str | os.PathLike]) -> list[tuple[str, Path]]:
         else:
             raise InputError(f"{p}: no such file or directory")
     stems = [f.stem for f in files]
-    return [
-        (s if stems.count(s) == 1 else f"{s}-{hashlib.sha1(str(f.resolve()).encode()).hexdigest()[:8]}", f)
-        for s, f in zip(stems, files)
-    ]
+
+    def unique(stem: str, f: Path) -> str:
+        digest = hashlib.sha1(str(f.resolve()).encode()).hexdigest()[:8]
+        if not is_safe_id(stem):
+            return f"file-{digest}"
+        return stem if stems.count(stem) == 1 else f"{stem[:180]}-{digest}"
+
+    return [(unique(s, f), f) for s, f in zip(stems, files)]
 
 
 def _extract_one(job: tuple[str, Path], store_root: Path, config: FeatureConfig) -> dict:
@@ -69,10 +73,28 @@ def run_extract(
 ) -> ExtractSummary:
     """Extract every input not already current in the store; failures are collected, not raised.
 
-    Rows are checkpointed every 50 files and on interruption, so a rerun resumes.
+    Rows are checkpointed every 50 files and on interruption, so a rerun resumes. One run at a time
+    per store (a lock file); a run that could use no file removes the store files it created, and
+    nothing else.
     """
+    for item_id, _ in inputs:
+        check_id(item_id)
+    root_created = not Path(store_root).exists()
     created = not Path(store_root, "config.json").exists()
     store = FeatureStore.create(store_root, config or FeatureConfig())
+    try:
+        with exclusive(store.root, "extract"):
+            summary = _extract_into(store, inputs, jobs, progress)
+    except BaseException:
+        if created and not store.table.shape[0]:
+            store.remove_own_files(root_created)
+        raise
+    if created and summary.done == 0:  # nothing usable: leave no half-made store behind
+        store.remove_own_files(root_created)
+    return summary
+
+
+def _extract_into(store: FeatureStore, inputs: list[tuple[str, Path]], jobs: int, progress: bool) -> ExtractSummary:
     summary = ExtractSummary()
     todo = []
     for item_id, audio in inputs:
@@ -95,6 +117,4 @@ def run_extract(
     finally:
         store.update(pending)
         store.write_failures(summary.failures)
-    if created and summary.done == 0:  # nothing usable: leave no half-made store behind
-        shutil.rmtree(store.root)
     return summary

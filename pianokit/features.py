@@ -46,14 +46,43 @@ class FeatureConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "FeatureConfig":
+        """A checked FeatureConfig from a dict read from a file; ValueError names the first bad setting."""
+        if not isinstance(d, dict):
+            raise ValueError("FeatureConfig must be a JSON object")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - known
         if unknown:
-            raise ValueError(f"unknown FeatureConfig keys: {sorted(unknown)}")
+            raise ValueError(f"unknown FeatureConfig keys: {sorted(map(str, unknown))[:5]}")
         d = dict(d)
         if "features" in d:
+            if not isinstance(d["features"], list | tuple) or len(d["features"]) > len(EXTENDED_FEATURES):
+                raise ValueError("features must be a list of feature names")
             d["features"] = tuple(d["features"])
-        return cls(**d)
+        config = cls(**d)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        """Every setting a number of the right type within the range pianokit can compute."""
+        def number(name: str, low: float, high: float, integer: bool = False) -> None:
+            value = getattr(self, name)
+            kinds = (int,) if integer else (int, float)
+            if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= high:
+                raise ValueError(f"{name} = {str(value)[:40]!r} is not a{'n integer' if integer else ' number'} "
+                                 f"in {low:g}..{high:g}")
+
+        number("sample_rate", 8000, 96000, integer=True)
+        number("n_fft", 64, 16384, integer=True)
+        number("hop_length", 16, self.n_fft, integer=True)
+        number("n_mels", 8, 512, integer=True)
+        number("fmin", 0, self.sample_rate / 2)
+        number("fmax", self.fmin + 1, self.sample_rate / 2)
+        number("mel_floor_db", -200, 0)
+        number("min_duration", 0.05, 60)
+        number("version", 0, 1000, integer=True)
+        unknown = [f for f in self.features if not isinstance(f, str) or f not in EXTENDED_FEATURES]
+        if unknown or not self.features:
+            raise ValueError(f"unknown feature name {str(unknown[0])[:40]!r}" if unknown else "no features")
 
     def fingerprint(self) -> str:
         """Short hash that changes whenever any setting changes."""

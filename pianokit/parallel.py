@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import threading
+import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from typing import Any
@@ -16,20 +20,60 @@ def default_jobs() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def _die_with_parent() -> None:
+    """End this worker as soon as its parent is gone, even when the parent was killed with SIGKILL:
+    the kernel's parent-death signal where Linux offers it, and a watchdog thread everywhere."""
+    parent = os.getppid()
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError, ImportError):
+        pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="pianokit-parent-watch").start()
+
+
 def _single_threaded_worker() -> None:
-    """Each worker process uses one BLAS/OpenMP thread: the pool already fills the cores."""
+    """Each worker process uses one BLAS/OpenMP thread (the pool already fills the cores), stays
+    quiet (per-file problems are reported as errors, not warnings) and dies with its parent."""
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
+    warnings.simplefilter("ignore")
+    _die_with_parent()
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """Workers are spawned as fresh children of the caller: never forked from a caller that may hold
+    threads and locks (TensorFlow, onnxruntime), which can hang, and never through a fork server,
+    which would outlive a killed caller."""
+    return multiprocessing.get_context("spawn")
 
 
 def _call(fn: Callable, item: Any) -> tuple[Any, Any, str | None]:
+    """(item, result, None) or (item, None, one-line error that names the item)."""
     try:
-        return item, fn(item), None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return item, fn(item), None
     except InputError as exc:
-        return item, None, str(exc)
+        return item, None, _naming(item, str(exc))
     except Exception as exc:  # a per-item failure must not stop the run; it is reported in the summary
-        return item, None, f"{type(exc).__name__}: {exc}"
+        detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+        return item, None, _naming(item, f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__)
+
+
+def _naming(item: Any, message: str) -> str:
+    """The message with the item's path (or id) in front unless it already names it."""
+    name = str(item[1] if isinstance(item, tuple) and len(item) == 2 else item)
+    return message if name in message else f"{name}: {message}"
 
 
 def run_parallel(
@@ -52,7 +96,7 @@ def run_parallel(
         pool: Executor = (
             ThreadPoolExecutor(max_workers=jobs)
             if threads
-            else ProcessPoolExecutor(max_workers=jobs, initializer=_single_threaded_worker)
+            else ProcessPoolExecutor(max_workers=jobs, initializer=_single_threaded_worker, mp_context=_context())
         )
         with pool:
             futures = [pool.submit(_call, fn, item) for item in items]

@@ -41,7 +41,7 @@ def render_ratings(results, scorer, fmt: str) -> str:
                 "cv_within_passage_r": {d: round(cv[d]["within_r"], 3) for d in r.ratings
                                         if "within_r" in cv.get(d, {})},
             } for r in results],
-        }, indent=2)
+        }, indent=2, allow_nan=False)
     out = io.StringIO()
     for r in results:
         out.write(f"{r.path}  ({r.duration_s:.1f} s, {len(r.window_starts_s)} window(s))\n")

@@ -164,6 +164,8 @@ class Scorer:
             starts += [round(offset + f * hop / sr, 3) for f in frames]
             samples += len(segment)
         per_window = np.concatenate(preds)
+        if not np.isfinite(per_window).all():
+            raise InputError(f"{path}: the model gave non-finite ratings (NaN or infinity); the model file is broken")
         mean = np.clip(per_window.mean(axis=0), 0.0, 1.0)
         return Rating(path, samples / sr, dict(zip(self.dimensions, mean.tolist())), starts,
                       np.clip(per_window, 0.0, 1.0))

@@ -18,6 +18,7 @@ import pandas as pd
 from pianokit.atomic import atomic_path, write_text
 from pianokit.errors import InputError
 from pianokit.features import FeatureConfig
+from pianokit.safety import check_id, is_safe_id, printable
 
 META_COLUMNS = ("id", "audio", "source_size", "source_mtime_ns", "duration_s", "frames")
 
@@ -38,14 +39,16 @@ class FeatureStore:
             raise InputError(f"{root}: not a feature store (no config.json); run 'pianokit extract' first")
         try:
             config = FeatureConfig.from_dict(json.loads(cfg_path.read_text()))
-        except (ValueError, TypeError) as exc:
-            raise InputError(f"{cfg_path}: unreadable FeatureConfig ({exc})") from None
+        except (ValueError, TypeError, UnicodeDecodeError, RecursionError) as exc:
+            raise InputError(f"{cfg_path}: unreadable FeatureConfig ({printable(exc, 160)})") from None
         return cls(root, config)
 
     @classmethod
     def create(cls, root: str | os.PathLike, config: FeatureConfig) -> "FeatureStore":
         """Open ``root`` for writing with ``config``; refuses a store made with other settings."""
         root = Path(root)
+        if root.exists() and not root.is_dir():
+            raise InputError(f"{root}: exists and is not a folder; choose another --out")
         if (root / "config.json").exists():
             store = cls.open(root)
             if store.config != config:
@@ -54,25 +57,49 @@ class FeatureStore:
                     f"({store.config.fingerprint()} != {config.fingerprint()}); use a new --out folder"
                 )
             return store
+        if root.is_dir() and any(root.iterdir()):
+            raise InputError(f"{root}: folder is not empty and is not a feature store; choose a new or empty --out")
         (root / "mels").mkdir(parents=True, exist_ok=True)
         write_text(root / "config.json", json.dumps(config.to_dict(), indent=2))
         return cls(root, config)
+
+    def remove_own_files(self, root_created: bool) -> None:
+        """Undo a store this run created and filled with nothing: remove only the files a store is made
+        of, never anything else, and the folder itself only if this run created it and it is empty."""
+        for name in ("features.csv", "failures.csv", "config.json", ".pianokit.lock"):
+            (self.root / name).unlink(missing_ok=True)
+        for folder in (self.root / "mels", *((self.root,) if root_created else ())):
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
 
     @property
     def table(self) -> pd.DataFrame:
         if self._table is None:
             path = self.root / "features.csv"
             if path.is_file():
-                self._table = pd.read_csv(path, dtype={"id": str})
+                try:
+                    table = pd.read_csv(path, dtype={"id": str})
+                except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError):
+                    raise InputError(f"{path}: not a readable feature table; delete the store and extract again") from None
             else:
-                self._table = pd.DataFrame(columns=[*META_COLUMNS, *self.config.features])
-            missing = [c for c in (*META_COLUMNS, *self.config.features) if c not in self._table.columns]
+                table = pd.DataFrame(columns=[*META_COLUMNS, *self.config.features])
+            missing = [c for c in (*META_COLUMNS, *self.config.features) if c not in table.columns]
             if missing:
                 raise InputError(f"{path}: missing column(s) {', '.join(missing[:5])}")
+            numeric = [*META_COLUMNS[2:], *self.config.features]
+            if len(table) and not all(pd.api.types.is_numeric_dtype(table[c]) for c in numeric):
+                bad = next(c for c in numeric if not pd.api.types.is_numeric_dtype(table[c]))
+                raise InputError(f"{path}: column {bad} holds non-numbers; delete the store and extract again")
+            bad_ids = [i for i in table["id"] if not is_safe_id(i)]
+            if bad_ids:
+                raise InputError(f"{path}: unusable id {printable(bad_ids[0], 60)!r}")
+            self._table = table
         return self._table
 
     def mel_path(self, item_id: str) -> Path:
-        return self.root / "mels" / f"{item_id}.npy"
+        return self.root / "mels" / f"{check_id(item_id, self.root)}.npy"
 
     def mel(self, item_id: str) -> np.ndarray:
         path = self.mel_path(item_id)

@@ -52,7 +52,7 @@ def test_extract_reports_bad_files_and_goes_on(tmp_path, bad_audio):
     good = write_wav(tmp_path / "good.wav", sine())
     result = run("extract", good, bad_audio["corrupt"], bad_audio["silent"], "--out", tmp_path / "s",
                  "--no-progress", "-j", 1)
-    assert result.exit_code == 0
+    assert result.exit_code == 1  # some inputs failed, each named
     assert "1 extracted, 0 already current, 2 failed" in result.output
     assert f"failed: {bad_audio['corrupt']}: not a readable audio file" in result.output
 

@@ -236,7 +236,7 @@ def test_dataset_reports_a_corrupt_midi_and_keeps_the_rest(tmp_path):
     src = make_source(tmp_path / "src")
     (src / "midi" / f"{STEMS[1]}.mid").write_bytes(b"MThd garbage")
     result = invoke("dataset", "percepiano", "--source", src, "--out", tmp_path / "out", "--no-progress")
-    assert result.exit_code == 2 and "1 MIDI file(s) could not be rendered" in result.output
+    assert result.exit_code == 1 and "1 MIDI file(s) could not be rendered" in result.output
     assert f"{STEMS[1]}.mid" in result.output and "Traceback" not in result.output
     assert sorted(p.stem for p in (tmp_path / "out" / "audio").glob("*.wav")) == sorted([STEMS[0], STEMS[2]])
     assert list(pd.read_csv(tmp_path / "out" / "manifest.csv")["segment_id"]) == [STEMS[0]]

@@ -1,0 +1,71 @@
+"""Guards that keep commands from touching what they do not own: safe ids, exclusive folder locks,
+and refusal of output targets that are not regular files."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from pianokit.errors import InputError
+
+MAX_ID_LENGTH = 200
+_UNSAFE_ID = re.compile(r"[/\\\x00-\x1f\x7f]")
+
+
+def check_id(item_id: object, source: str | os.PathLike = "") -> str:
+    """An id that becomes a file name: non-empty, at most 200 characters, no path separators, control
+    characters or leading dot (so never '.', '..' or a hidden file). Returns it as str."""
+    text = "" if item_id is None else str(item_id)
+    where = f"{source}: " if source else ""
+    if not text.strip() or len(text) > MAX_ID_LENGTH or _UNSAFE_ID.search(text) or text.startswith("."):
+        shown = text.encode("unicode_escape").decode()[:60]
+        raise InputError(f"{where}segment id {shown!r} cannot be used as a file name (no '/', '\\\\', "
+                         "control characters or leading '.'; 1-200 characters)")
+    return text
+
+
+def is_safe_id(item_id: object) -> bool:
+    try:
+        check_id(item_id)
+    except InputError:
+        return False
+    return True
+
+
+def printable(text: object, limit: int = 200) -> str:
+    """Text from a file (model metadata, CSV cells) made safe for a terminal: control characters
+    escaped, length bounded."""
+    out = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in str(text))
+    return out if len(out) <= limit else out[: limit - 3] + "..."
+
+
+def writable_target(path: str | os.PathLike) -> Path:
+    """The file an output should replace: ``path`` itself, or the file a symlink points to (written
+    through the link). Refuses a directory, device, FIFO or socket at that place."""
+    path = Path(path)
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    if target.exists() and not target.is_file():
+        kind = "a directory" if target.is_dir() else "not a regular file"
+        raise InputError(f"{path}: is {kind}; refusing to replace it")
+    return target
+
+
+@contextmanager
+def exclusive(folder: str | os.PathLike, what: str) -> Iterator[None]:
+    """Hold FOLDER/.pianokit.lock for the block; another process holding it gets one clear error.
+    The operating system releases the lock when the holder dies, even by SIGKILL."""
+    from filelock import FileLock, Timeout
+
+    folder = Path(folder)
+    lock = FileLock(str(folder / ".pianokit.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise InputError(f"{folder}: in use by another pianokit {what}; wait for it to finish") from None
+    try:
+        yield
+    finally:
+        lock.release()
