@@ -1,9 +1,12 @@
 """One-change-at-a-time ablations on the rendered PercePiano, under the leak-free protocol (docs/training.md).
 
-The SoundFont ablation needs a second render and store:
+The SoundFont ablation needs a second render and store, the transcription entries a store with the
+transcription features (any store extracted by this pianokit has them; `--features extended` reads
+only the 79 librosa features from it, so the stores are interchangeable for the other entries):
   pianokit dataset percepiano --source ../shared/percepiano --out data/percepiano_musescore \
       --soundfont /usr/share/sounds/sf3/MuseScore_General_Lite.sf3
   pianokit extract --manifest data/percepiano_musescore/manifest.csv --out data/stores/percepiano_musescore
+  pianokit extract --manifest data/percepiano_musescore/manifest.csv --out data/stores/percepiano_musescore_tr
 
 Usage: python bench/ablations.py [--store data/stores/percepiano] [--only NAME ...]
 Each entry is one `pianokit fit` run (finished runs in runs/ are reused). Prints a table and writes
@@ -26,6 +29,7 @@ RESULTS = Path(__file__).parent / "results"
 MT = ["--arch", "multitask", "--epochs", "200", "--patience", "15"]
 TR = ["--arch", "transformer", "--epochs", "40", "--patience", "8", "--crop-seconds", "6"]
 MUSESCORE = "data/stores/percepiano_musescore"
+MUSESCORE_TR = "data/stores/percepiano_musescore_tr"  # extracted with transcription features
 OLD_FOLDS = "runs/ablations/manifest_fold_passage_v1.csv"
 
 # name: (question it answers, run folder, fit arguments[, feature store if not --store])
@@ -49,6 +53,13 @@ ABLATIONS = {
                                           "early stopping by passage): for comparison only",
                                           "runs/ablations/multitask_musescore_ens5_oldfolds",
                                           MT + ["--ensemble", "5", "--manifest", OLD_FOLDS], MUSESCORE),
+    "multitask_musescore_tr_ens5": ("the shipped recipe + 36 transcription features (basic-pitch notes; "
+                                    "--features all), with a final model", "runs/multitask_musescore_tr_ens5",
+                                    MT + ["--ensemble", "5", "--features", "all", "--final"], MUSESCORE_TR),
+    "multitask_musescore_tr_ens5_performer": ("the same on the performer split (players never heard)",
+                                              "runs/ablations/multitask_musescore_tr_ens5_performer",
+                                              MT + ["--ensemble", "5", "--features", "all", "--split", "performer"],
+                                              MUSESCORE_TR),
     "transformer": ("reference: transformer on 6 s log-mel crops", "runs/bench/passage/transformer", TR),
     "transformer_pitch": ("+ pitch-shift augmentation (+-2 semitones)", "runs/ablations/transformer_pitch",
                           TR + ["--augment", "pitch"]),

@@ -12,14 +12,13 @@ from pianokit.atomic import atomic_path, write_text
 from pianokit.dataset import read_manifest, write_csv_atomic
 from pianokit.dimensions import DIMENSIONS
 from pianokit.errors import InputError
+from pianokit.safety import own_folder
 
 
 def analyze(manifest_path: str | os.PathLike, out: str | os.PathLike) -> dict:
     """Write summary.json, dimensions.csv, correlation.csv and correlation.png under ``out``."""
     df = read_manifest(manifest_path, labelled=True)
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: exists and is not a folder; choose another --out")
+    out = own_folder(out, "summary.json", "pianokit analyze folder")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -2,7 +2,8 @@
 
 - train_mean: the training folds' mean rating (R² about 0).
 - player_mean: the player's mean rating in the training folds (the training mean for a player never
-  seen): what a model gets by only recognising who is playing.
+  seen): what a model gets by only recognising who is playing. The player is the manifest's
+  ``performer`` column (PercePiano: composer and player number), else its ``player`` column.
 - ridge: ridge regression on the same audio features the models use.
 - symbolic: ridge regression on features read from the performance MIDI (pianokit.symbolic), i.e.
   what a perfect transcription would give.
@@ -57,8 +58,9 @@ def predict_all(y: np.ndarray, train: np.ndarray, test: np.ndarray, table: pd.Da
     """{baseline name: test predictions} for every baseline the data allows (rows index ``table``)."""
     groups = _groups(table)
     out = {"train_mean": train_mean(y[train], len(test))}
-    if "player" in table.columns:
-        players = table["player"].astype(str).to_numpy()
+    column = "performer" if "performer" in table.columns else "player" if "player" in table.columns else None
+    if column:
+        players = table[column].astype(str).to_numpy()
         out["player_mean"] = player_mean(y[train], players[train], players[test])
     out["ridge"] = ridge(features[train], y[train], features[test], groups[train])
     if symbolic is not None and not np.isnan(symbolic[np.concatenate([train, test])]).any():

@@ -225,11 +225,15 @@ ARCH_NAMES = ("mlp", "multitask", "cnn", "transformer", "efficientnet", "hybrid"
               help="Builder hyper-parameter, e.g. --param filters=[16,32,64] --param dropout=0.2.")
 @click.option("--ensemble", type=click.IntRange(1, 20), default=1, show_default=True,
               help="Models per fold with different seeds, averaged into one model.")
+@click.option("--features", "feature_set", type=click.Choice(["extended", "all"]), default="extended",
+              show_default=True,
+              help="Feature inputs of multitask and hybrid: extended = the 79 librosa features; all = those plus "
+                   "the transcription features (tr_*: notes found by the basic-pitch model).")
 @click.option("--final/--no-final", default=False, help="Also fit one model on all labelled data.")
 @progress_option
 def fit(arch, store, manifest, out, split, folds, epochs, batch_size, learning_rate, patience, seed, augment,
-        semitones, stretch_range, crop_seconds, target, backbone_weights, branch, params, ensemble, final,
-        progress) -> None:
+        semitones, stretch_range, crop_seconds, target, backbone_weights, branch, params, ensemble, feature_set,
+        final, progress) -> None:
     """Train ARCH with cross-validation and write models, metrics.json and metrics.csv to OUT.
 
     Early stopping watches an inner split of the training folds, never the test fold. Feature and
@@ -248,7 +252,7 @@ def fit(arch, store, manifest, out, split, folds, epochs, batch_size, learning_r
         epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, patience=patience, seed=seed,
         augment=tuple(a.strip() for a in augment.split(",") if a.strip()), max_semitones=semitones,
         stretch_range=stretch_range, crop_seconds=crop_seconds, target=target, hparams=hparams, final=final,
-        ensemble=ensemble,
+        ensemble=ensemble, feature_set=feature_set,
         command=" ".join(["pianokit", *sys.argv[1:]]),
     )
     summary = run_fit(config, out, progress)

@@ -13,6 +13,7 @@ from pianokit.baselines import BASELINES
 from pianokit.dataset import write_csv_atomic
 from pianokit.dimensions import DIMENSIONS
 from pianokit.errors import InputError
+from pianokit.safety import own_folder
 
 
 def load_run(run: Path) -> dict:
@@ -20,9 +21,19 @@ def load_run(run: Path) -> dict:
     if not path.is_file():
         raise InputError(f"{run}: no metrics.json (not a finished 'pianokit fit' run)")
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError:
+        metrics = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise InputError(f"{path}: not valid JSON") from None
+    try:
+        if "baselines" not in metrics:
+            raise InputError(f"{run}: made by an older pianokit without baselines; rerun 'pianokit fit' into a new folder")
+        for block in (metrics["model"], *metrics["baselines"].values()):
+            if not all(isinstance(v, dict) and set(v) >= {"r2", "r", "mae"}
+                       for v in (*block["per_dimension"].values(), block["mean"])):
+                raise KeyError("metrics")
+    except (KeyError, TypeError, AttributeError):
+        raise InputError(f"{path}: not the metrics of a 'pianokit fit' run") from None
+    return metrics
 
 
 def compare_runs(runs, out: str | os.PathLike, metric: str = "r2") -> str:
@@ -30,12 +41,11 @@ def compare_runs(runs, out: str | os.PathLike, metric: str = "r2") -> str:
 
     Beside each dimension: the mean over dimensions, plain and within-passage, for the model and for
     each in-house baseline measured in the same run (same folds)."""
+    out = own_folder(out, "comparison.md", "pianokit compare folder")
     columns = {}
     for run in map(Path, runs):
         m = load_run(run)
         name = run.name if run.name not in columns else str(run)
-        if "baselines" not in m:
-            raise InputError(f"{run}: made by an older pianokit without baselines; rerun 'pianokit fit' into a new folder")
         col = {dim: v[metric] for dim, v in m["model"]["per_dimension"].items()}
         col["MEAN"] = m["model"]["mean"][metric]
         col["within-passage MEAN"] = m["model"].get("within_passage", {}).get("mean", {}).get(metric)
@@ -47,7 +57,6 @@ def compare_runs(runs, out: str | os.PathLike, metric: str = "r2") -> str:
                                                      for w in ("", " within-passage")]
     table = pd.DataFrame(columns).reindex([*DIMENSIONS, *summary_rows]).astype(float)
     table.index.name = "dimension"
-    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     write_csv_atomic(table.reset_index(), out / "comparison.csv")
     markdown = table.astype(object).where(table.notna(), None).to_markdown(floatfmt=".3f", missingval="-")

@@ -14,13 +14,13 @@ from pianokit.dimensions import DIMENSIONS
 from pianokit.errors import InputError
 from pianokit.parallel import run_parallel
 from pianokit.render import find_fluidsynth, find_soundfont, render_midi
-from pianokit.safety import check_id, printable
+from pianokit.safety import check_id, own_folder, printable
 
 SOURCE_FILES = ("midi", "manifest.csv", "folds.csv", "labels_mean.json")
 SOURCE_MANIFEST_COLUMNS = ("segment_id", "piece", "player", "has_label", *DIMENSIONS)
 FOLD_COLUMNS = ("segment_id", "passage", "passage_group", "fold_passage", "performer_group")
-MANIFEST_COLUMNS = ("segment_id", "audio", "midi", "piece", "player", "passage", "passage_group", "fold_passage",
-                    "performer_group")
+MANIFEST_COLUMNS = ("segment_id", "audio", "midi", "piece", "player", "performer", "passage", "passage_group",
+                    "fold_passage", "performer_group")
 PATH_COLUMNS = ("audio", "midi")
 
 
@@ -121,11 +121,19 @@ class Source:
         return df
 
 
+def performer(piece: str, player: object) -> str:
+    """A pianist's identity: PercePiano numbers its players separately for the Beethoven and the
+    Schubert recordings (its performer groups pair Beethoven player 2 with Schubert player 1), so the
+    composer is part of who plays."""
+    return f"{str(piece).split('_')[0]}_{player}"
+
+
 def build_manifest(segments: pd.DataFrame, midi: dict[str, str], audio_dir_name: str = "audio") -> pd.DataFrame:
     """The labelled manifest; ``midi`` maps segment ids to MIDI paths relative to the manifest's folder."""
     out = segments.copy()
     out["audio"] = [f"{audio_dir_name}/{seg}.wav" for seg in out["segment_id"]]
     out["midi"] = [midi.get(seg, "") for seg in out["segment_id"]]
+    out["performer"] = [performer(piece, player) for piece, player in zip(out["piece"], out["player"])]
     out["fold_passage"] = out["fold_passage"].astype(int)
     out["performer_group"] = out["performer_group"].astype(int)
     return out[[*MANIFEST_COLUMNS, *DIMENSIONS]]
@@ -145,7 +153,7 @@ def prepare_percepiano(
     segments = src.labelled_segments()
     find_fluidsynth()
     font = find_soundfont(soundfont)
-    out = Path(out)
+    out = own_folder(out, "audio", "pianokit dataset folder")
     audio_dir = out / "audio"
     todo = [m for m in src.midi_files() if not (audio_dir / f"{segment_id(m)}.wav").exists()]
     render = functools.partial(_render_one, audio_dir=audio_dir, soundfont=font, sample_rate=sample_rate)

@@ -34,3 +34,26 @@ BASIC_FEATURES: tuple[str, ...] = (
     "spectral_flatness_mean",
     "spectral_zcr_mean",
 )
+
+# Performance features of a note list (pianokit.symbolic reads them from MIDI; pianokit.transcribe
+# from audio through a transcription model, without the pedal ones, which audio notes do not carry).
+PEDAL_FEATURES: tuple[str, ...] = (
+    "pedal_down_fraction", "pedal_changes_rate", "pedal_mean", "pedal_press_mean_s", "soft_pedal_fraction",
+)
+SYMBOLIC_FEATURES: tuple[str, ...] = (
+    "duration_s", "note_count", "note_density", "chord_rate", "polyphony_mean",
+    "ioi_mean", "ioi_median", "ioi_std", "ioi_cv", "log_ioi_std", "ioi_ratio_std", "ioi_ratio_abs_mean",
+    "tempo_slope", "onset_spread_mean",
+    "velocity_mean", "velocity_std", "velocity_p10", "velocity_p90", "velocity_range", "velocity_slope",
+    "velocity_step_abs_mean", "velocity_pitch_corr", "velocity_top_minus_rest", "velocity_chord_std",
+    "duration_mean", "duration_median", "log_duration_std", "articulation_mean", "articulation_std",
+    "legato_fraction", "overlap_mean",
+    *PEDAL_FEATURES,
+    "pitch_mean", "pitch_std", "pitch_range",
+)
+TRANSCRIBED_NOTE_FEATURES: tuple[str, ...] = tuple(f for f in SYMBOLIC_FEATURES if f not in PEDAL_FEATURES)
+TRANSCRIPTION_FEATURES: tuple[str, ...] = (
+    *(f"tr_{f}" for f in TRANSCRIBED_NOTE_FEATURES), "tr_active_keys_mean", "tr_onset_peak_mean",
+)
+ALL_FEATURES: tuple[str, ...] = EXTENDED_FEATURES + TRANSCRIPTION_FEATURES
+FEATURE_SETS: dict[str, tuple[str, ...]] = {"extended": EXTENDED_FEATURES, "all": ALL_FEATURES}

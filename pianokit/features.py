@@ -11,9 +11,16 @@ import librosa
 import numpy as np
 from scipy.ndimage import median_filter
 
-from pianokit.feature_names import BASIC_FEATURES, CONTRAST_BANDS, EXTENDED_FEATURES, MFCC_COUNT
+from pianokit.feature_names import (
+    ALL_FEATURES,
+    BASIC_FEATURES,
+    CONTRAST_BANDS,
+    EXTENDED_FEATURES,
+    MFCC_COUNT,
+    TRANSCRIPTION_FEATURES,
+)
 
-__all__ = ["BASIC_FEATURES", "EXTENDED_FEATURES", "FeatureConfig", "extract", "log_mel"]
+__all__ = ["ALL_FEATURES", "BASIC_FEATURES", "EXTENDED_FEATURES", "FeatureConfig", "extract", "log_mel"]
 
 FEATURE_VERSION = 3  # bump whenever extraction code changes its numbers
 
@@ -36,7 +43,7 @@ class FeatureConfig:
     fmax: float = 11025.0
     mel_floor_db: float = -100.0
     min_duration: float = 1.0
-    features: tuple[str, ...] = EXTENDED_FEATURES
+    features: tuple[str, ...] = ALL_FEATURES
     version: int = FEATURE_VERSION
 
     def to_dict(self) -> dict:
@@ -55,7 +62,7 @@ class FeatureConfig:
             raise ValueError(f"unknown FeatureConfig keys: {sorted(map(str, unknown))[:5]}")
         d = dict(d)
         if "features" in d:
-            if not isinstance(d["features"], list | tuple) or len(d["features"]) > len(EXTENDED_FEATURES):
+            if not isinstance(d["features"], list | tuple) or len(d["features"]) > len(ALL_FEATURES):
                 raise ValueError("features must be a list of feature names")
             d["features"] = tuple(d["features"])
         config = cls(**d)
@@ -80,7 +87,7 @@ class FeatureConfig:
         number("mel_floor_db", -200, 0)
         number("min_duration", 0.05, 60)
         number("version", 0, 1000, integer=True)
-        unknown = [f for f in self.features if not isinstance(f, str) or f not in EXTENDED_FEATURES]
+        unknown = [f for f in self.features if not isinstance(f, str) or f not in ALL_FEATURES]
         if unknown or not self.features:
             raise ValueError(f"unknown feature name {str(unknown[0])[:40]!r}" if unknown else "no features")
 
@@ -178,7 +185,8 @@ def _attack_decay(rms_db: np.ndarray, onset_frames: np.ndarray, frame_rate: floa
 def extract(y: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
     """Return (feature vector in ``config.features`` order, log-mel of shape (n_mels, T)).
 
-    One STFT is shared by every spectral feature; tempo and HPSS use the log-mel.
+    One STFT is shared by every spectral feature; tempo and HPSS use the log-mel. Transcription
+    features (``tr_*``, pianokit.transcribe) are computed only when ``config.features`` asks for them.
     """
     sr, hop = config.sample_rate, config.hop_length
     frame_rate = sr / hop
@@ -223,5 +231,9 @@ def extract(y: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, np.ndarra
     values.append(float(np.percentile(rms_db, 95) - np.percentile(rms_db, 5)))
 
     full = dict(zip(EXTENDED_FEATURES, values, strict=True))
+    if any(name in TRANSCRIPTION_FEATURES for name in config.features):
+        from pianokit import transcribe
+
+        full.update(zip(TRANSCRIPTION_FEATURES, transcribe.features(y, sr), strict=True))
     vector = np.array([full[name] for name in config.features], dtype=np.float32)
     return np.nan_to_num(vector, nan=0.0, posinf=0.0, neginf=0.0), mel_db

@@ -69,3 +69,14 @@ def exclusive(folder: str | os.PathLike, what: str) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+def own_folder(folder: str | os.PathLike, marker: str, what: str) -> Path:
+    """An output folder a command may write into: new, empty, or one it made before (it holds
+    ``marker``). Anything else is refused before a file is written, so nobody's files get replaced."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{folder}: exists and is not a folder; choose another --out")
+    if folder.is_dir() and not (folder / marker).exists() and any(folder.iterdir()):
+        raise InputError(f"{folder}: folder is not empty and is not a {what}; choose a new or empty --out")
+    return folder

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from dataclasses import dataclass
@@ -130,9 +131,9 @@ class Scorer:
         over the whole segment, log-mel cut into half-overlapping windows."""
         names = {i.name for i in self.session.get_inputs()}
         if "features" in names:
-            vector, mel = extract(y, self.config)
-            full = dict(zip(self.config.features, vector))
-            features = np.array([full[n] for n in self.meta["feature_names"]], dtype=np.float32)
+            wanted = tuple(self.meta["feature_names"])
+            vector, mel = extract(y, dataclasses.replace(self.config, features=wanted))  # only what the model reads
+            features = vector.astype(np.float32)
         else:
             mel = log_mel(y, self.config)
         inputs = {}

@@ -14,22 +14,12 @@ import numpy as np
 import pandas as pd
 
 from pianokit.errors import InputError
+from pianokit.feature_names import SYMBOLIC_FEATURES as FEATURES
 
 SYMBOLIC_VERSION = 1
 CHORD_SECONDS = 0.035
 SUSTAIN, SOFT = 64, 67
 
-FEATURES = (
-    "duration_s", "note_count", "note_density", "chord_rate", "polyphony_mean",
-    "ioi_mean", "ioi_median", "ioi_std", "ioi_cv", "log_ioi_std", "ioi_ratio_std", "ioi_ratio_abs_mean",
-    "tempo_slope", "onset_spread_mean",
-    "velocity_mean", "velocity_std", "velocity_p10", "velocity_p90", "velocity_range", "velocity_slope",
-    "velocity_step_abs_mean", "velocity_pitch_corr", "velocity_top_minus_rest", "velocity_chord_std",
-    "duration_mean", "duration_median", "log_duration_std", "articulation_mean", "articulation_std",
-    "legato_fraction", "overlap_mean",
-    "pedal_down_fraction", "pedal_changes_rate", "pedal_mean", "pedal_press_mean_s", "soft_pedal_fraction",
-    "pitch_mean", "pitch_std", "pitch_range",
-)
 
 
 def read_notes(path: str | os.PathLike) -> tuple[pd.DataFrame, dict[int, list[tuple[float, int]]]]:
@@ -85,7 +75,14 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
 
 def features(path: str | os.PathLike) -> np.ndarray:
     """The FEATURES vector of one performance MIDI file."""
-    notes, controls = read_notes(path)
+    values = note_features(*read_notes(path))
+    vector = np.array([values[name] for name in FEATURES], dtype=np.float64)
+    return np.nan_to_num(vector, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def note_features(notes: pd.DataFrame, controls: dict[int, list[tuple[float, int]]]) -> dict[str, float]:
+    """FEATURES of a note list (onset, offset, pitch, velocity; seconds) and controller curves. Used
+    on MIDI notes here and on transcribed notes by pianokit.transcribe."""
     onset, offset = notes["onset"].to_numpy(), notes["offset"].to_numpy()
     pitch, velocity = notes["pitch"].to_numpy(float), notes["velocity"].to_numpy(float)
     start, end = onset.min(), max(offset.max(), onset.max() + 1e-3)
@@ -139,8 +136,7 @@ def features(path: str | os.PathLike) -> np.ndarray:
         "pedal_press_mean_s": sustain[2], "soft_pedal_fraction": soft[0],
         "pitch_mean": pitch.mean(), "pitch_std": pitch.std(), "pitch_range": np.ptp(pitch),
     }
-    vector = np.array([values[name] for name in FEATURES], dtype=np.float64)
-    return np.nan_to_num(vector, nan=0.0, posinf=0.0, neginf=0.0)
+    return {k: float(v) for k, v in values.items()}
 
 
 def feature_table(paths: dict[str, str], cache: Path | None = None) -> pd.DataFrame:

@@ -21,7 +21,9 @@ from keras import ops
 from pianokit.atomic import atomic_path, write_text
 from pianokit.dimensions import DIMENSIONS
 from pianokit.errors import InputError
+from pianokit.feature_names import EXTENDED_FEATURES, FEATURE_SETS
 from pianokit.metrics import METRICS, evaluate
+from pianokit.safety import exclusive, own_folder
 from pianokit.models import ARCHITECTURES, check_arch, needs_fixed_frames
 from pianokit.models.spec import ModelSpec
 from pianokit.baselines import predict_all
@@ -54,6 +56,7 @@ class FitConfig:
     warmup_epochs: int = 5
     fine_tune_blocks: int = 2
     ensemble: int = 1
+    feature_set: str = "extended"
     command: str = ""
 
     def to_dict(self) -> dict:
@@ -69,6 +72,10 @@ class FitConfig:
             raise InputError(f"unknown augmentation {bad[0]!r}; choose from {', '.join(AUGMENTATIONS)}")
         if self.augment and not ARCHITECTURES[self.arch].uses_mel:
             raise InputError(f"--augment needs a spectrogram model; {self.arch} uses features only")
+        if self.feature_set not in FEATURE_SETS:
+            raise InputError(f"unknown --features {self.feature_set!r}; choose {' or '.join(FEATURE_SETS)}")
+        if self.feature_set != "extended" and ARCHITECTURES[self.arch].features != EXTENDED_FEATURES:
+            raise InputError(f"--features {self.feature_set} applies to multitask and hybrid, not {self.arch}")
         if self.target is not None and self.target not in DIMENSIONS:
             raise InputError(f"unknown --target {self.target!r}; see 'pianokit fit --help' for the 19 names")
 
@@ -99,10 +106,14 @@ class Trainer:
         self.feature_config = fc
         self.crop_frames = fc.frames(config.crop_seconds)
         names = list(fc.features)
-        missing = [f for f in self.arch.features if f not in names]
+        self.model_features = FEATURE_SETS[config.feature_set] if self.arch.features == EXTENDED_FEATURES \
+            else self.arch.features
+        missing = [f for f in self.model_features if f not in names]
         if missing:
-            raise InputError(f"{config.store}: store lacks feature(s) {', '.join(missing[:3])} needed by {config.arch}")
-        self.feature_index = [names.index(f) for f in self.arch.features]
+            raise InputError(f"{config.store}: store lacks feature(s) {', '.join(missing[:3])} needed by {config.arch}"
+                             f"{' with --features ' + config.feature_set if config.feature_set != 'extended' else ''}; "
+                             "extract into a new store with this pianokit")
+        self.feature_index = [names.index(f) for f in self.model_features]
         self.target_index = [DIMENSIONS.index(t) for t in config.targets]
 
     # ---- data -------------------------------------------------------------------------------------
@@ -178,7 +189,7 @@ class Trainer:
         hparams = dict(self.config.hparams)
         spec = ModelSpec(
             self.config.arch, n_mels=self.feature_config.n_mels, crop_frames=self.crop_frames,
-            feature_names=self.arch.features, targets=self.config.targets, hparams=hparams,
+            feature_names=self.model_features, targets=self.config.targets, hparams=hparams,
         )
         mels = [self.data.mels[i] for i in train_idx] if self.arch.uses_mel else None
         return spec.with_statistics(self._features(train_idx), mels, self._labels(train_idx))
@@ -251,6 +262,8 @@ class Trainer:
         if done.is_file() and (folder / "model.keras").is_file():
             previous = json.loads(done.read_text())
             if "baselines" in previous:
+                previous["baselines"] = self.baselines(fold)  # cheap: always from the current code and data
+                write_text(done, json.dumps(previous, indent=2))
                 return previous
         folder.mkdir(parents=True, exist_ok=True)
         model, spec = self._fit_model(fold.train, fold.val, self.config.seed + fold.index, folder / "history.csv")
@@ -276,12 +289,20 @@ class Trainer:
         write_text(done, json.dumps(result, indent=2))
         return result
 
+    def _baseline_features(self) -> np.ndarray:
+        """The ridge baseline's inputs: the model's own features, or the 79 extended ones for a
+        spectrogram-only model."""
+        if self.feature_index:
+            return self.data.features[:, self.feature_index]
+        names = list(self.feature_config.features)
+        return self.data.features[:, [names.index(f) for f in EXTENDED_FEATURES if f in names]]
+
     def baselines(self, fold: Fold) -> dict:
         """The in-house baselines (pianokit.baselines) fitted on this fold's training and validation rows."""
         fit_rows = np.concatenate([fold.train, fold.val])
         table = self.data.table
         preds = predict_all(self._labels(np.arange(len(table))), fit_rows, fold.test, table,
-                            self.data.features, self.data.symbolic)
+                            self._baseline_features(), self.data.symbolic)
         truth, passages = self._labels(fold.test), self.data.passages[fold.test]
         return {name: evaluate(truth, p, self.config.targets, passages) for name, p in preds.items()}
 
@@ -289,12 +310,19 @@ class Trainer:
         """Cross-validate, optionally fit the final model, and write the run's summary files."""
         folds = make_folds(self.data.table, self.config.split, self.config.folds, self.config.seed,
                            self.config.val_fraction)
+        own_folder(self.out, "config.json", "pianokit fit run")
         self.out.mkdir(parents=True, exist_ok=True)
+        with exclusive(self.out, "fit"):
+            return self._run(folds)
+
+    def _run(self, folds: list[Fold]) -> dict:
         config_path = self.out / "config.json"
         free = ("command", "feature_config", "final")  # adding --final to a finished run is allowed
         settings = {k: v for k, v in self.config.to_dict().items() if k not in free}
         if config_path.is_file():
-            previous = json.loads(config_path.read_text())
+            # a setting added after the run was made counts as its default
+            defaults = {f.name: f.default for f in dataclasses.fields(FitConfig) if f.default is not dataclasses.MISSING}
+            previous = {**json.loads(json.dumps(defaults)), **json.loads(config_path.read_text())}
             if {k: v for k, v in previous.items() if k not in free} != json.loads(json.dumps(settings)):
                 raise InputError(f"{self.out}: holds a run with other settings; use a new --out folder")
         write_text(config_path, json.dumps({**self.config.to_dict(), "feature_config":

@@ -52,3 +52,19 @@ def test_player_mean_needs_a_player_column(column):
     t, x, y = data()
     out = baselines.predict_all(y, np.arange(80), np.arange(80, 120), t.drop(columns=[column]), x, None)
     assert "player_mean" not in out
+
+
+def test_player_mean_uses_the_performer_column_when_there_is_one():
+    """PercePiano's player numbers repeat across composers: the performer column tells pianists apart."""
+    t, x, y = data()
+    t["player"] = "1"  # every row claims the same player number
+    t["performer"] = "p" + t["segment_id"].str.split("_").str[1]
+    pred = baselines.predict_all(y, np.arange(80), np.arange(80, 120), t, x, None)["player_mean"]
+    assert evaluate(y[80:], pred, ["style", "feature"])["per_dimension"]["style"]["r2"] > 0.9
+
+
+def test_performer_names_the_composer():
+    from pianokit.dataset import performer
+
+    assert performer("Schubert_D960_mv3", "1") != performer("Beethoven_WoO80_var5", "1")
+    assert performer("Schubert_D935_no.3", 3) == performer("Schubert_D960_mv2", "3") == "Schubert_3"

@@ -26,6 +26,7 @@ from pianokit.metadata import validate
 from pianokit.safety import exclusive
 from pianokit.scorer import DEFAULT_MODEL
 
+PERCEPIANO = Path(__file__).resolve().parents[2] / "shared" / "percepiano"
 DEFAULT_META = json.loads(Path(f"{DEFAULT_MODEL}.json").read_text())
 
 
@@ -361,3 +362,22 @@ def test_fuzz_metadata_numbers(config_change, window_change):
         assert 8000 <= fc["sample_rate"] <= 96000 and 16 <= fc["hop_length"] <= fc["n_fft"]
         assert 0 <= fc["fmin"] < fc["fmax"] <= fc["sample_rate"] / 2 and 0.05 <= fc["min_duration"] <= 60
         assert 1 <= w["hop_frames"] <= w["frames"] <= 100_000 and 1 <= w.get("segment_seconds", 30) <= 600
+
+
+@pytest.mark.parametrize("command", ["analyze", "compare", "fit", "dataset"])
+def test_no_command_writes_into_a_folder_of_someone_elses_files(user_folder, tmp_path, planted_store, command):
+    before = tree(user_folder)
+    m = labelled_manifest(tmp_path / "m.csv", [tmp_path / "a.wav", tmp_path / "b.wav"])
+    args = {"analyze": ("analyze", "--manifest", m, "--out", user_folder),
+            "compare": ("compare", planted_store, "--out", user_folder),
+            "fit": ("fit", "--arch", "mlp", "--store", planted_store, "--out", user_folder, "--no-progress"),
+            "dataset": ("dataset", "percepiano", "--source", PERCEPIANO, "--out", user_folder, "--no-progress")}[command]
+    if command == "dataset" and not PERCEPIANO.is_dir():
+        pytest.skip("../shared/percepiano is not beside the checkout")
+    if command == "compare":
+        (tmp_path / "run").mkdir()
+        (tmp_path / "run" / "metrics.json").write_text(json.dumps({"model": {}, "baselines": {}}))
+        args = ("compare", tmp_path / "run", "--out", user_folder)
+    proc = cli(*args)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert tree(user_folder) == before

@@ -21,11 +21,12 @@ def invoke(*args):
 
 @pytest.fixture(scope="module")
 def exported(planted_store, tmp_path_factory):
-    """A hybrid (CNN + features) and a two-member multitask ensemble, fitted briefly and exported."""
+    """A hybrid (CNN + the 79 features) and a two-member multitask ensemble on all features (with the
+    transcription ones), fitted briefly and exported."""
     root = tmp_path_factory.mktemp("export")
     models = {}
     for arch, extra in (("hybrid", ["--param", "filters=[8,8]", "--crop-seconds", 1]),
-                        ("multitask", ["--ensemble", 2])):
+                        ("multitask", ["--ensemble", 2, "--features", "all"])):
         run = root / arch
         result = invoke("fit", "--arch", arch, "--store", planted_store, "--out", run, "--epochs", 3, "--folds", 1,
                         "--final", "--no-progress", *extra)
@@ -56,6 +57,10 @@ def test_score_equals_keras_predict(exported, tmp_path, arch):
     np.testing.assert_allclose(list(rating.ratings.values()), np.clip(expected.mean(axis=0), 0, 1), atol=1e-4)
     if arch == "hybrid":
         assert len(rating.window_starts_s) > 1  # 3.2 s in 1 s windows
+    else:
+        from pianokit.feature_names import ALL_FEATURES
+
+        assert inputs["features"].shape == (1, len(ALL_FEATURES))
 
 
 def test_metadata_contract(exported):

@@ -1,0 +1,127 @@
+"""Piano transcription front-end: basic-pitch's ONNX model (onnxruntime only) -> note events ->
+performance features, the audio counterpart of the MIDI-derived features in pianokit.symbolic.
+
+The model (Spotify basic-pitch, ICASSP 2022, Apache-2.0; see assets/basic_pitch/NOTICE) takes raw
+22.05 kHz audio in 2 s windows and gives per-frame (86 frames/s) note, onset and pitch-contour
+posteriors over the 88 piano keys; its CQT front end is inside the graph. Notes are decoded as in
+basic-pitch: onset peaks above a threshold, held while the note posterior stays above another. A
+note's loudness (the velocity proxy, in dB) is the spectral peak near its first two harmonics at its
+onset.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.signal import argrelmax
+
+from pianokit.feature_names import TRANSCRIBED_NOTE_FEATURES as NOTE_FEATURES
+from pianokit.feature_names import TRANSCRIPTION_FEATURES as FEATURES
+from pianokit.symbolic import note_features
+
+MODEL_PATH = Path(__file__).resolve().parent / "assets" / "basic_pitch" / "nmp.onnx"
+SAMPLE_RATE = 22050
+FFT_HOP = 256
+WINDOW_SAMPLES = 2 * SAMPLE_RATE - FFT_HOP
+OVERLAP_FRAMES = 30
+FRAME_RATE = SAMPLE_RATE / FFT_HOP
+MIDI_OFFSET = 21
+ONSET_THRESHOLD = 0.5
+FRAME_THRESHOLD = 0.3
+MIN_NOTE_FRAMES = 11  # 127.7 ms, basic-pitch's default
+ENERGY_TOLERANCE = 11
+
+@lru_cache(maxsize=1)
+def _session():
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    options.intra_op_num_threads = 1
+    return ort.InferenceSession(str(MODEL_PATH), options, providers=["CPUExecutionProvider"])
+
+
+def posteriors(y: np.ndarray, sample_rate: int = SAMPLE_RATE) -> dict[str, np.ndarray]:
+    """{'note', 'onset', 'contour'}: (frames, 88 or 264) posteriors of mono audio ``y``."""
+    if sample_rate != SAMPLE_RATE:
+        import soxr
+
+        y = soxr.resample(y, sample_rate, SAMPLE_RATE)
+    y = np.asarray(y, dtype=np.float32)
+    overlap = OVERLAP_FRAMES * FFT_HOP
+    hop = WINDOW_SAMPLES - overlap
+    padded = np.concatenate([np.zeros(overlap // 2, np.float32), y])
+    starts = range(0, len(padded), hop)
+    batch = np.stack([np.pad(padded[i:i + WINDOW_SAMPLES], (0, max(0, WINDOW_SAMPLES - len(padded[i:i + WINDOW_SAMPLES]))))
+                      for i in starts])[:, :, None]
+    session = _session()
+    names = {"StatefulPartitionedCall:1": "note", "StatefulPartitionedCall:2": "onset",
+             "StatefulPartitionedCall:0": "contour"}
+    outputs = session.run(list(names), {session.get_inputs()[0].name: batch})
+    n_frames = int(np.floor(len(y) * FRAME_RATE / SAMPLE_RATE))
+    half = OVERLAP_FRAMES // 2
+    return {name: out[:, half:-half, :].reshape(-1, out.shape[-1])[:n_frames]
+            for name, out in zip(names.values(), outputs)}
+
+
+def decode_notes(note: np.ndarray, onset: np.ndarray) -> pd.DataFrame:
+    """Note events (onset, offset in seconds, pitch, amplitude, onset_peak) from the posteriors."""
+    n_frames = len(note)
+    peaks = np.zeros_like(onset)
+    index = argrelmax(onset, axis=0)
+    peaks[index] = onset[index]
+    times, keys = np.where(peaks >= ONSET_THRESHOLD)
+    remaining = note.copy()
+    events = []
+    for start, key in zip(times[::-1], keys[::-1]):  # backwards in time, as basic-pitch does
+        if start >= n_frames - 1:
+            continue
+        i, below = start + 1, 0
+        while i < n_frames - 1 and below < ENERGY_TOLERANCE:
+            below = below + 1 if remaining[i, key] < FRAME_THRESHOLD else 0
+            i += 1
+        end = i - below
+        if end - start <= MIN_NOTE_FRAMES:
+            continue
+        remaining[start:end, max(key - 1, 0):key + 2] = 0
+        events.append((start / FRAME_RATE, end / FRAME_RATE, key + MIDI_OFFSET,
+                       float(note[start:end, key].mean()), float(onset[start, key])))
+    frame = pd.DataFrame(events, columns=["onset", "offset", "pitch", "amplitude", "onset_peak"])
+    return frame.sort_values(["onset", "pitch"]).reset_index(drop=True)
+
+
+def note_loudness_db(y: np.ndarray, notes: pd.DataFrame, sample_rate: int) -> np.ndarray:
+    """Each note's loudness at its onset, the velocity proxy: the peak spectral magnitude (dB) near
+    its fundamental and second harmonic in the 50 ms after the onset."""
+    import librosa
+
+    n_fft = 2048
+    spec = np.abs(librosa.stft(np.asarray(y, dtype=np.float32), n_fft=n_fft, hop_length=FFT_HOP))
+    bin_hz = sample_rate / n_fft
+    span = max(1, int(round(0.05 * sample_rate / FFT_HOP)))
+    out = np.empty(len(notes))
+    for i, (start, pitch) in enumerate(zip(notes["onset"].to_numpy(), notes["pitch"].to_numpy())):
+        frame = min(int(start * sample_rate / FFT_HOP), spec.shape[1] - 1)
+        f0 = 440.0 * 2 ** ((pitch - 69) / 12)
+        bins = [int(round(h * f0 / bin_hz)) for h in (1, 2)]
+        values = [spec[max(b - 1, 0):b + 2, frame:frame + span].max(initial=0.0) for b in bins if b < spec.shape[0]]
+        out[i] = 20 * np.log10(max(max(values, default=0.0), 1e-6))
+    return out
+
+
+def features(y: np.ndarray, sample_rate: int) -> np.ndarray:
+    """The FEATURES vector of one recording (zeros where no note was found)."""
+    post = posteriors(y, sample_rate)
+    notes = decode_notes(post["note"], post["onset"])
+    extra = [float((post["note"] > FRAME_THRESHOLD).sum(axis=1).mean()) if len(post["note"]) else 0.0,
+             float(notes["onset_peak"].mean()) if len(notes) else 0.0]
+    if len(notes) == 0:
+        return np.array([0.0] * len(NOTE_FEATURES) + extra)
+    notes = notes.assign(velocity=note_loudness_db(y, notes, sample_rate))
+    with np.errstate(all="ignore"):
+        values = note_features(notes[["onset", "offset", "pitch", "velocity"]], {})
+    vector = np.array([values[name] for name in NOTE_FEATURES] + extra, dtype=np.float64)
+    return np.nan_to_num(vector, nan=0.0, posinf=0.0, neginf=0.0)
