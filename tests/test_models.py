@@ -87,7 +87,7 @@ def test_efficientnet_loads_a_local_weights_file(tmp_path):
                                                   input_shape=(N_MELS, FRAMES, 3), pooling="avg")
     path = tmp_path / "b0.weights.h5"
     reference.save_weights(path)
-    model = build("efficientnet", small_spec("efficientnet", weights=str(path)))
+    model = build("efficientnet", small_spec("efficientnet", weights=str(path), backbone="b0"))
     loaded = model.get_layer("efficientnetb0").get_weights()
     for a, b in zip(reference.get_weights(), loaded):
         np.testing.assert_array_equal(a, b)
@@ -104,16 +104,20 @@ def test_efficientnet_bad_weights_path(tmp_path):
         build("efficientnet", small_spec("efficientnet", weights=str(bad)))
 
 
-def test_backbone_freeze_then_fine_tune_top_blocks():
+@pytest.mark.parametrize("kind, layer, top", [("b0", "efficientnetb0", ("block6", "block7", "top_")),
+                                               ("lite0", "efficientnet_lite0",
+                                                tuple(f"block{i}_" for i in range(11, 16)) + ("head_",))])
+def test_backbone_freeze_then_fine_tune_top_blocks(kind, layer, top):
     from pianokit.models.efficientnet import set_backbone_trainable
 
-    model = build("efficientnet", small_spec("efficientnet"))
+    model = build("efficientnet", small_spec("efficientnet", backbone=kind))
     set_backbone_trainable(model, None)
     frozen = len(model.trainable_weights)
     set_backbone_trainable(model, 2)
-    net = model.get_layer("efficientnetb0")
+    net = model.get_layer(layer)
     trainable = {w.path.split("/")[0] for w in net.trainable_weights}
-    assert trainable and all(n.startswith(("block6", "block7", "top_")) for n in trainable)
+    assert trainable and all(n.startswith(top) for n in trainable)
+    assert any(n.startswith(top[-2]) for n in trainable)  # the last stage's blocks are all open
     assert not any(isinstance(layer, keras.layers.BatchNormalization) and layer.trainable for layer in net.layers)
     assert len(model.trainable_weights) > frozen
 

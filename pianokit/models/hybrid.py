@@ -1,7 +1,7 @@
 """Spectrogram branch fused with the extended hand-crafted features.
 
 Branches: cnn (conv blocks), stats (per-mel-bin mean and std over time, a dense layer) or
-efficientnet (EfficientNetB0 on the mel image).
+efficientnet (EfficientNet-Lite0 or B0 on the mel image, pianokit.models.efficientnet).
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from pianokit.models.common import FEATURE_INPUT, MEL_INPUT, feature_input, mel_
 from pianokit.models.spec import ModelSpec
 
 DEFAULTS = {"branch": "cnn", "filters": (16, 32, 64, 64), "frame_units": 128, "feature_units": 64,
-            "hidden": 64, "dropout": 0.3, "weights": None}
+            "hidden": 64, "dropout": 0.3, "weights": None, "backbone": "lite0"}
 
 
 def build(spec: ModelSpec, branch="cnn", filters=(16, 32, 64, 64), frame_units=128, feature_units=64,
-          hidden=64, dropout=0.3, weights=None) -> keras.Model:
+          hidden=64, dropout=0.3, weights=None, backbone="lite0") -> keras.Model:
     if branch == "efficientnet":
         mel_in = keras.Input((spec.crop_frames, spec.n_mels), name=MEL_INPUT)
-        audio = efficientnet.image_branch(mel_in, spec, weights)
+        audio = efficientnet.image_branch(mel_in, spec, weights, kind=backbone)
     elif branch == "cnn":
         mel_in, x = mel_input(spec)
         audio = cnn_branch(x, spec, filters, frame_units)
