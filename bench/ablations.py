@@ -100,7 +100,8 @@ def main() -> None:
         start = time.perf_counter()
         if not (folder / "metrics.json").is_file():
             subprocess.run([sys.executable, "-m", *cmd, "--no-progress"], check=True, stdout=subprocess.DEVNULL)
-            (folder / "wall_time.json").write_text(json.dumps({"wall_s": round(time.perf_counter() - start, 1)}))
+            if not (folder / "wall_time.json").is_file():  # the first, full training run
+                (folder / "wall_time.json").write_text(json.dumps({"wall_s": round(time.perf_counter() - start, 1)}))
         m = json.loads((folder / "metrics.json").read_text())
         wall = json.loads((folder / "wall_time.json").read_text())["wall_s"] if (folder / "wall_time.json").is_file() else None
         rows.append({"name": name, "question": question, "command": " ".join(cmd), "wall_s": wall, **m})

@@ -29,7 +29,8 @@ RESULTS = Path(__file__).parent / "results"
 ARCH_ARGS = {
     "mlp": ["--epochs", "200", "--patience", "20"],
     "multitask": ["--epochs", "200", "--patience", "15"],
-    "efficientnet": ["--epochs", "12", "--patience", "4"],  # CPU budget: 5 frozen + 7 fine-tuning epochs at most
+    # EfficientNet-Lite0 with its ImageNet weights; CPU budget: 5 frozen + 7 fine-tuning epochs at most
+    "efficientnet": ["--epochs", "12", "--patience", "4", "--backbone-weights", "imagenet"],
 }
 
 
@@ -46,7 +47,7 @@ def run_arch(arch: str, args, out: Path) -> dict:
     wall = time.perf_counter() - start
     metrics = json.loads((out / "metrics.json").read_text())
     timing_file = out / "wall_time.json"
-    if wall > 5 or not timing_file.is_file():
+    if not timing_file.is_file():  # the first, full training run; a rerun only re-reads it
         timing_file.write_text(json.dumps({"wall_s": round(wall, 1)}))
     return {"arch": arch, "command": " ".join(["pianokit", *cmd[3:]]),
             "wall_s": json.loads(timing_file.read_text())["wall_s"], **metrics}
