@@ -11,6 +11,7 @@ import click
 
 from pianokit import __version__
 from pianokit.errors import InputError
+from pianokit.feature_names import FEATURE_SETS
 from pianokit.safety import printable
 
 
@@ -129,9 +130,7 @@ def extract(paths, manifest, out, jobs, progress) -> None:
             click.echo(f"failed: {message}", err=True)
         raise InputError(f"none of the {len(messages)} files could be used; nothing was written")
     if manifest:
-        from pianokit.dataset import write_csv_atomic
-
-        from pianokit.dataset import PATH_COLUMNS
+        from pianokit.dataset import PATH_COLUMNS, write_csv_atomic
 
         for column in PATH_COLUMNS:
             if column in df.columns:
@@ -194,14 +193,16 @@ ARCH_NAMES = ("mlp", "multitask", "cnn", "transformer", "efficientnet", "hybrid"
 
 @cli.command()
 @click.option("--arch", required=True, type=click.Choice(ARCH_NAMES),
-              help="mlp: basic 10 features, one --target. multitask: 79 features, 19 heads. cnn / transformer: "
+              help="mlp: basic 10 features, one --target. multitask: 79 features (115 with --features all), 19 heads. "
+                   "cnn / transformer: "
                    "log-mel. efficientnet: EfficientNet-Lite0 (or B0) on the log-mel. hybrid: CNN (or EfficientNet) + features.")
 @click.option("--store", required=True, type=click.Path(path_type=Path), help="Feature store from 'pianokit extract'.")
 @click.option("--manifest", type=click.Path(path_type=Path), default=None,
               help="Labelled manifest (default: STORE/manifest.csv).")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder, e.g. runs/cnn.")
 @click.option("--split", type=click.Choice(["passage", "performer"]), default="passage", show_default=True,
-              help="passage: 4-fold CV on fold_passage. performer: test on performer groups 1-2.")
+              help="passage: 4-fold CV on fold_passage, overlapping passages kept together. performer: test on "
+                   "performer groups 1-2 (players never heard).")
 @click.option("--folds", type=click.IntRange(1, 4), default=4, show_default=True, help="How many folds to run.")
 @click.option("--epochs", type=click.IntRange(min=1), default=60, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
@@ -227,7 +228,7 @@ ARCH_NAMES = ("mlp", "multitask", "cnn", "transformer", "efficientnet", "hybrid"
               help="Builder hyper-parameter, e.g. --param filters=[16,32,64] --param dropout=0.2.")
 @click.option("--ensemble", type=click.IntRange(1, 20), default=1, show_default=True,
               help="Models per fold with different seeds, averaged into one model.")
-@click.option("--features", "feature_set", type=click.Choice(["extended", "all"]), default="extended",
+@click.option("--features", "feature_set", type=click.Choice(list(FEATURE_SETS)), default="extended",
               show_default=True,
               help="Feature inputs of multitask and hybrid: extended = the 79 librosa features; all = those plus "
                    "the transcription features (tr_*: notes found by the basic-pitch model).")
