@@ -166,3 +166,39 @@ def test_cnn_learns_planted_loudness(planted_store, tmp_path):
                  "--crop-seconds", 1, "--batch-size", 8, "--param", "filters=[8,16]")
     assert result.exit_code == 0, result.output
     assert metrics(out)["model"]["per_dimension"]["timbre_soft_loud"]["r"] > 0.7
+
+
+def test_feature_set_choice_is_checked_before_any_work(planted_store, tmp_path):
+    result = fit("--arch", "mlp", "--features", "all", "--store", planted_store, "--out", tmp_path / "m")
+    assert result.exit_code == 2 and "applies to multitask and hybrid" in result.output
+    assert not (tmp_path / "m").exists()
+
+
+def test_all_features_need_a_store_that_has_them(planted_store, tmp_path):
+    import shutil
+
+    from pianokit.extract import run_extract
+    from pianokit.feature_names import EXTENDED_FEATURES
+    from pianokit.features import FeatureConfig
+
+    manifest = pd.read_csv(planted_store / "manifest.csv").head(12)
+    store = tmp_path / "old_store"
+    run_extract([(i, __import__("pathlib").Path(a)) for i, a in zip(manifest["segment_id"], manifest["audio"])],
+                store, FeatureConfig(features=EXTENDED_FEATURES), progress=False)
+    shutil.copy(planted_store / "manifest.csv", store / "manifest.csv")
+    result = fit("--arch", "multitask", "--features", "all", "--store", store, "--out", tmp_path / "r")
+    assert result.exit_code == 2 and "tr_" in result.output and "new store" in result.output
+
+
+def test_a_rerun_refreshes_baselines_without_retraining(planted_store, tmp_path):
+    out = tmp_path / "again"
+    args = ("--arch", "mlp", "--store", planted_store, "--out", out, "--epochs", 2, "--folds", 1)
+    assert fit(*args).exit_code == 0
+    stamp = (out / "fold0" / "model.keras").stat().st_mtime_ns
+    fold = json.loads((out / "fold0" / "metrics.json").read_text())
+    fold["baselines"] = {"train_mean": fold["baselines"]["train_mean"]}  # as if made by older code
+    (out / "fold0" / "metrics.json").write_text(json.dumps(fold))
+    (out / "metrics.json").unlink()
+    assert fit(*args).exit_code == 0
+    assert (out / "fold0" / "model.keras").stat().st_mtime_ns == stamp
+    assert set(metrics(out)["baselines"]) == {"train_mean", "player_mean", "ridge", "symbolic"}
