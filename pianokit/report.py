@@ -27,7 +27,7 @@ def render_ratings(results, scorer, fmt: str) -> str:
     cv = scorer.cv_accuracy()
     if fmt == "csv":
         rows = [{"file": r.path, "duration_s": round(r.duration_s, 2), "windows": len(r.window_starts_s),
-                 **{d: _fmt(v) for d, v in r.ratings.items()}} for r in results]
+                 **{d: _fmt(v) for d, v in r.ratings.items()}, "warnings": "; ".join(r.warnings)} for r in results]
         return _csv(rows).rstrip("\n")
     if fmt == "json":
         return json.dumps({
@@ -35,6 +35,7 @@ def render_ratings(results, scorer, fmt: str) -> str:
                       "provider": scorer.provider},
             "recordings": [{
                 "file": r.path, "duration_s": round(r.duration_s, 3), "windows": len(r.window_starts_s),
+                "warnings": r.warnings,
                 "ratings": {d: round(v, 4) for d, v in r.ratings.items()},
                 "ratings_1_to_7": {d: round(to_rater_scale(v), 3) for d, v in r.ratings.items()},
                 "cv_r2": {d: round(cv[d]["r2"], 3) for d in r.ratings if d in cv},
@@ -45,6 +46,8 @@ def render_ratings(results, scorer, fmt: str) -> str:
     out = io.StringIO()
     for r in results:
         out.write(f"{r.path}  ({r.duration_s:.1f} s, {len(r.window_starts_s)} window(s))\n")
+        for warning in r.warnings:
+            out.write(f"  warning: {warning}\n")
         out.write(f"  {'dimension':42} {'0-1':>6} {'1-7':>5} {'CV R2':>6} {'CV r':>5} {'wp r':>5}\n")
         for d, v in r.ratings.items():
             acc = cv.get(d, {})

@@ -15,6 +15,7 @@ from pianokit.audio import equal_segments, read_segments
 from pianokit.errors import InputError
 from pianokit.features import FEATURE_VERSION, FeatureConfig, extract, log_mel
 from pianokit.metadata import ONNX_METADATA_KEY, model_paths, parse_embedded, read_json
+from pianokit.recording_checks import RecordingStats
 from pianokit.windows import window_starts, windows
 
 def _default_model() -> Path:
@@ -30,13 +31,15 @@ SEGMENT_SECONDS = 30.0
 
 @dataclass
 class Rating:
-    """One recording's ratings (mean over windows, clipped to [0, 1]) and the per-window timeline."""
+    """One recording's ratings (mean over windows, clipped to [0, 1]), the per-window timeline, and
+    warnings about what the model cannot vouch for (pianokit.recording_checks)."""
 
     path: str
     duration_s: float
     ratings: dict[str, float]
     window_starts_s: list[float]
     window_ratings: np.ndarray
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
 
 def _gpu_present() -> bool:
@@ -158,7 +161,9 @@ class Scorer:
         """The mean over all windows of all segments, and the per-window timeline."""
         sr, hop = self.config.sample_rate, self.config.hop_length
         preds, starts, samples = [], [], 0
+        checks = RecordingStats()
         for offset, segment in segments:
+            checks.add(segment)
             inputs = self.inputs_for(segment)
             preds.append(self.session.run(None, inputs)[0])
             frames = window_starts(1 + len(segment) // hop, self.frames, self.hop) if "mel" in inputs else [0]
@@ -169,7 +174,7 @@ class Scorer:
             raise InputError(f"{path}: the model gave non-finite ratings (NaN or infinity); the model file is broken")
         mean = np.clip(per_window.mean(axis=0), 0.0, 1.0)
         return Rating(path, samples / sr, dict(zip(self.dimensions, mean.tolist())), starts,
-                      np.clip(per_window, 0.0, 1.0))
+                      np.clip(per_window, 0.0, 1.0), checks.warnings())
 
     def cv_accuracy(self) -> dict[str, dict]:
         """Per-dimension cross-validated R² and r from the metadata (empty when unknown)."""

@@ -139,7 +139,7 @@ def test_score_cli_formats_and_timeline(exported, tmp_path):
     assert len(timeline) == sum(r["windows"] for r in payload["recordings"])
     csv_out = invoke("score", a, "--model", model, "--format", "csv")
     rows = pd.read_csv(__import__("io").StringIO(csv_out.stdout))
-    assert len(rows) == 1 and rows.shape[1] == 3 + 19
+    assert len(rows) == 1 and rows.shape[1] == 3 + 19 + 1 and rows.columns[-1] == "warnings"
 
 
 def assert_exit_2(result, *needles):
