@@ -194,9 +194,10 @@ def _nan_model(path: Path) -> Path:
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper, numpy_helper
 
-    weights = numpy_helper.from_array(np.full((79, 19), np.nan, dtype=np.float32), "w")
+    n = len(DEFAULT_META["feature_names"])
+    weights = numpy_helper.from_array(np.full((n, 19), np.nan, dtype=np.float32), "w")
     graph = helper.make_graph([helper.make_node("MatMul", ["features", "w"], ["ratings"])], "nan",
-                              [helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, 79])],
+                              [helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, n])],
                               [helper.make_tensor_value_info("ratings", TensorProto.FLOAT, [None, 19])], [weights])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
