@@ -402,6 +402,9 @@ def import_tensorflow_quietly() -> None:
 
 
 def main() -> None:
+    # Ctrl-C / SIGINT and SIGTERM end a run cleanly (exit 130), also when a non-interactive shell
+    # started it in the background with SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     quiet_tensorflow()
     cli(prog_name="pianokit")
