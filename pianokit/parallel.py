@@ -40,11 +40,16 @@ def _die_with_parent() -> None:
     threading.Thread(target=watch, daemon=True, name="pianokit-parent-watch").start()
 
 
+WORKER_ENV = "PIANOKIT_POOL_WORKER"
+
+
 def _single_threaded_worker() -> None:
-    """Each worker process uses one BLAS/OpenMP thread (the pool already fills the cores), stays
-    quiet (per-file problems are reported as errors, not warnings) and dies with its parent."""
+    """Each worker process uses one BLAS/OpenMP/ONNX Runtime thread (the pool already fills the
+    cores), stays quiet (per-file problems are reported as errors, not warnings) and dies with its
+    parent."""
     from threadpoolctl import threadpool_limits
 
+    os.environ[WORKER_ENV] = "1"
     threadpool_limits(1)
     warnings.simplefilter("ignore")
     _die_with_parent()

@@ -11,6 +11,7 @@ onset.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from scipy.signal import argrelmax
 
 from pianokit.feature_names import TRANSCRIBED_NOTE_FEATURES as NOTE_FEATURES
 from pianokit.feature_names import TRANSCRIPTION_FEATURES as FEATURES
+from pianokit.parallel import WORKER_ENV
 from pianokit.symbolic import note_features
 
 MODEL_PATH = Path(__file__).resolve().parent / "assets" / "basic_pitch" / "nmp.onnx"
@@ -40,7 +42,8 @@ def _session():
 
     options = ort.SessionOptions()
     options.log_severity_level = 4
-    options.intra_op_num_threads = 1
+    if os.environ.get(WORKER_ENV):  # a pool worker: the pool already fills the cores
+        options.intra_op_num_threads = 1
     return ort.InferenceSession(str(MODEL_PATH), options, providers=["CPUExecutionProvider"])
 
 
