@@ -1,0 +1,208 @@
+"""How far ratings move under everyday recording conditions, on held-out passages (leak-free).
+
+Usage:
+  python bench/robustness.py [--run runs/multitask_musescore_tr_ens5] [--groups-per-fold 2]
+                             [--other-piano data/percepiano/audio] [--seed 0]
+
+The run's four fold models are exported to ONNX (into RUN/onnx/, once). For each fold, a seeded
+sample of its test passage groups (whole groups, so within-passage scores exist) is scored by that
+fold's model, with the real `Scorer.score_file` path, clean and under each condition: gain, room
+reverb, background noise, phone band, lossy codecs, 44.1 kHz stereo, and another piano (the same
+MIDI rendered with another SoundFont). Per condition: mean R² and within-passage R² over the 19
+dimensions, and the mean |rating shift| from clean in units of the within-passage label SD.
+Writes RUN/robustness_ratings.csv (every rating) and bench/results/robustness.json, .md and .png.
+
+Reverb uses synthetic impulse responses (exponentially decaying noise with the given RT60 plus the
+direct sound), not measured rooms; noise is seeded white or pink noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+
+from pianokit.dimensions import DIMENSIONS
+from pianokit.metrics import evaluate, passage_deviations
+
+RESULTS = Path(__file__).parent / "results"
+SR = 22050
+TARGETS = {"gain": 0.15, "codec": 0.15, "reverb": 0.25, "noise_30": 0.25, "phone": 0.25, "stereo": 0.25}
+
+
+def noise(n: int, rng: np.random.Generator, colour: str) -> np.ndarray:
+    white = rng.standard_normal(n)
+    if colour == "white":
+        return white
+    spectrum = np.fft.rfft(white)
+    spectrum /= np.sqrt(np.maximum(np.arange(len(spectrum)), 1))  # 1/f power
+    return np.fft.irfft(spectrum, n)
+
+
+def at_snr(y: np.ndarray, n: np.ndarray, snr_db: float) -> np.ndarray:
+    return y + n * np.sqrt(np.mean(y ** 2) / np.mean(n ** 2)) / 10 ** (snr_db / 20)
+
+
+def reverb(y: np.ndarray, rt60: float, rng: np.random.Generator) -> np.ndarray:
+    from scipy.signal import fftconvolve
+
+    t = np.arange(int(rt60 * SR)) / SR
+    tail = rng.standard_normal(len(t)) * np.exp(-6.91 * t / rt60) * 0.3
+    ir = np.concatenate([[1.0], np.zeros(int(0.01 * SR)), tail])
+    wet = fftconvolve(y, ir)[: len(y) + int(0.5 * rt60 * SR)]
+    return wet * np.sqrt(np.mean(y ** 2) / np.mean(wet ** 2))
+
+
+def phone(y: np.ndarray) -> np.ndarray:
+    from scipy.signal import butter, sosfiltfilt
+
+    return sosfiltfilt(butter(4, [300, 3400], btype="band", fs=SR, output="sos"), y)
+
+
+def write(path: Path, y: np.ndarray, sr: int = SR, **kwargs) -> Path:
+    sf.write(path, np.clip(y, -1, 1), sr, **kwargs)
+    return path
+
+
+def mp3(clean: Path, path: Path, bitrate: str = "64k") -> Path:
+    subprocess.run(["ffmpeg", "-y", "-loglevel", "error", "-i", str(clean), "-b:a", bitrate, str(path)], check=True)
+    return path
+
+
+def conditions(y: np.ndarray, other: Path | None, rng: np.random.Generator, tmp: Path) -> dict[str, Path]:
+    """{condition: file} for one clean recording ``y`` at 22.05 kHz."""
+    import soxr
+
+    files = {"clean": write(tmp / "clean.wav", y)}
+    for db in (-18, -6, 6):
+        files[f"gain_{db:+d}dB"] = write(tmp / f"gain{db}.wav", y * 10 ** (db / 20))
+    for rt60 in (0.3, 0.8, 2.0):
+        files[f"reverb_{rt60}s"] = write(tmp / f"rev{rt60}.wav", reverb(y, rt60, rng))
+    for colour in ("white", "pink"):
+        for snr in (30, 20):
+            files[f"noise_{colour}_{snr}dB"] = write(tmp / f"{colour}{snr}.wav", at_snr(y, noise(len(y), rng, colour), snr))
+    files["phone_300_3400Hz"] = write(tmp / "phone.wav", phone(y))
+    files["mp3_64k"] = mp3(files["clean"], tmp / "low.mp3")
+    files["ogg_low"] = write(tmp / "low.ogg", y, format="OGG", subtype="VORBIS", compression_level=0.9)  # ~45 kbps
+    stereo = soxr.resample(y, SR, 44100)
+    files["stereo_44k"] = write(tmp / "stereo.wav", np.stack([stereo, 0.9 * stereo], axis=1), 44100)
+    if other is not None and other.is_file():
+        files["other_piano"] = other
+    return files
+
+
+def fold_models(run: Path) -> dict[int, Path]:
+    out = {}
+    for k in range(4):
+        target = run / "onnx" / f"fold{k}"
+        if not target.with_suffix(".onnx").is_file():
+            subprocess.run([sys.executable, "-m", "pianokit", "export", str(run / f"fold{k}" / "model.keras"),
+                            "--out", str(target)], check=True, stdout=subprocess.DEVNULL)
+        out[k] = target
+    return out
+
+
+def main() -> None:
+    from pianokit.scorer import Scorer
+    from pianokit.training_data import load_training_data
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", type=Path, default=Path("runs/multitask_musescore_tr_ens5"))
+    parser.add_argument("--groups-per-fold", type=int, default=2)
+    parser.add_argument("--other-piano", type=Path, default=Path("data/percepiano/audio"),
+                        help="renders of the same MIDI with another SoundFont (FluidR3 here)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    config = json.loads((args.run / "config.json").read_text())
+    data = load_training_data(config["store"], config.get("manifest"), with_mels=False)
+    table = data.table
+    labels = table[list(DIMENSIONS)].to_numpy()
+    centred, _ = passage_deviations(labels, labels, data.passages)
+    wp_sd = float(np.sqrt(np.mean(centred ** 2)))
+    rng = np.random.default_rng(args.seed)
+    models = fold_models(args.run)
+    rows, start = [], time.perf_counter()
+    for k, model in models.items():
+        scorer = Scorer(model, "cpu")
+        in_fold = table[table["fold_passage"] == k]
+        groups = rng.choice(sorted(in_fold["passage_group"].unique()), args.groups_per_fold, replace=False)
+        for _, seg in in_fold[in_fold["passage_group"].isin(groups)].iterrows():
+            y, sr = sf.read(seg["audio"], dtype="float64")
+            assert sr == SR
+            with tempfile.TemporaryDirectory() as tmp:
+                files = conditions(y, args.other_piano / f"{seg['segment_id']}.wav", rng, Path(tmp))
+                for name, path in files.items():
+                    rating = scorer.score_file(path)
+                    rows.append({"segment_id": seg["segment_id"], "passage": seg["passage"], "fold": k,
+                                 "condition": name, **{f"pred_{d}": v for d, v in rating.ratings.items()},
+                                 **{f"true_{d}": seg[d] for d in DIMENSIONS}})
+        print(f"fold {k}: {len(rows)} ratings so far, {time.perf_counter() - start:.0f} s", flush=True)
+    df = pd.DataFrame(rows)
+    ratings = args.run / "robustness_ratings.csv"
+    df.to_csv(ratings, index=False)
+    summarise(df, wp_sd, args, time.perf_counter() - start)
+
+
+def summarise(df: pd.DataFrame, wp_sd: float, args, wall: float) -> None:
+    """Per-condition accuracy and shift from the per-segment ratings; writes the result files."""
+    clean = df[df["condition"] == "clean"].set_index("segment_id")
+    pred_cols, true_cols = [f"pred_{d}" for d in DIMENSIONS], [f"true_{d}" for d in DIMENSIONS]
+    results = {}
+    for name, part in df.groupby("condition", sort=False):
+        part = part.set_index("segment_id")
+        part = part.loc[clean.index.intersection(part.index)]
+        ev = evaluate(part[true_cols].to_numpy(), part[pred_cols].to_numpy(), DIMENSIONS, part["passage"])
+        shift = np.abs(part[pred_cols].to_numpy() - clean.loc[part.index, pred_cols].to_numpy()).mean() / wp_sd
+        results[name] = {"segments": len(part), "r2": ev["mean"]["r2"],
+                         "within_passage_r2": ev.get("within_passage", {}).get("mean", {}).get("r2"),
+                         "mean_abs_shift_in_wp_sd": float(shift)}
+    lines = [f"Run `{args.run}` (fold models on their own held-out passages), {len(clean)} segments in "
+             f"{args.groups_per_fold} passage groups per fold; shift in units of the within-passage label SD "
+             f"({wp_sd:.3f}).", "", "| condition | segments | R² | within-passage R² | mean shift (wp SD) |",
+             "|---|---|---|---|---|"]
+    for name, r in results.items():
+        wp = f"{r['within_passage_r2']:.3f}" if r["within_passage_r2"] is not None else "-"
+        lines.append(f"| {name} | {r['segments']} | {r['r2']:.3f} | {wp} | {r['mean_abs_shift_in_wp_sd']:.2f} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "robustness.json").write_text(json.dumps({
+        "command": "python bench/robustness.py " + " ".join(sys.argv[1:]),
+        "machine": {"platform": platform.platform(), "python": platform.python_version()},
+        "within_passage_label_sd": wp_sd, "targets_mean_shift_in_wp_sd": TARGETS,
+        "wall_s": round(wall, 1), "conditions": results}, indent=2) + "\n")
+    (RESULTS / "robustness.md").write_text(text)
+    plot(results, RESULTS / "robustness.png")
+
+
+def plot(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [n for n in results if n != "clean"]
+    fig, ax = plt.subplots(figsize=(11, 5))
+    ax.bar(names, [results[n]["mean_abs_shift_in_wp_sd"] for n in names], color="tab:blue")
+    for level, label in ((0.15, "target: gain, codec"), (0.25, "target: reverb, 30 dB noise, phone, stereo")):
+        ax.axhline(level, color="tab:red", linestyle="--", linewidth=1)
+        ax.text(len(names) - 0.5, level, label, ha="right", va="bottom", fontsize=8, color="tab:red")
+    ax.set_ylabel("mean |rating shift| / within-passage label SD")
+    ax.set_title("How far ratings move under recording conditions (held-out passages)")
+    ax.tick_params(axis="x", rotation=60)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
