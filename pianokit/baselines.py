@@ -16,13 +16,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pianokit.training_data import split_groups
+
 BASELINES = ("train_mean", "player_mean", "ridge", "symbolic")
-DESCRIPTIONS = {
-    "train_mean": "training folds' mean rating",
-    "player_mean": "the player's mean rating in the training folds",
-    "ridge": "ridge regression on the same audio features",
-    "symbolic": "ridge regression on MIDI-derived performance features (perfect transcription)",
-}
 ALPHAS = np.logspace(-2, 4, 13)
 
 
@@ -56,7 +52,7 @@ def ridge(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, groups_t
 def predict_all(y: np.ndarray, train: np.ndarray, test: np.ndarray, table: pd.DataFrame,
                 features: np.ndarray, symbolic: np.ndarray | None) -> dict[str, np.ndarray]:
     """{baseline name: test predictions} for every baseline the data allows (rows index ``table``)."""
-    groups = _groups(table)
+    groups = split_groups(table)
     out = {"train_mean": train_mean(y[train], len(test))}
     column = "performer" if "performer" in table.columns else "player" if "player" in table.columns else None
     if column:
@@ -66,10 +62,3 @@ def predict_all(y: np.ndarray, train: np.ndarray, test: np.ndarray, table: pd.Da
     if symbolic is not None and not np.isnan(symbolic[np.concatenate([train, test])]).any():
         out["symbolic"] = ridge(symbolic[train], y[train], symbolic[test], groups[train])
     return out
-
-
-def _groups(table: pd.DataFrame) -> np.ndarray:
-    for column in ("passage_group", "passage", "segment_id"):
-        if column in table.columns:
-            return table[column].astype(str).to_numpy()
-    return np.arange(len(table)).astype(str)

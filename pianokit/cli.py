@@ -88,7 +88,7 @@ def dataset_percepiano(source, out, soundfont, sample_rate, jobs, progress) -> N
 
     manifest, failures = prepare_percepiano(source, out, soundfont, jobs or _jobs_default(), sample_rate, progress)
     for midi, error in failures:
-        click.echo(f"failed: {error if str(midi) in error else f'{midi}: {error}'}", err=True)
+        click.echo(f"failed: {error}", err=True)
     click.echo(f"{len(manifest)} labelled segments in {out / 'manifest.csv'}; {len(failures)} failed")
     if failures:
         click.echo(f"{len(failures)} MIDI file(s) could not be rendered (listed above); "
@@ -122,7 +122,7 @@ def extract(paths, manifest, out, jobs, progress) -> None:
     else:
         inputs = collect_inputs(list(paths))
     summary = run_extract(inputs, out, jobs=jobs or _jobs_default(), progress=progress)
-    messages = [error if audio in error else f"{audio}: {error}" for _, audio, error in summary.failures]
+    messages = [error for _, _, error in summary.failures]
     if not summary.done and not summary.skipped and messages:
         if len(messages) == 1:
             raise InputError(messages[0])

@@ -111,9 +111,7 @@ def _loads(text: str, source: str | os.PathLike, what: str) -> dict:
         raise InputError(f"{source}: {what} is larger than {MAX_METADATA_BYTES // 1_000_000} MB")
     try:
         return validate(json.loads(text), source)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, TypeError, ValueError) as exc:
-        if isinstance(exc, InputError):
-            raise
+    except (UnicodeDecodeError, RecursionError, TypeError, ValueError):
         raise InputError(f"{source}: {what} is not valid JSON") from None
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 from pianokit.atomic import atomic_path, write_text
 from pianokit.errors import InputError
 from pianokit.features import FeatureConfig
-from pianokit.safety import check_id, is_safe_id, printable
+from pianokit.safety import check_id, is_safe_id, own_folder, printable
 
 META_COLUMNS = ("id", "audio", "source_size", "source_mtime_ns", "duration_s", "frames")
 
@@ -46,9 +46,7 @@ class FeatureStore:
     @classmethod
     def create(cls, root: str | os.PathLike, config: FeatureConfig) -> "FeatureStore":
         """Open ``root`` for writing with ``config``; refuses a store made with other settings."""
-        root = Path(root)
-        if root.exists() and not root.is_dir():
-            raise InputError(f"{root}: exists and is not a folder; choose another --out")
+        root = own_folder(root, "config.json", "feature store")
         if (root / "config.json").exists():
             store = cls.open(root)
             if store.config != config:
@@ -57,8 +55,6 @@ class FeatureStore:
                     f"({store.config.fingerprint()} != {config.fingerprint()}); use a new --out folder"
                 )
             return store
-        if root.is_dir() and any(root.iterdir()):
-            raise InputError(f"{root}: folder is not empty and is not a feature store; choose a new or empty --out")
         (root / "mels").mkdir(parents=True, exist_ok=True)
         write_text(root / "config.json", json.dumps(config.to_dict(), indent=2))
         return cls(root, config)

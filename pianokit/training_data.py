@@ -151,10 +151,14 @@ def make_folds(table: pd.DataFrame, split: str = "passage", n_folds: int = 4, se
     return folds
 
 
-def final_holdout(table: pd.DataFrame, fraction: float, seed: int) -> np.ndarray:
-    """Early-stopping rows for a model fit on all data: whole passage groups (else passages, else rows)."""
+def split_groups(table: pd.DataFrame) -> np.ndarray:
+    """What a split must keep whole, per row: the passage group, else the passage, else the row."""
     for column in ("passage_group", "passage", "segment_id"):
         if column in table.columns:
-            groups = table[column].astype(str).to_numpy()
-            break
-    return group_holdout(groups, np.arange(len(table)), fraction, seed)
+            return table[column].astype(str).to_numpy()
+    return np.arange(len(table)).astype(str)
+
+
+def final_holdout(table: pd.DataFrame, fraction: float, seed: int) -> np.ndarray:
+    """Early-stopping rows for a model fit on all data: whole passage groups (else passages, else rows)."""
+    return group_holdout(split_groups(table), np.arange(len(table)), fraction, seed)
