@@ -22,7 +22,7 @@ from pianokit.feature_names import (
 
 __all__ = ["ALL_FEATURES", "BASIC_FEATURES", "EXTENDED_FEATURES", "FeatureConfig", "extract", "log_mel"]
 
-FEATURE_VERSION = 3  # bump whenever extraction code changes its numbers
+FEATURE_VERSION = 4  # bump whenever extraction code changes its numbers (4: level normalisation)
 
 HPSS_KERNEL = 15  # median-filter length; librosa's default 31 costs twice the time for the same ratio
 
@@ -43,6 +43,7 @@ class FeatureConfig:
     fmax: float = 11025.0
     mel_floor_db: float = -100.0
     min_duration: float = 1.0
+    level_dbfs: float = -20.0
     features: tuple[str, ...] = ALL_FEATURES
     version: int = FEATURE_VERSION
 
@@ -86,6 +87,7 @@ class FeatureConfig:
         number("fmax", self.fmin + 1, self.sample_rate / 2)
         number("mel_floor_db", -200, 0)
         number("min_duration", 0.05, 60)
+        number("level_dbfs", -60, 0)
         number("version", 0, 1000, integer=True)
         unknown = [f for f in self.features if not isinstance(f, str) or f not in ALL_FEATURES]
         if unknown or not self.features:
@@ -101,9 +103,28 @@ class FeatureConfig:
         return 1 + int(round(seconds * self.sample_rate)) // self.hop_length
 
 
+LEVEL_PERCENTILE = 95  # the level of a recording: this percentile of its frame RMS (its loud passages)
+
+
+def normalise_level(y: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """``y`` scaled so the 95th percentile of its frame RMS sits at ``config.level_dbfs``.
+
+    Recording level says more about the microphone than about the player, so every feature and
+    spectrogram is computed on level-normalised audio: a gain change leaves them unchanged, while
+    dynamics within the recording (how much softer the soft passages are) are kept.
+    """
+    rms = librosa.feature.rms(y=y, frame_length=config.n_fft, hop_length=config.hop_length)[0]
+    level = float(np.percentile(rms, LEVEL_PERCENTILE)) if rms.size else 0.0
+    if level <= 1e-8:
+        return y
+    return (y * (10 ** (config.level_dbfs / 20) / level)).astype(y.dtype, copy=False)
+
+
 def log_mel(y: np.ndarray, config: FeatureConfig, power_spec: np.ndarray | None = None) -> np.ndarray:
-    """Log-mel spectrogram in dB relative to full scale (not to the file's peak: loudness is kept)."""
+    """Log-mel spectrogram in dB relative to full scale of the level-normalised audio (``y`` is
+    normalised here unless the power spectrogram of normalised audio is given)."""
     if power_spec is None:
+        y = normalise_level(y, config)
         power_spec = np.abs(librosa.stft(y, n_fft=config.n_fft, hop_length=config.hop_length)) ** 2
     mel = librosa.feature.melspectrogram(
         S=power_spec, sr=config.sample_rate, n_mels=config.n_mels, fmin=config.fmin, fmax=config.fmax
@@ -185,9 +206,11 @@ def _attack_decay(rms_db: np.ndarray, onset_frames: np.ndarray, frame_rate: floa
 def extract(y: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
     """Return (feature vector in ``config.features`` order, log-mel of shape (n_mels, T)).
 
-    One STFT is shared by every spectral feature; tempo and HPSS use the log-mel. Transcription
-    features (``tr_*``, pianokit.transcribe) are computed only when ``config.features`` asks for them.
+    The audio is first level-normalised (``normalise_level``). One STFT is shared by every spectral
+    feature; tempo and HPSS use the log-mel. Transcription features (``tr_*``, pianokit.transcribe)
+    are computed only when ``config.features`` asks for them.
     """
+    y = normalise_level(y, config)
     sr, hop = config.sample_rate, config.hop_length
     frame_rate = sr / hop
     duration = len(y) / sr

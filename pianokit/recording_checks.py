@@ -3,8 +3,8 @@
 The shipped model learned from clean, unclipped piano renders played back at one fixed gain. Three
 cheap checks flag a recording that is far from that, so a user knows which ratings to doubt:
 - clipping: more than 0.05 % of samples at full scale;
-- level: the peak outside the range of the training renders, with some margin (the features read
-  absolute level, so loudness and dynamics ratings move with the recording level);
+- level: a peak below -50 dBFS (features are level-normalised, so the level itself does not matter,
+  but so quiet a recording is mostly hiss and quantisation noise once amplified);
 - noise: the loudest half of the frames has a noise-like spectrum (median spectral flatness above
   0.005; the training renders stay below 0.0015, piano with white noise at 20 dB SNR reaches about
   0.006), as with strong background noise or a sound that is not a piano.
@@ -19,7 +19,7 @@ import numpy as np
 
 CLIP_LEVEL = 0.999
 CLIP_SHARE = 0.0005
-PEAK_DBFS_RANGE = (-40.0, -3.0)  # the training renders peak between -28 and -9 dBFS
+QUIET_PEAK_DBFS = -50.0  # the training renders peak between -28 and -9 dBFS
 FLATNESS_LIMIT = 0.005
 FRAME, HOP = 2048, 512
 
@@ -53,10 +53,9 @@ class RecordingStats:
             out.append(f"clipped: {100 * self.clipped / self.samples:.2f} % of samples at full scale; "
                        "loudness and timbre ratings are unreliable")
         peak_db = 20 * np.log10(max(self.peak, 1e-10))
-        low, high = PEAK_DBFS_RANGE
-        if not low <= peak_db <= high:
-            out.append(f"recording level (peak {peak_db:.0f} dBFS) is outside what the model was trained on "
-                       f"({low:.0f} to {high:.0f} dBFS); loudness and dynamics ratings depend on level")
+        if self.samples and peak_db < QUIET_PEAK_DBFS:
+            out.append(f"recording level very low (peak {peak_db:.0f} dBFS, below {QUIET_PEAK_DBFS:.0f}); "
+                       "hiss and quantisation noise can colour the ratings")
         if self.flatness > FLATNESS_LIMIT:
             out.append(f"noisy or not piano: the loudest frames have a noise-like spectrum (flatness "
                        f"{self.flatness:.3f}); all ratings are doubtful")

@@ -113,9 +113,11 @@ needs_fluidsynth = pytest.mark.skipif(
 
 @pytest.fixture(scope="session")
 def planted_store(tmp_path_factory):
-    """48 two-partial tones (8 passages x 6 players, random pitch) whose timbre_soft_loud rating is a
-    planted function of loudness (other ratings: noise), extracted into a store with its manifest.
-    Each tone also has a MIDI file whose key velocity follows the same loudness (symbolic reference).
+    """48 three-partial tones (8 passages x 6 players, random pitch and recording level) whose
+    timbre_soft_loud rating is a planted function of how hard the key was struck, heard as
+    brightness (upper partials grow with it, as on a piano; the recording level is random and
+    features are level-normalised), other ratings noise; extracted into a store with its manifest.
+    Each tone also has a MIDI file whose key velocity follows the same strike (symbolic reference).
     Passages 2k and 2k+1 overlap (one passage_group), as PercePiano's 8- and 16-bar segments do."""
     root = tmp_path_factory.mktemp("planted")
     rng = np.random.default_rng(7)
@@ -124,11 +126,11 @@ def planted_store(tmp_path_factory):
     for passage in range(8):
         for player in range(6):
             f0 = 200 * 2 ** rng.uniform(0, 1)
-            amp = rng.uniform(0.02, 0.6)
-            y = amp * (np.sin(2 * np.pi * f0 * t) + 0.5 * np.sin(2 * np.pi * 2 * f0 * t)) * np.exp(-t)
+            loud = rng.uniform(0, 1)  # how hard the key was struck
+            partials = [np.sin(2 * np.pi * k * f0 * t) * (0.05 + 0.9 * loud) ** (k - 1) for k in (1, 2, 3)]
+            y = rng.uniform(0.02, 0.3) * sum(partials) * np.exp(-t)
             sid = f"p{passage}_{player}"
             path = write_wav(root / "audio" / f"{sid}.wav", y.astype("float32"))
-            loud = (20 * np.log10(amp) + 35) / 35  # 0..1 with loudness
             ratings = np.clip(0.5 + 0.02 * rng.standard_normal(19), 0, 1)
             ratings[DIMENSIONS.index("timbre_soft_loud")] = 0.15 + 0.7 * loud
             midi = tiny_midi(root / "midi" / f"{sid}.mid", velocity=int(20 + 100 * loud),

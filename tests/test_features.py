@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from conftest import SR, click_track, sine
-from pianokit.features import BASIC_FEATURES, EXTENDED_FEATURES, FeatureConfig, extract, log_mel
+from pianokit.features import BASIC_FEATURES, EXTENDED_FEATURES, FeatureConfig, extract, log_mel, normalise_level
 
 
 def features_of(y, config=None):
@@ -36,12 +36,30 @@ def test_click_track_tempo_and_onsets():
     assert f["ioi_mean"] == pytest.approx(0.5, abs=0.03)
 
 
-def test_loudness_is_kept_in_absolute_db():
-    quiet, _ = features_of(sine(440, 3, amp=0.05))
-    loud, _ = features_of(sine(440, 3, amp=0.5))
-    assert loud["rms_db_mean"] - quiet["rms_db_mean"] == pytest.approx(20, abs=0.5)
-    mq, ml = log_mel(sine(440, 3, amp=0.05), FeatureConfig()), log_mel(sine(440, 3, amp=0.5), FeatureConfig())
-    assert ml.max() - mq.max() == pytest.approx(20, abs=0.5)
+def test_recording_level_does_not_change_features_but_dynamics_within_do():
+    noise = np.random.default_rng(3).standard_normal(SR * 4).astype(np.float32)
+    y = sine(440, 4, amp=0.2) + 0.1 * sine(660, 4) + 0.002 * noise  # a noise floor keeps every band non-empty
+    y[: SR * 2] *= 0.25  # a soft first half: 12 dB of dynamics inside the recording
+    config = FeatureConfig()
+    base, mel = extract(y, config)
+    for gain_db in (-30, -6, 12):
+        vector, mel_g = extract(y * np.float32(10 ** (gain_db / 20)), config)
+        np.testing.assert_allclose(vector, base, rtol=1e-3, atol=1e-3)
+        np.testing.assert_allclose(mel_g, mel, atol=0.05)
+    f, _ = features_of(y, config)
+    assert f["rms_db_range"] == pytest.approx(12, abs=1.0)
+    assert np.percentile(librosa_rms_db(normalise_level(y, config)), 95) == pytest.approx(config.level_dbfs, abs=0.1)
+
+
+def librosa_rms_db(y):
+    import librosa
+
+    return librosa.amplitude_to_db(librosa.feature.rms(y=y, frame_length=2048, hop_length=512)[0], ref=1.0)
+
+
+def test_silence_is_left_alone_by_level_normalisation():
+    y = np.zeros(SR, dtype=np.float32)
+    assert not normalise_level(y, FeatureConfig()).any()
 
 
 def test_features_finite_on_noise():

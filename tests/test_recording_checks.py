@@ -34,8 +34,8 @@ def test_clipping_is_flagged(piano):
     assert any(w.startswith("clipped") for w in warnings_for(clipped))
 
 
-@pytest.mark.parametrize("gain_db, flagged", [(0, False), (-20, True), (22, True)])
-def test_level_far_from_training_is_flagged(piano, gain_db, flagged):
+@pytest.mark.parametrize("gain_db, flagged", [(0, False), (-20, False), (12, False), (-45, True)])
+def test_only_a_very_quiet_recording_is_flagged_for_level(piano, gain_db, flagged):
     y = np.clip(piano * 10 ** (gain_db / 20), -1, 1)
     assert any("recording level" in w for w in warnings_for(y)) == flagged
 

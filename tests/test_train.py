@@ -19,7 +19,7 @@ def metrics(run):
     return json.loads((run / "metrics.json").read_text())
 
 
-def test_multitask_learns_planted_loudness(planted_store, tmp_path):
+def test_multitask_learns_a_planted_key_strike_heard_as_brightness(planted_store, tmp_path):
     out = tmp_path / "run"
     result = fit("--arch", "multitask", "--store", planted_store, "--out", out, "--epochs", 150, "--patience", 30,
                  "--seed", 1, "--lr", 3e-3)
@@ -29,7 +29,7 @@ def test_multitask_learns_planted_loudness(planted_store, tmp_path):
     base = baselines["train_mean"]["per_dimension"]["timbre_soft_loud"]
     assert loud["r"] > 0.7 and loud["r2"] > base["r2"] + 0.15
     assert set(baselines) == {"train_mean", "player_mean", "ridge", "symbolic"}
-    # loudness is planted in the audio and in the MIDI velocity: ridge and the symbolic reference find it
+    # the strike is planted in the audio (brightness) and in the MIDI velocity: ridge and the symbolic reference find it
     for name in ("ridge", "symbolic"):
         assert baselines[name]["per_dimension"]["timbre_soft_loud"]["r"] > 0.7, name
     # players are drawn at random here, so knowing the player does not help
