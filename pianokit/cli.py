@@ -96,6 +96,65 @@ def dataset_percepiano(source, out, soundfont, sample_rate, jobs, progress) -> N
         raise SomeFailed()
 
 
+@dataset.command("augment")
+@click.option("--manifest", required=True, type=click.Path(path_type=Path), help="Labelled manifest to vary.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Where audio/ and manifest.csv are written.")
+@click.option("--copies", type=click.IntRange(1, 20), default=1, show_default=True,
+              help="Randomly recorded variants per segment.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same variants.")
+@jobs_option
+@progress_option
+def dataset_augment(manifest, out, copies, seed, jobs, progress) -> None:
+    """Record every segment again under random everyday conditions, for training invariance.
+
+    Each variant draws its own microphone colouring (shelves and a bell), room (pyroomacoustics,
+    RT60 0.2-2 s), background noise (white, pink or room-like, 15-40 dB SNR), sometimes a phone band,
+    a lossy codec (MP3 or Ogg Vorbis) and a peak level; the draw is stored per row in the
+    'augmentation' column. Requires the training extra. Resumable: finished files are kept.
+    """
+    from pianokit.variants import augment_manifest
+
+    table, failures = augment_manifest(manifest, out, copies, seed, jobs or _jobs_default(), progress)
+    for _, error in failures:
+        click.echo(f"failed: {error}", err=True)
+    click.echo(f"{len(table)} variants in {out / 'manifest.csv'}; {len(failures)} failed")
+    if failures:
+        raise SomeFailed()
+
+
+def _named_manifests(pairs: tuple[str, ...]) -> dict[str, Path]:
+    named = {}
+    for pair in pairs:
+        name, sep, path = pair.partition("=")
+        if not sep or not name or not path:
+            raise click.BadParameter(f"{pair!r} is not NAME=MANIFEST", param_hint="MANIFESTS")
+        if name in named:
+            raise click.BadParameter(f"name {name!r} given twice", param_hint="MANIFESTS")
+        named[name] = Path(path)
+    return named
+
+
+@dataset.command("combine")
+@click.argument("manifests", nargs=-1, required=True, metavar="NAME=MANIFEST...")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="The combined manifest CSV (a new file).")
+@click.option("--train", "train", multiple=True, help="Names whose rows may be trained on (default: all).")
+@click.option("--eval", "eval_names", multiple=True, help="Names whose rows are scored in test folds (default: all).")
+def dataset_combine(manifests, out, train, eval_names) -> None:
+    """Join several labelled manifests (e.g. one per piano, plus augmented variants) into one.
+
+    Ids become <id>@<NAME>; a 'source' column holds NAME and 'source_id' the original id, so every
+    variant of a segment shares its passage group and stays on one side of every split. The
+    'train' and 'eval' columns say which rows are trained on and which are scored, e.g. train on
+    three pianos and evaluate on a fourth. Then: pianokit extract --manifest OUT --out STORE.
+    """
+    from pianokit.variants import combine_manifests, write_combined
+
+    table = combine_manifests(_named_manifests(manifests), list(train) or None, list(eval_names) or None)
+    write_combined(table, out)
+    click.echo(f"{len(table)} rows ({int(table['train'].sum())} to train on, {int(table['eval'].sum())} to "
+               f"evaluate) -> {out}")
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--manifest", type=click.Path(path_type=Path), default=None,

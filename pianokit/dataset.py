@@ -128,15 +128,18 @@ def performer(piece: str, player: object) -> str:
     return f"{str(piece).split('_')[0]}_{player}"
 
 
-def build_manifest(segments: pd.DataFrame, midi: dict[str, str], audio_dir_name: str = "audio") -> pd.DataFrame:
-    """The labelled manifest; ``midi`` maps segment ids to MIDI paths relative to the manifest's folder."""
+def build_manifest(segments: pd.DataFrame, midi: dict[str, str], audio_dir_name: str = "audio",
+                   soundfont: str = "") -> pd.DataFrame:
+    """The labelled manifest; ``midi`` maps segment ids to MIDI paths relative to the manifest's folder,
+    ``soundfont`` names the piano that rendered the audio."""
     out = segments.copy()
+    out["soundfont"] = soundfont
     out["audio"] = [f"{audio_dir_name}/{seg}.wav" for seg in out["segment_id"]]
     out["midi"] = [midi.get(seg, "") for seg in out["segment_id"]]
     out["performer"] = [performer(piece, player) for piece, player in zip(out["piece"], out["player"])]
     out["fold_passage"] = out["fold_passage"].astype(int)
     out["performer_group"] = out["performer_group"].astype(int)
-    return out[[*MANIFEST_COLUMNS, *DIMENSIONS]]
+    return out[[*MANIFEST_COLUMNS, "soundfont", *DIMENSIONS]]
 
 
 def prepare_percepiano(
@@ -163,7 +166,7 @@ def prepare_percepiano(
         if error
     ]
     midi = {segment_id(m): os.path.relpath(m.resolve(), out.resolve()) for m in src.midi_files()}
-    manifest = build_manifest(segments, midi)
+    manifest = build_manifest(segments, midi, soundfont=font.name)
     rendered = [(out / a).exists() for a in manifest["audio"]]
     write_csv_atomic(manifest[rendered], out / "manifest.csv")
     return manifest[rendered], failures

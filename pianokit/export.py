@@ -51,6 +51,18 @@ def load_keras_model(model_path: str | os.PathLike):
         raise InputError(f"{model_path}: cannot load Keras model ({str(exc).splitlines()[0][:200]})") from None
 
 
+def with_frozen_backbone(model, spec: ModelSpec):
+    """A head trained on cached backbone embeddings gets its backbone back (mel in, ratings out)."""
+    from pianokit.models import defaults, uses_cached_embeddings
+
+    params = {**defaults(spec.arch), **spec.hparams}
+    if not uses_cached_embeddings(spec.arch, params):
+        return model
+    from pianokit.embeddings import full_model
+
+    return full_model(model, spec, params["backbone"], params["weights"])
+
+
 def _parity_inputs(spec: ModelSpec, config: FeatureConfig, store_dir: Path | None, count: int = 6) -> dict:
     """Real inputs from the training store when it is there; otherwise seeded spectrogram-like data."""
     rng = np.random.default_rng(0)
@@ -134,7 +146,7 @@ def export_model(source: str | os.PathLike, out: str | os.PathLike, name: str | 
         onnx_path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"{onnx_path.parent}: cannot create the output folder ({exc.strerror})") from None
-    model = load_keras_model(model_path)
+    model = with_frozen_backbone(load_keras_model(model_path), spec)
     try:
         return _export(model, model_path, spec, run, run_config, metrics, config, onnx_path, json_path, name)
     except OSError as exc:
@@ -181,6 +193,7 @@ def _export(model, model_path: Path, spec: ModelSpec, run, run_config: dict, met
             "hparams": spec.hparams,
             "training": {k: run_config.get(k) for k in ("store", "manifest", "split", "epochs", "seed", "augment",
                                                          "crop_seconds", "command") if k in run_config},
+            "training_audio": _training_audio(run, run_config),
             "source_model": str(model_path),
             "parity_max_abs_diff": diff,
             "cv_metrics": _cv_metrics(metrics),
@@ -197,6 +210,28 @@ def _export(model, model_path: Path, spec: ModelSpec, run, run_config: dict, met
             onnx_path.unlink(missing_ok=True)  # both files or neither
             raise
     return meta
+
+
+def _training_audio(run: Path | None, run_config: dict) -> dict | None:
+    """The run manifest's sources, SoundFonts and augmentation (pianokit.variants), plus how the
+    audio is level-normalised; None when the manifest cannot be read."""
+    import pandas as pd
+
+    from pianokit.variants import describe_training_audio
+
+    manifest = run_config.get("manifest") or (Path(run_config["store"]) / "manifest.csv" if "store" in run_config else None)
+    try:
+        table = pd.read_csv(manifest) if manifest else None
+    except (OSError, ValueError, pd.errors.ParserError):
+        table = None
+    if table is None or not len(table):
+        return None
+    try:
+        described = describe_training_audio(table)
+    except (InputError, ValueError, TypeError):
+        return None
+    described["level"] = "audio scaled so its 95th-percentile frame RMS is FeatureConfig.level_dbfs before any feature"
+    return described
 
 
 def _cv_metrics(metrics: dict | None) -> dict | None:

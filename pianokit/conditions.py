@@ -1,0 +1,192 @@
+"""Recording conditions applied to clean audio: gain, microphone colour, a room, noise, a phone, a codec.
+
+Used twice, with different random draws: to build augmented training variants
+(``random_recipe`` + ``apply``) and by bench/robustness.py to test fixed conditions. Rooms come from
+pyroomacoustics (image sources for the early reflections plus ray tracing for the tail, in a
+shoebox sized and damped for the wanted RT60); filters and the MP3 / GSM codecs from Spotify's
+pedalboard; Ogg Vorbis from libsndfile. All are training-time dependencies, never the scorer's.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+NOISE_COLOURS = ("white", "pink", "room")
+
+
+def gain(y: np.ndarray, db: float) -> np.ndarray:
+    return y * np.float32(10 ** (db / 20))
+
+
+def room_impulse_response(rt60: float, sr: int, rng: np.random.Generator) -> np.ndarray:
+    """An impulse response of a random shoebox room whose reverberation time is about ``rt60`` s.
+
+    pyroomacoustics draws its rays from global generators (numpy's and its C++ one); they are
+    seeded here from ``rng``, so the same ``rng`` state gives the same room and the same response.
+    """
+    import pyroomacoustics as pra
+
+    pra.random.seed(int(rng.integers(2**31)))
+
+    scale = float(np.clip(rt60, 0.15, 3.0)) ** 0.8
+    dims = np.array([rng.uniform(6, 10), rng.uniform(4, 8), rng.uniform(2.6, 3.6)]) * max(1.0, 1.6 * scale)
+    absorption, _ = pra.inverse_sabine(rt60, dims)
+    room = pra.ShoeBox(dims, fs=sr, materials=pra.Material(float(np.clip(absorption, 0.01, 1.0))),
+                       max_order=3, ray_tracing=True, air_absorption=True)
+    room.set_ray_tracing(receiver_radius=0.5, n_rays=4000, energy_thres=1e-5)
+    source = dims * np.array([rng.uniform(0.2, 0.4), rng.uniform(0.3, 0.7), 0.0]) + [0, 0, 1.0]
+    distance = rng.uniform(1.0, 4.0)
+    angle = rng.uniform(-0.6, 0.6)
+    mic = source + [distance * np.cos(angle), distance * np.sin(angle), 0.4]
+    room.add_source(np.minimum(source, dims - 0.3))
+    room.add_microphone(np.clip(mic, 0.3, dims - 0.3))
+    room.compute_rir()
+    ir = np.asarray(room.rir[0][0], dtype=np.float64)
+    return ir / (np.max(np.abs(ir)) + 1e-12)
+
+
+def reverberate(y: np.ndarray, sr: int, rt60: float, rng: np.random.Generator) -> np.ndarray:
+    """``y`` played in a room (RMS kept), with the first part of the reverberant tail after it."""
+    from scipy.signal import fftconvolve
+
+    wet = fftconvolve(y, room_impulse_response(rt60, sr, rng))[: len(y) + int(0.5 * rt60 * sr)]
+    return (wet * np.sqrt(np.mean(y ** 2) / (np.mean(wet ** 2) + 1e-20))).astype(np.float32)
+
+
+def noise(n: int, sr: int, colour: str, rng: np.random.Generator) -> np.ndarray:
+    """Seeded noise: white, pink (1/f power), or room-like (brown rumble, mains hum and a little hiss)."""
+    white = rng.standard_normal(n)
+    if colour == "white":
+        return white
+    spectrum = np.fft.rfft(white)
+    bins = np.maximum(np.arange(len(spectrum)), 1)
+    if colour == "pink":
+        return np.fft.irfft(spectrum / np.sqrt(bins), n)
+    if colour != "room":
+        raise ValueError(f"unknown noise colour {colour!r}; choose from {', '.join(NOISE_COLOURS)}")
+    brown = np.fft.irfft(spectrum / bins, n)
+    brown /= np.std(brown) + 1e-12
+    t = np.arange(n) / sr
+    mains = rng.choice([50.0, 60.0])
+    hum = sum(np.sin(2 * np.pi * mains * k * t + rng.uniform(0, 2 * np.pi)) / k for k in (1, 2, 3))
+    return brown + 0.3 * hum + 0.1 * white
+
+
+def add_noise(y: np.ndarray, sr: int, snr_db: float, colour: str, rng: np.random.Generator) -> np.ndarray:
+    """``y`` plus noise ``snr_db`` below its mean power."""
+    n = noise(len(y), sr, colour, rng)
+    return (y + n * np.sqrt(np.mean(y ** 2) / (np.mean(n ** 2) + 1e-20)) / 10 ** (snr_db / 20)).astype(np.float32)
+
+
+def colour(y: np.ndarray, sr: int, low_db: float, high_db: float, peak_hz: float, peak_db: float) -> np.ndarray:
+    """A microphone / placement colouring: low shelf at 150 Hz, high shelf at 5 kHz, one bell."""
+    from pedalboard import HighShelfFilter, LowShelfFilter, Pedalboard, PeakFilter
+
+    board = Pedalboard([LowShelfFilter(150, low_db), HighShelfFilter(min(5000, 0.4 * sr), high_db),
+                        PeakFilter(min(peak_hz, 0.4 * sr), peak_db, 1.0)])
+    return board(y.astype(np.float32), sr)
+
+
+def phone(y: np.ndarray, sr: int, codec: bool = True) -> np.ndarray:
+    """A phone call: 300-3400 Hz band, and the GSM full-rate codec when ``codec``."""
+    from pedalboard import GSMFullRateCompressor, HighpassFilter, LowpassFilter, Pedalboard
+
+    chain = [HighpassFilter(300), LowpassFilter(3400)] + ([GSMFullRateCompressor()] if codec else [])
+    return Pedalboard(chain)(y.astype(np.float32), sr)
+
+
+def mp3(y: np.ndarray, sr: int, vbr_quality: float) -> np.ndarray:
+    """Through an MP3 encoder and back (LAME VBR quality 0 = best .. 9.5 = smallest)."""
+    from pedalboard import MP3Compressor, Pedalboard
+
+    return Pedalboard([MP3Compressor(vbr_quality)])(y.astype(np.float32), sr)
+
+
+def ogg(y: np.ndarray, sr: int, quality: float) -> np.ndarray:
+    """Through Ogg Vorbis and back (libsndfile's quality 0 = smallest .. 1 = best)."""
+    import soundfile as sf
+
+    buffer = io.BytesIO()
+    sf.write(buffer, np.clip(y, -1, 1), sr, format="OGG", subtype="VORBIS", compression_level=1.0 - quality)
+    buffer.seek(0)
+    decoded, _ = sf.read(buffer, dtype="float32")
+    return decoded[: len(y)]
+
+
+@dataclass
+class Recipe:
+    """One drawn recording condition; None / 0 means the step is skipped."""
+
+    colour: tuple[float, float, float, float] | None = None  # low_db, high_db, peak_hz, peak_db
+    rt60: float | None = None
+    noise: tuple[str, float] | None = None  # colour, SNR dB
+    phone: bool = False
+    codec: tuple[str, float] | None = None  # "mp3" or "ogg", quality
+    peak_dbfs: float = -6.0
+    seed: int = 0
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+RANDOM_RECIPE = {  # the ranges random_recipe draws from; exported models record it
+    "peak_dbfs": (-30.0, -1.0),
+    "colour": {"p": 0.8, "low_shelf_db": (-6.0, 6.0), "high_shelf_db": (-9.0, 6.0), "bell_hz": (300.0, 4000.0),
+               "bell_db": (-5.0, 5.0)},
+    "room": {"p": 0.7, "rt60_s": (0.2, 2.0)},
+    "noise": {"p": 0.6, "colours": NOISE_COLOURS, "snr_db": (15.0, 40.0)},
+    "phone": {"p": 0.1},
+    "codec": {"p": 0.5, "mp3_share": 0.6, "mp3_vbr_quality": (4.0, 9.0), "ogg_quality": (0.0, 0.5)},
+}
+
+
+def random_recipe(rng: np.random.Generator) -> Recipe:
+    """A random everyday recording (RANDOM_RECIPE): each step with its own probability, wide ranges."""
+    r = RANDOM_RECIPE
+
+    def uniform(bounds, digits=2):
+        return round(float(rng.uniform(*bounds)), digits)
+
+    def log_uniform(bounds, digits):
+        return round(float(np.exp(rng.uniform(*np.log(bounds)))), digits)
+
+    recipe = Recipe(seed=int(rng.integers(2**31)), peak_dbfs=uniform(r["peak_dbfs"]))
+    if rng.random() < r["colour"]["p"]:
+        c = r["colour"]
+        recipe.colour = (uniform(c["low_shelf_db"]), uniform(c["high_shelf_db"]), log_uniform(c["bell_hz"], 1),
+                         uniform(c["bell_db"]))
+    if rng.random() < r["room"]["p"]:
+        recipe.rt60 = log_uniform(r["room"]["rt60_s"], 3)
+    if rng.random() < r["noise"]["p"]:
+        recipe.noise = (str(rng.choice(r["noise"]["colours"])), uniform(r["noise"]["snr_db"], 1))
+    recipe.phone = bool(rng.random() < r["phone"]["p"])
+    if rng.random() < r["codec"]["p"]:
+        c = r["codec"]
+        recipe.codec = ("mp3", uniform(c["mp3_vbr_quality"], 1)) if rng.random() < c["mp3_share"] else \
+            ("ogg", uniform(c["ogg_quality"]))
+    return recipe
+
+
+def apply(y: np.ndarray, sr: int, recipe: Recipe) -> np.ndarray:
+    """``y`` recorded under ``recipe``: colour, room, noise, phone, codec, then scaled to its peak level."""
+    rng = np.random.default_rng(recipe.seed)
+    y = np.asarray(y, dtype=np.float32)
+    if recipe.colour is not None:
+        y = colour(y, sr, *recipe.colour)
+    if recipe.rt60 is not None:
+        y = reverberate(y, sr, recipe.rt60, rng)
+    if recipe.noise is not None:
+        y = add_noise(y, sr, recipe.noise[1], recipe.noise[0], rng)
+    if recipe.phone:
+        y = phone(y, sr)
+    if recipe.codec is not None:
+        kind, quality = recipe.codec
+        y = mp3(y, sr, quality) if kind == "mp3" else ogg(y, sr, quality)
+    peak = float(np.max(np.abs(y))) if len(y) else 0.0
+    if peak > 0:
+        y = y * np.float32(10 ** (recipe.peak_dbfs / 20) / peak)
+    return y.astype(np.float32)

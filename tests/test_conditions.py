@@ -1,0 +1,81 @@
+"""Recording conditions used for augmentation and the robustness bench do what they claim."""
+
+import numpy as np
+import pytest
+
+from conftest import SR, sine
+from pianokit import conditions
+
+pytest.importorskip("pedalboard")
+pytest.importorskip("pyroomacoustics")
+
+
+def band_db(y, lo, hi):
+    spectrum = np.abs(np.fft.rfft(y)) ** 2
+    freqs = np.fft.rfftfreq(len(y), 1 / SR)
+    return 10 * np.log10(spectrum[(freqs >= lo) & (freqs < hi)].sum() + 1e-20)
+
+
+@pytest.mark.parametrize("rt60", [0.3, 0.8, 2.0])
+def test_rooms_reverberate_for_about_the_asked_time(rt60):
+    from pyroomacoustics.experimental import measure_rt60
+
+    ir = conditions.room_impulse_response(rt60, SR, np.random.default_rng(0))
+    measured = measure_rt60(ir, fs=SR)
+    assert 0.6 * rt60 < measured < 1.6 * rt60
+
+
+def test_reverb_keeps_level_and_adds_a_tail():
+    y = sine(440, 1.0)
+    y[SR // 2:] = 0
+    wet = conditions.reverberate(y, SR, 0.8, np.random.default_rng(1))
+    assert len(wet) == len(y) + int(0.4 * SR)
+    assert np.sqrt(np.mean(wet ** 2)) == pytest.approx(np.sqrt(np.mean(y ** 2)), rel=1e-3)
+    assert np.abs(wet[int(0.6 * SR): int(0.7 * SR)]).max() > 10 * np.abs(y[int(0.6 * SR): int(0.7 * SR)]).max()
+
+
+@pytest.mark.parametrize("colour", conditions.NOISE_COLOURS)
+@pytest.mark.parametrize("snr", [20, 30])
+def test_noise_is_added_at_the_asked_snr(colour, snr):
+    y = sine(440, 2.0)
+    noisy = conditions.add_noise(y, SR, snr, colour, np.random.default_rng(2))
+    measured = 10 * np.log10(np.mean(y ** 2) / np.mean((noisy - y) ** 2))
+    assert measured == pytest.approx(snr, abs=0.1)
+
+
+def test_noise_colours_differ_in_slope():
+    rng = np.random.default_rng(3)
+    tilt = {c: band_db(conditions.noise(SR * 2, SR, c, rng), 50, 200) - band_db(conditions.noise(SR * 2, SR, c, rng),
+                                                                                  4000, 8000)
+            for c in conditions.NOISE_COLOURS}
+    assert tilt["white"] < tilt["pink"] < tilt["room"]
+    with pytest.raises(ValueError):
+        conditions.noise(100, SR, "purple", rng)
+
+
+def test_phone_band_keeps_voice_band_and_cuts_the_rest():
+    for freq, kept in ((100, False), (1000, True), (6000, False)):
+        y = sine(freq, 1.0)
+        out = conditions.phone(y, SR, codec=False)
+        loss = band_db(y, 0, SR / 2) - band_db(out, 0, SR / 2)
+        assert (loss < 3) == kept, (freq, loss)
+
+
+@pytest.mark.parametrize("codec", [lambda y: conditions.mp3(y, SR, 9), lambda y: conditions.ogg(y, SR, 0.0)])
+def test_codecs_keep_length_and_music(codec):
+    y = sine(440, 2.0) + sine(660, 2.0, amp=0.1)
+    out = codec(y)
+    assert len(out) == len(y) and not np.array_equal(out, y)
+    assert np.corrcoef(out, y)[0, 1] > 0.9
+
+
+def test_recipes_are_seeded_and_applied_deterministically():
+    y = sine(440, 2.0) + 0.01 * np.random.default_rng(0).standard_normal(2 * SR).astype(np.float32)
+    a = conditions.random_recipe(np.random.default_rng(5))
+    assert a == conditions.random_recipe(np.random.default_rng(5))
+    recipes = [conditions.random_recipe(np.random.default_rng(s)) for s in range(40)]
+    assert len({r.to_json() for r in recipes}) == 40
+    assert any(r.rt60 for r in recipes) and any(r.noise for r in recipes) and any(r.codec for r in recipes)
+    out = conditions.apply(y, SR, a)
+    np.testing.assert_array_equal(out, conditions.apply(y, SR, a))
+    assert 20 * np.log10(np.abs(out).max()) == pytest.approx(a.peak_dbfs, abs=0.01)

