@@ -451,9 +451,10 @@ def import_tensorflow_quietly() -> None:
     try:
         os.dup2(devnull, 2)
         try:
-            import tensorflow  # noqa: F401
+            import tensorflow
         except ImportError:
-            pass
+            return
+        tensorflow.get_logger().setLevel("ERROR")  # e.g. its retracing warnings while predicting
     finally:
         os.dup2(saved, 2)
         os.close(saved)

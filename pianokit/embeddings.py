@@ -29,6 +29,7 @@ from pianokit.windows import windows
 
 EMBEDDING_INPUT = "embedding"
 BATCH = 16
+FILES_PER_CALL = 64
 
 
 def cache_name(backbone: str, weights, crop_frames: int) -> str:
@@ -63,11 +64,15 @@ def ensure(store: FeatureStore, ids: list[str], spec: ModelSpec, backbone: str, 
     if todo:
         model = backbone_model(spec, backbone, weights)
         floor = store.config.mel_floor_db
-        for item in tqdm(todo, desc="embed", unit="file", disable=not progress):
-            w = windows(store.mel(item).T, spec.crop_frames, spec.crop_frames // 2, floor)
-            emb = model.predict(w, batch_size=BATCH, verbose=0)
-            with atomic_path(folder / f"{item}.npy") as tmp, tmp.open("wb") as fh:
-                np.save(fh, emb.astype(np.float16))
+        with tqdm(total=len(todo), desc="embed", unit="file", disable=not progress) as bar:
+            for start in range(0, len(todo), FILES_PER_CALL):  # few predict calls: each new shape retraces
+                chunk = todo[start:start + FILES_PER_CALL]
+                parts = [windows(store.mel(i).T, spec.crop_frames, spec.crop_frames // 2, floor) for i in chunk]
+                emb = model.predict(np.concatenate(parts), batch_size=BATCH, verbose=0)
+                for item, rows in zip(chunk, np.split(emb, np.cumsum([len(p) for p in parts])[:-1])):
+                    with atomic_path(folder / f"{item}.npy") as tmp, tmp.open("wb") as fh:
+                        np.save(fh, rows.astype(np.float16))
+                bar.update(len(chunk))
     return {i: np.load(folder / f"{i}.npy").astype(np.float32) for i in ids}
 
 

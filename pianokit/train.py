@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,6 +107,9 @@ class Trainer:
         if self.embedded and config.augment:
             raise InputError("--augment acts on spectrograms; a frozen backbone trains on cached embeddings instead")
         self.data = load_training_data(config.store, config.manifest, with_mels=self.uses_mel)
+        if self.data.not_extracted:
+            print(f"warning: {self.data.not_extracted} labelled segment(s) of the manifest are not in {config.store}; "
+                  "training without them (run 'pianokit extract' to add them)", file=sys.stderr)
         fc = self.data.store.config
         self.feature_config = fc
         self.crop_frames = fc.frames(config.crop_seconds)

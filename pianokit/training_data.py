@@ -30,6 +30,7 @@ class TrainingData:
     features: np.ndarray
     mels: list[np.ndarray] | None
     symbolic: np.ndarray | None = None
+    not_extracted: int = 0
 
     @property
     def ids(self) -> list[str]:
@@ -44,21 +45,24 @@ class TrainingData:
 
 def load_training_data(store_dir: str | os.PathLike, manifest: str | os.PathLike | None = None,
                        with_mels: bool = True) -> TrainingData:
-    """Labelled rows of ``manifest`` (default: the manifest.csv saved in the store) that the store holds."""
+    """Labelled rows of ``manifest`` (default: the manifest.csv saved in the store) that the store holds;
+    ``not_extracted`` counts the others."""
     store = FeatureStore.open(store_dir)
     manifest = Path(manifest) if manifest else store.root / "manifest.csv"
     if not manifest.is_file():
         raise InputError(f"{manifest}: no labelled manifest; pass --manifest (extract --manifest saves one)")
     table = read_manifest(manifest, labelled=True)
     known = set(store.table["id"].astype(str))
-    table = table[table["segment_id"].astype(str).isin(known)].reset_index(drop=True)
+    in_store = table["segment_id"].astype(str).isin(known)
+    table = table[in_store].reset_index(drop=True)
     if len(table) < 8:
         raise InputError(f"{store.root}: only {len(table)} labelled recordings in the store; need at least 8")
     ids = list(table["segment_id"].astype(str))
     labels = table[list(DIMENSIONS)].to_numpy(np.float32)
     features = store.features(ids)
     mels = [store.mel(i).T.astype(np.float16) for i in ids] if with_mels else None
-    return TrainingData(store, table, labels, features, mels, symbolic_features(table, store.root))
+    return TrainingData(store, table, labels, features, mels, symbolic_features(table, store.root),
+                        int((~in_store).sum()))
 
 
 def symbolic_features(table: pd.DataFrame, store_root: Path) -> np.ndarray | None:

@@ -202,3 +202,16 @@ def test_a_rerun_refreshes_baselines_without_retraining(planted_store, tmp_path)
     assert fit(*args).exit_code == 0
     assert (out / "fold0" / "model.keras").stat().st_mtime_ns == stamp
     assert set(metrics(out)["baselines"]) == {"train_mean", "player_mean", "ridge", "symbolic"}
+
+
+def test_fit_says_when_manifest_rows_are_not_extracted(planted_store, tmp_path):
+    manifest = pd.read_csv(planted_store / "manifest.csv")
+    extra = manifest.iloc[:3].copy()
+    extra["segment_id"] = [f"new_{i}" for i in range(3)]
+    bigger = tmp_path / "manifest.csv"
+    pd.concat([manifest, extra]).to_csv(bigger, index=False)
+    result = fit("--arch", "mlp", "--store", planted_store, "--manifest", bigger, "--out", tmp_path / "run",
+                 "--epochs", 1, "--folds", 1)
+    assert result.exit_code == 0, result.output
+    assert "warning: 3 labelled segment(s) of the manifest are not in" in result.stderr
+    assert metrics(tmp_path / "run")["n"] == len(manifest)
