@@ -1,8 +1,9 @@
 """How far ratings move under everyday recording conditions, on held-out passages (leak-free).
 
 Usage:
-  python bench/robustness.py [--run runs/multitask_musescore_tr_ens5] [--groups-per-fold 2]
-                             [--other-piano data/percepiano/audio] [--seed 0]
+  python bench/robustness.py [--run runs/multitask_multi_piano] [--groups-per-fold 2]
+                             [--other-piano data/percepiano_csound/audio] [--seed 0]
+                             [--out bench/results/robustness]
 
 The run's four fold models are exported to ONNX (into RUN/onnx/, once). For each fold, a seeded
 sample of its test passage groups (whole groups, so within-passage scores exist) is scored by that
@@ -10,10 +11,14 @@ fold's model, with the real `Scorer.score_file` path, clean and under each condi
 reverb, background noise, phone band, lossy codecs, 44.1 kHz stereo, and another piano (the same
 MIDI rendered with another SoundFont). Per condition: mean R² and within-passage R² over the 19
 dimensions, and the mean |rating shift| from clean in units of the within-passage label SD.
-Writes RUN/robustness_ratings.csv (every rating) and bench/results/robustness.json, .md and .png.
+Writes RUN/robustness_ratings.csv (every rating) and PREFIX.json, .md and .png (--out).
 
-Reverb uses synthetic impulse responses (exponentially decaying noise with the given RT60 plus the
-direct sound), not measured rooms; noise is seeded white or pink noise.
+Rooms are simulated with pyroomacoustics (shoebox rooms sized and damped for each RT60, image
+sources plus ray tracing), noise is seeded pink or room-like (rumble, mains hum, hiss), the phone is
+a 300-3400 Hz band with and without the GSM codec (pedalboard). The conditions' random draws use
+--seed; the training augmentation (pianokit dataset augment) draws its own with other seeds, from
+wider ranges. "other_piano" is a SoundFont the model never trained on. Only rows the manifest marks
+for evaluation (its clean renders of the training piano) are used.
 """
 
 from __future__ import annotations
@@ -39,59 +44,32 @@ SR = 22050
 TARGETS = {"gain": 0.15, "codec": 0.15, "reverb": 0.25, "noise_30": 0.25, "phone": 0.25, "stereo": 0.25}
 
 
-def noise(n: int, rng: np.random.Generator, colour: str) -> np.ndarray:
-    white = rng.standard_normal(n)
-    if colour == "white":
-        return white
-    spectrum = np.fft.rfft(white)
-    spectrum /= np.sqrt(np.maximum(np.arange(len(spectrum)), 1))  # 1/f power
-    return np.fft.irfft(spectrum, n)
-
-
-def at_snr(y: np.ndarray, n: np.ndarray, snr_db: float) -> np.ndarray:
-    return y + n * np.sqrt(np.mean(y ** 2) / np.mean(n ** 2)) / 10 ** (snr_db / 20)
-
-
-def reverb(y: np.ndarray, rt60: float, rng: np.random.Generator) -> np.ndarray:
-    from scipy.signal import fftconvolve
-
-    t = np.arange(int(rt60 * SR)) / SR
-    tail = rng.standard_normal(len(t)) * np.exp(-6.91 * t / rt60) * 0.3
-    ir = np.concatenate([[1.0], np.zeros(int(0.01 * SR)), tail])
-    wet = fftconvolve(y, ir)[: len(y) + int(0.5 * rt60 * SR)]
-    return wet * np.sqrt(np.mean(y ** 2) / np.mean(wet ** 2))
-
-
-def phone(y: np.ndarray) -> np.ndarray:
-    from scipy.signal import butter, sosfiltfilt
-
-    return sosfiltfilt(butter(4, [300, 3400], btype="band", fs=SR, output="sos"), y)
-
-
 def write(path: Path, y: np.ndarray, sr: int = SR, **kwargs) -> Path:
     sf.write(path, np.clip(y, -1, 1), sr, **kwargs)
     return path
 
 
-def mp3(clean: Path, path: Path, bitrate: str = "64k") -> Path:
-    subprocess.run(["ffmpeg", "-y", "-loglevel", "error", "-i", str(clean), "-b:a", bitrate, str(path)], check=True)
-    return path
-
-
 def conditions(y: np.ndarray, other: Path | None, rng: np.random.Generator, tmp: Path) -> dict[str, Path]:
-    """{condition: file} for one clean recording ``y`` at 22.05 kHz."""
+    """{condition: file} for one clean recording ``y`` at 22.05 kHz (pianokit.conditions does the work)."""
     import soxr
 
+    from pianokit import conditions as c
+
+    y = y.astype(np.float32)
     files = {"clean": write(tmp / "clean.wav", y)}
     for db in (-18, -6, 6):
-        files[f"gain_{db:+d}dB"] = write(tmp / f"gain{db}.wav", y * 10 ** (db / 20))
+        files[f"gain_{db:+d}dB"] = write(tmp / f"gain{db}.wav", c.gain(y, db))
     for rt60 in (0.3, 0.8, 2.0):
-        files[f"reverb_{rt60}s"] = write(tmp / f"rev{rt60}.wav", reverb(y, rt60, rng))
-    for colour in ("white", "pink"):
+        files[f"reverb_{rt60}s"] = write(tmp / f"rev{rt60}.wav", c.reverberate(y, SR, rt60, rng))
+    for colour in ("pink", "room"):
         for snr in (30, 20):
-            files[f"noise_{colour}_{snr}dB"] = write(tmp / f"{colour}{snr}.wav", at_snr(y, noise(len(y), rng, colour), snr))
-    files["phone_300_3400Hz"] = write(tmp / "phone.wav", phone(y))
-    files["mp3_64k"] = mp3(files["clean"], tmp / "low.mp3")
+            files[f"noise_{colour}_{snr}dB"] = write(tmp / f"{colour}{snr}.wav", c.add_noise(y, SR, snr, colour, rng))
+    files["phone_300_3400Hz"] = write(tmp / "phone.wav", c.phone(y, SR, codec=False))
+    files["phone_gsm"] = write(tmp / "gsm.wav", c.phone(y, SR, codec=True))
+    mp3 = tmp / "low.mp3"
+    subprocess.run(["ffmpeg", "-y", "-loglevel", "error", "-i", str(files["clean"]), "-b:a", "64k", str(mp3)],
+                   check=True)
+    files["mp3_64k"] = mp3
     files["ogg_low"] = write(tmp / "low.ogg", y, format="OGG", subtype="VORBIS", compression_level=0.9)  # ~45 kbps
     stereo = soxr.resample(y, SR, 44100)
     files["stereo_44k"] = write(tmp / "stereo.wav", np.stack([stereo, 0.9 * stereo], axis=1), 44100)
@@ -114,19 +92,24 @@ def fold_models(run: Path) -> dict[int, Path]:
 def main() -> None:
     from pianokit.scorer import Scorer
     from pianokit.training_data import load_training_data
+    from pianokit.variants import role_mask
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", type=Path, default=Path("runs/multitask_musescore_tr_ens5"))
+    parser.add_argument("--run", type=Path, default=Path("runs/multitask_multi_piano"))
     parser.add_argument("--groups-per-fold", type=int, default=2)
-    parser.add_argument("--other-piano", type=Path, default=Path("data/percepiano/audio"),
-                        help="renders of the same MIDI with another SoundFont (FluidR3 here)")
+    parser.add_argument("--other-piano", type=Path, default=Path("data/percepiano_csound/audio"),
+                        help="renders of the same MIDI with a SoundFont the model never trained on")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="result prefix (default: a new bench/results/robustness-<time>; "
+                             "bench/results/robustness to update the committed results)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     config = json.loads((args.run / "config.json").read_text())
     data = load_training_data(config["store"], config.get("manifest"), with_mels=False)
-    table = data.table
+    evaluated = role_mask(data.table, "eval")
+    table = data.table[evaluated]
     labels = table[list(DIMENSIONS)].to_numpy()
-    centred, _ = passage_deviations(labels, labels, data.passages)
+    centred, _ = passage_deviations(labels, labels, data.passages[evaluated])
     wp_sd = float(np.sqrt(np.mean(centred ** 2)))
     rng = np.random.default_rng(args.seed)
     models = fold_models(args.run)
@@ -139,7 +122,8 @@ def main() -> None:
             y, sr = sf.read(seg["audio"], dtype="float64")
             assert sr == SR
             with tempfile.TemporaryDirectory() as tmp:
-                files = conditions(y, args.other_piano / f"{seg['segment_id']}.wav", rng, Path(tmp))
+                source_id = seg.get("source_id", seg["segment_id"])
+                files = conditions(y, args.other_piano / f"{source_id}.wav", rng, Path(tmp))
                 for name, path in files.items():
                     rating = scorer.score_file(path)
                     rows.append({"segment_id": seg["segment_id"], "passage": seg["passage"], "fold": k,
@@ -174,14 +158,16 @@ def summarise(df: pd.DataFrame, wp_sd: float, args, wall: float) -> None:
         lines.append(f"| {name} | {r['segments']} | {r['r2']:.3f} | {wp} | {r['mean_abs_shift_in_wp_sd']:.2f} |")
     text = "\n".join(lines) + "\n"
     print(text)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "robustness.json").write_text(json.dumps({
+    prefix = args.out or RESULTS / f"robustness-{time.strftime('%Y%m%d-%H%M%S')}"
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    prefix.with_suffix(".json").write_text(json.dumps({
         "command": "python bench/robustness.py " + " ".join(sys.argv[1:]),
         "machine": {"platform": platform.platform(), "python": platform.python_version()},
         "within_passage_label_sd": wp_sd, "targets_mean_shift_in_wp_sd": TARGETS,
         "wall_s": round(wall, 1), "conditions": results}, indent=2) + "\n")
-    (RESULTS / "robustness.md").write_text(text)
-    plot(results, RESULTS / "robustness.png")
+    prefix.with_suffix(".md").write_text(text)
+    plot(results, prefix.with_suffix(".png"))
+    print(f"-> {prefix}.json, .md, .png")
 
 
 def plot(results: dict, path: Path) -> None:

@@ -1,0 +1,159 @@
+"""Does a model handle a piano it never heard? Leave-one-piano-out CV on the leak-free folds.
+
+Usage:
+  python bench/pianos.py [--store data/stores/multi_piano_aug0] [--data data] [--epochs 200] [--batch-size 128]
+                         [--out bench/results/pianos]
+
+Every fit is the same recipe (--recipe: by default the shipped one, 115 features + frozen
+EfficientNet-Lite0 embeddings; or the multitask MLP on the features) on the same store (every piano's renders
+and augmented variants, extracted once by bench/training_store.py), with a manifest made by
+`pianokit dataset combine` that says which rows train and which are scored:
+- in-piano: train on the three training pianos (+ their augmented variants), score the clean
+  renders of every piano, the never-trained csound one included (one fit);
+- leave-one-out, for each training piano P: train on the other two (+ their variants), score P.
+Per piano: plain and within-passage R² in-piano vs held out, and the baselines of the same folds
+(ridge on the same features, symbolic reference, player mean, training mean) computed on P.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).parent))
+from training_store import RENDER_DIRS, TRAIN_PIANOS  # noqa: E402
+
+from pianokit.dimensions import DIMENSIONS  # noqa: E402
+from pianokit.metrics import evaluate  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+ALL_PIANOS = (*TRAIN_PIANOS, "csound")
+
+
+def manifests(data: Path, seed: int) -> dict[str, Path]:
+    named = {name: data / RENDER_DIRS[name] / "manifest.csv" for name in ALL_PIANOS}
+    named.update({f"{name}_aug": data / f"{RENDER_DIRS[name]}_aug{seed}" / "manifest.csv" for name in TRAIN_PIANOS})
+    return named
+
+
+def combine(named: dict[str, Path], train: list[str], evaluate_on: list[str], out: Path) -> Path:
+    if not out.exists():
+        subprocess.run([sys.executable, "-m", "pianokit", "dataset", "combine", *(f"{n}={m}" for n, m in named.items()),
+                        *(a for n in train for a in ("--train", n)), *(a for n in evaluate_on for a in ("--eval", n)),
+                        "--out", str(out)], check=True, stdout=subprocess.DEVNULL)
+    return out
+
+
+RECIPES = {
+    "multitask": ["--arch", "multitask", "--features", "all"],
+    "hybrid_lite0": ["--arch", "hybrid", "--branch", "efficientnet", "--param", "frozen=true", "--backbone-weights",
+                     "imagenet", "--features", "all"],
+}
+
+
+def fit(recipe: str, store: Path, manifest: Path, run: Path, epochs: int, batch_size: int) -> float:
+    start = time.perf_counter()
+    if not (run / "metrics.json").is_file():
+        subprocess.run([sys.executable, "-m", "pianokit", "fit", *RECIPES[recipe],
+                        "--epochs", str(epochs), "--patience", "15", "--batch-size", str(batch_size),
+                        "--store", str(store), "--manifest", str(manifest), "--out", str(run), "--no-progress"],
+                       check=True)
+    return time.perf_counter() - start
+
+
+def per_piano(run: Path, manifest: Path) -> dict[str, dict]:
+    """Model and baseline scores per piano from the run's fold predictions (mean over folds)."""
+    table = pd.read_csv(manifest).set_index("segment_id")
+    out: dict[str, list] = {}
+    for fold in sorted(run.glob("fold*/predictions.csv")):
+        preds = pd.read_csv(fold)
+        preds["source"] = table.loc[preds["segment_id"], "source"].to_numpy()
+        for piano, part in preds.groupby("source"):
+            truth = table.loc[part["segment_id"], list(DIMENSIONS)].to_numpy(float)
+            pred = part[[f"pred_{d}" for d in DIMENSIONS]].to_numpy(float)
+            out.setdefault(piano, []).append(evaluate(truth, pred, DIMENSIONS, part["passage"].astype(str).to_numpy()))
+    return {piano: {"r2": float(np.mean([e["mean"]["r2"] for e in evals])),
+                    "within_passage_r2": float(np.mean([e["within_passage"]["mean"]["r2"] for e in evals])),
+                    "within_passage_r": float(np.mean([e["within_passage"]["mean"]["r"] for e in evals]))}
+            for piano, evals in out.items()}
+
+
+def baselines(run: Path) -> dict:
+    metrics = json.loads((run / "metrics.json").read_text())
+    return {name: {"r2": b["mean"]["r2"], "within_passage_r2": b["within_passage"]["mean"]["r2"]}
+            for name, b in metrics["baselines"].items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", type=Path, default=Path("data/stores/multi_piano_aug0"))
+    parser.add_argument("--data", type=Path, default=Path("data"))
+    parser.add_argument("--seed", type=int, default=0, help="augmentation seed of the store")
+    parser.add_argument("--recipe", choices=list(RECIPES), default="hybrid_lite0",
+                        help="hybrid_lite0: 115 features + frozen EfficientNet-Lite0 embeddings (the shipped recipe)")
+    parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--batch-size", type=int, default=128,
+                        help="4x the single-piano default: each epoch holds ~5x more rows")
+    parser.add_argument("--runs", type=Path, default=None, help="default: runs/pianos_<recipe>")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="result prefix (default: a new bench/results/pianos-<time>; "
+                             "bench/results/pianos updates the committed results)")
+    args = parser.parse_args()
+    named = manifests(args.data, args.seed)
+    args.runs = args.runs or Path(f"runs/pianos_{args.recipe}")
+    args.runs.mkdir(parents=True, exist_ok=True)
+    walls = {}
+    train_all = [n for n in named if n.split("_")[0] in TRAIN_PIANOS]
+    inside = combine(named, train_all, list(ALL_PIANOS), args.runs / "in_piano.csv")
+    walls["in_piano"] = fit(args.recipe, args.store, inside, args.runs / "in_piano", args.epochs, args.batch_size)
+    in_scores = per_piano(args.runs / "in_piano", inside)
+    results = {}
+    for piano in ALL_PIANOS:
+        entry = {"in_piano": in_scores[piano]}
+        if piano in TRAIN_PIANOS:
+            train = [n for n in train_all if n.split("_")[0] != piano]
+            manifest = combine(named, train, [piano], args.runs / f"without_{piano}.csv")
+            walls[f"without_{piano}"] = fit(args.recipe, args.store, manifest, args.runs / f"without_{piano}",
+                                            args.epochs, args.batch_size)
+            entry["held_out"] = per_piano(args.runs / f"without_{piano}", manifest)[piano]
+            entry["baselines_held_out"] = baselines(args.runs / f"without_{piano}")
+        else:  # never trained on in any fit: its in-piano figure is already a held-out one
+            entry["held_out"] = in_scores[piano]
+        results[piano] = entry
+    lines = [f"Leak-free passage folds, 4-fold CV, recipe {args.recipe}, batch {args.batch_size}; scores on each "
+             "piano's clean renders. "
+             "In-piano: trained on musescore, fluidr3, timgm (+ one augmented variant each). Held out: trained "
+             "without that piano (csound is never trained on).", "",
+             "| piano | in-piano R² | held-out R² | R² drop | in-piano wp R² | held-out wp R² | held-out wp r | "
+             "ridge R² (held out) | symbolic R² | player-mean wp R² |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for piano, e in results.items():
+        i, h, b = e["in_piano"], e["held_out"], e.get("baselines_held_out", {})
+
+        def base(name, key):
+            return f"{b[name][key]:.3f}" if name in b else "-"
+        lines.append(f"| {piano} | {i['r2']:.3f} | {h['r2']:.3f} | {i['r2'] - h['r2']:.3f} | "
+                     f"{i['within_passage_r2']:.3f} | {h['within_passage_r2']:.3f} | {h['within_passage_r']:.3f} | "
+                     f"{base('ridge', 'r2')} | {base('symbolic', 'r2')} | {base('player_mean', 'within_passage_r2')} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    prefix = args.out or RESULTS / f"pianos-{time.strftime('%Y%m%d-%H%M%S')}"
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    prefix.with_suffix(".json").write_text(json.dumps({
+        "command": "python bench/pianos.py " + " ".join(sys.argv[1:]),
+        "machine": {"platform": platform.platform(), "python": platform.python_version()},
+        "recipe": args.recipe, "target": "held-out R² within 0.05 of in-piano", "wall_s": {k: round(v, 1) for k, v in walls.items()},
+        "pianos": results}, indent=2) + "\n")
+    prefix.with_suffix(".md").write_text(text)
+    print(f"-> {prefix}.json, .md")
+
+
+if __name__ == "__main__":
+    main()

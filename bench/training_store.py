@@ -1,0 +1,91 @@
+"""Build the multi-piano, augmented training store and time every step.
+
+Usage:
+  python bench/training_store.py [--source ../shared/percepiano] [--data data] [--copies 1] [--seed 0]
+                                 [--jobs 2] [--out bench/results/training_store.json]
+
+Steps, each a `pianokit` command (all resumable, so a rerun only does what is missing):
+  1. render PercePiano with every piano below (pianokit dataset percepiano --soundfont ...);
+  2. record each training piano again under random conditions (pianokit dataset augment);
+  3. combine them into one manifest: ids <segment>@<name>, csound evaluated but never trained on;
+  4. extract features of every row into one store (pianokit extract --manifest).
+A step whose outputs already existed is reported with the time it took now (near zero), so the
+JSON says which steps ran: the full build time is the sum over a run where every step ran.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+
+# name -> SoundFont; the first three train the shipped model, the last is the held-out piano.
+PIANOS = {
+    "musescore": "/usr/share/sounds/sf3/MuseScore_General_Lite.sf3",
+    "fluidr3": "/usr/share/sounds/sf2/FluidR3_GM.sf2",
+    "timgm": "/usr/share/sounds/sf2/TimGM6mb.sf2",
+    "csound": "/usr/share/sounds/sf2/sf_GMbank.sf2",
+}
+TRAIN_PIANOS = ("musescore", "fluidr3", "timgm")
+RENDER_DIRS = {"musescore": "percepiano_musescore", "fluidr3": "percepiano", "timgm": "percepiano_timgm",
+               "csound": "percepiano_csound"}
+
+
+def step(name: str, cmd: list[str], log: list[dict]) -> None:
+    print(f"== {name}: {' '.join(cmd)}", flush=True)
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    log.append({"step": name, "command": " ".join(cmd), "wall_s": round(time.perf_counter() - start, 1)})
+    print(f"   {log[-1]['wall_s']} s", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", default="../shared/percepiano")
+    parser.add_argument("--data", type=Path, default=Path("data"))
+    parser.add_argument("--copies", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=None,
+                        help="result JSON (default: a new file bench/results/training_store-<time>.json)")
+    args = parser.parse_args()
+    pk = [sys.executable, "-m", "pianokit"]
+    jobs = ["--jobs", str(args.jobs), "--no-progress"]
+    log: list[dict] = []
+    named = {}
+    for name, font in PIANOS.items():
+        folder = args.data / RENDER_DIRS[name]
+        step(f"render {name}", [*pk, "dataset", "percepiano", "--source", args.source, "--out", str(folder),
+                                "--soundfont", font, *jobs], log)
+        named[name] = folder / "manifest.csv"
+    for name in TRAIN_PIANOS:
+        folder = args.data / f"{RENDER_DIRS[name]}_aug{args.seed}"
+        step(f"augment {name}", [*pk, "dataset", "augment", "--manifest", str(named[name]), "--out", str(folder),
+                                 "--copies", str(args.copies), "--seed", str(args.seed), *jobs], log)
+        named[f"{name}_aug"] = folder / "manifest.csv"
+    combined = args.data / f"multi_piano_aug{args.seed}.csv"
+    if not combined.exists():
+        train = [n for n in named if n.split("_")[0] in TRAIN_PIANOS]
+        step("combine", [*pk, "dataset", "combine", *(f"{n}={m}" for n, m in named.items()), "--out", str(combined),
+                         *(a for n in train for a in ("--train", n)), "--eval", "musescore"], log)
+    store = args.data / "stores" / f"multi_piano_aug{args.seed}"
+    step("extract", [*pk, "extract", "--manifest", str(combined), "--out", str(store), *jobs], log)
+    total = sum(s["wall_s"] for s in log)
+    print(f"total {total:.0f} s")
+    out = args.out or RESULTS / f"training_store-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"command": "python bench/training_store.py " + " ".join(sys.argv[1:]),
+                               "machine": {"platform": platform.platform(), "python": platform.python_version(),
+                                           "cores": args.jobs},
+                               "total_wall_s": round(total, 1), "steps": log}, indent=2) + "\n")
+    print(f"-> {out}")
+
+
+if __name__ == "__main__":
+    main()
