@@ -15,14 +15,14 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+from dataclasses import dataclass
+
 import numpy as np
-import pandas as pd
 from scipy.signal import argrelmax
 
 from pianokit.feature_names import TRANSCRIBED_NOTE_FEATURES as NOTE_FEATURES
-from pianokit.feature_names import TRANSCRIPTION_FEATURES as FEATURES
 from pianokit.parallel import WORKER_ENV
-from pianokit.symbolic import note_features
+from pianokit.performance import note_features
 
 MODEL_PATH = Path(__file__).resolve().parent / "assets" / "basic_pitch" / "nmp.onnx"
 SAMPLE_RATE = 22050
@@ -70,8 +70,26 @@ def posteriors(y: np.ndarray, sample_rate: int = SAMPLE_RATE) -> dict[str, np.nd
             for name, out in zip(names.values(), outputs)}
 
 
-def decode_notes(note: np.ndarray, onset: np.ndarray) -> pd.DataFrame:
-    """Note events (onset, offset in seconds, pitch, amplitude, onset_peak) from the posteriors."""
+@dataclass(frozen=True)
+class Notes:
+    """Note events as arrays, sorted by onset then pitch: onset and offset (s), MIDI pitch, mean note
+    posterior (amplitude), onset posterior peak."""
+
+    onset: np.ndarray
+    offset: np.ndarray
+    pitch: np.ndarray
+    amplitude: np.ndarray
+    onset_peak: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.onset)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return getattr(self, name)
+
+
+def decode_notes(note: np.ndarray, onset: np.ndarray) -> Notes:
+    """Note events from the posteriors."""
     n_frames = len(note)
     peaks = np.zeros_like(onset)
     index = argrelmax(onset, axis=0)
@@ -92,11 +110,12 @@ def decode_notes(note: np.ndarray, onset: np.ndarray) -> pd.DataFrame:
         remaining[start:end, max(key - 1, 0):key + 2] = 0
         events.append((start / FRAME_RATE, end / FRAME_RATE, key + MIDI_OFFSET,
                        float(note[start:end, key].mean()), float(onset[start, key])))
-    frame = pd.DataFrame(events, columns=["onset", "offset", "pitch", "amplitude", "onset_peak"])
-    return frame.sort_values(["onset", "pitch"]).reset_index(drop=True)
+    table = np.array(events, dtype=float).reshape(-1, 5)
+    table = table[np.lexsort((table[:, 2], table[:, 0]))]
+    return Notes(table[:, 0], table[:, 1], table[:, 2].astype(int), table[:, 3], table[:, 4])
 
 
-def note_loudness_db(y: np.ndarray, notes: pd.DataFrame, sample_rate: int) -> np.ndarray:
+def note_loudness_db(y: np.ndarray, notes: Notes, sample_rate: int) -> np.ndarray:
     """Each note's loudness at its onset, the velocity proxy: the peak spectral magnitude (dB) near
     its fundamental and second harmonic in the 50 ms after the onset."""
     import librosa
@@ -106,7 +125,7 @@ def note_loudness_db(y: np.ndarray, notes: pd.DataFrame, sample_rate: int) -> np
     bin_hz = sample_rate / n_fft
     span = max(1, int(round(0.05 * sample_rate / FFT_HOP)))
     out = np.empty(len(notes))
-    for i, (start, pitch) in enumerate(zip(notes["onset"].to_numpy(), notes["pitch"].to_numpy())):
+    for i, (start, pitch) in enumerate(zip(notes.onset, notes.pitch)):
         frame = min(int(start * sample_rate / FFT_HOP), spec.shape[1] - 1)
         f0 = 440.0 * 2 ** ((pitch - 69) / 12)
         bins = [int(round(h * f0 / bin_hz)) for h in (1, 2)]
@@ -116,15 +135,16 @@ def note_loudness_db(y: np.ndarray, notes: pd.DataFrame, sample_rate: int) -> np
 
 
 def features(y: np.ndarray, sample_rate: int) -> np.ndarray:
-    """The FEATURES vector of one recording (zeros where no note was found)."""
+    """The TRANSCRIPTION_FEATURES vector of one recording (zeros where no note was found)."""
     post = posteriors(y, sample_rate)
     notes = decode_notes(post["note"], post["onset"])
     extra = [float((post["note"] > FRAME_THRESHOLD).sum(axis=1).mean()) if len(post["note"]) else 0.0,
-             float(notes["onset_peak"].mean()) if len(notes) else 0.0]
+             float(notes.onset_peak.mean()) if len(notes) else 0.0]
     if len(notes) == 0:
         return np.array([0.0] * len(NOTE_FEATURES) + extra)
-    notes = notes.assign(velocity=note_loudness_db(y, notes, sample_rate))
+    velocity = note_loudness_db(y, notes, sample_rate)
     with np.errstate(all="ignore"):
-        values = note_features(notes[["onset", "offset", "pitch", "velocity"]], {})
+        values = note_features({"onset": notes.onset, "offset": notes.offset, "pitch": notes.pitch,
+                                "velocity": velocity}, {})
     vector = np.array([values[name] for name in NOTE_FEATURES] + extra, dtype=np.float64)
     return np.nan_to_num(vector, nan=0.0, posinf=0.0, neginf=0.0)
