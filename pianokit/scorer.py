@@ -19,9 +19,13 @@ from pianokit.recording_checks import RecordingStats
 from pianokit.windows import window_starts, windows
 
 def _default_model() -> Path:
-    """The shipped model beside the package (editable install or checkout), else ./exported_models."""
-    beside = Path(__file__).resolve().parent.parent / "exported_models" / "default"
-    return beside if beside.with_suffix(".onnx").is_file() else Path("exported_models") / "default"
+    """The shipped model: inside the installed package (a wheel), else beside it (a checkout or an
+    editable install), else ./exported_models."""
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "exported_models" / "default", package.parent / "exported_models" / "default"):
+        if candidate.with_suffix(".onnx").is_file():
+            return candidate
+    return Path("exported_models") / "default"
 
 
 DEFAULT_MODEL = _default_model()

@@ -112,3 +112,19 @@ def test_depends_on_exactly_one_onnxruntime_package():
     every = meta["dependencies"] + [d for extra in meta["optional-dependencies"].values() for d in extra]
     runtimes = [d for d in every if d.split(">")[0].split("=")[0].strip() in ("onnxruntime", "onnxruntime-gpu")]
     assert len(runtimes) == 1 and runtimes[0].startswith("onnxruntime-gpu")
+
+
+@pytest.mark.parametrize("blocked, command", [("pandas", ["extract", "{wav}", "--out", "{tmp}/store"]),
+                                              ("tensorflow", ["fit", "--arch", "mlp", "--store", "{tmp}", "--out",
+                                                              "{tmp}/run"])])
+def test_a_training_command_on_the_scoring_install_says_what_to_install(tmp_path, blocked, command):
+    """Without the training extra, a command that needs it fails in one line naming the extra."""
+    wav = write_wav(tmp_path / "a.wav", sine())
+    args = [a.format(wav=wav, tmp=tmp_path) for a in command]
+    code = (f"import sys; sys.modules[{blocked!r}] = None; sys.argv = ['pianokit', *{args!r}]; "
+            "from pianokit.cli import main; main()")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "pianokit[train]" in lines[0] and blocked in lines[0]
+    assert not (tmp_path / "store").exists() and not (tmp_path / "run").exists()

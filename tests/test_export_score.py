@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -13,6 +14,8 @@ from click.testing import CliRunner  # noqa: E402
 from conftest import SR, sine, write_wav  # noqa: E402
 from pianokit.cli import cli  # noqa: E402
 from pianokit.errors import InputError  # noqa: E402
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "data" / "examples" / "Schubert_D935_no.3_4bars_12_1.wav"
 
 
 def invoke(*args):
@@ -85,8 +88,20 @@ def test_scorer_never_imports_tensorflow(exported, tmp_path):
     _, model = exported["hybrid"]
     wav = write_wav(tmp_path / "a.wav", sine(440, 2))
     code = (f"import sys; from pianokit.scorer import Scorer; Scorer({str(model)!r}, 'cpu').score_file({str(wav)!r});"
-            "bad=[m for m in ('tensorflow','keras','tf2onnx') if m in sys.modules]; assert not bad, bad")
+            "bad=[m for m in ('tensorflow','keras','tf2onnx','pandas','matplotlib') if m in sys.modules]; "
+            "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "csv"])
+def test_scoring_with_the_default_model_needs_no_training_or_plotting_package(fmt):
+    """The shipped model reads the transcription features too; `pianokit score` in every output
+    format imports none of TensorFlow, Keras, pandas or matplotlib (the scoring install lacks them)."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "pianokit", "score", str(EXAMPLE), "--format",
+                           fmt], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time")}
+    assert not imported & {"tensorflow", "keras", "tf2onnx", "pandas", "matplotlib", "tabulate"}
 
 
 def test_sixty_second_file_is_the_mean_of_its_windows(exported):
@@ -200,11 +215,9 @@ def test_export_errors(tmp_path, exported):
 
 
 def test_default_model_ships_and_scores_the_example():
-    from pathlib import Path
-
     from pianokit.scorer import DEFAULT_MODEL, Scorer
 
-    example = Path(__file__).resolve().parent.parent / "data" / "examples" / "Schubert_D935_no.3_4bars_12_1.wav"
+    example = EXAMPLE
     if not DEFAULT_MODEL.with_suffix(".onnx").is_file():
         pytest.fail("exported_models/default.onnx is not shipped")
     rating = Scorer(DEFAULT_MODEL, "cpu").score_file(example)
