@@ -123,6 +123,17 @@ def _all_layers(model):
             yield from _all_layers(layer)
 
 
+def _feature_config(spec: ModelSpec, run_config: dict, spec_path: Path) -> FeatureConfig:
+    """The FeatureConfig the model's inputs were made with: from its spec (models trained by this
+    pianokit carry it), else from its run's config.json; never a guess."""
+    if spec.feature_config:
+        return FeatureConfig.from_dict(spec.feature_config)
+    if "feature_config" in run_config:
+        return FeatureConfig.from_dict(run_config["feature_config"])
+    raise InputError(f"{spec_path}: does not say which FeatureConfig made the model's inputs and no run "
+                     "config.json is beside it; export it from its run folder")
+
+
 def export_model(source: str | os.PathLike, out: str | os.PathLike, name: str | None = None) -> dict:
     """Export to ``out``.onnx and ``out``.json (both or neither); return the metadata."""
     model_path, run = locate(source)
@@ -136,7 +147,7 @@ def export_model(source: str | os.PathLike, out: str | os.PathLike, name: str | 
     try:
         run_config = json.loads((run / "config.json").read_text()) if run else {}
         metrics = json.loads((run / "metrics.json").read_text()) if run and (run / "metrics.json").is_file() else None
-        config = FeatureConfig.from_dict(run_config["feature_config"]) if "feature_config" in run_config else FeatureConfig()
+        config = _feature_config(spec, run_config, spec_path)
     except (json.JSONDecodeError, UnicodeDecodeError, ValueError, TypeError, AttributeError) as exc:
         raise InputError(f"{run}: unreadable run files (config.json / metrics.json: {printable(exc, 120)})") from None
     onnx_path, json_path = model_paths(out)

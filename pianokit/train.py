@@ -236,6 +236,7 @@ class Trainer:
         spec = ModelSpec(
             self.config.arch, n_mels=self.feature_config.n_mels, crop_frames=self.crop_frames,
             feature_names=self.model_features, targets=self.config.targets, hparams=hparams,
+            feature_config=self.feature_config.to_dict(),
         )
         mels = [self.data.mels[i] for i in train_idx] if self.uses_mel else None
         return spec.with_statistics(self._features(train_idx), mels, self._labels(train_idx))

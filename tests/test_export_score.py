@@ -226,3 +226,23 @@ def test_default_model_ships_and_scores_the_example():
     assert 0.1 < values.mean() < 0.9
     with pytest.raises(InputError):
         Scorer(DEFAULT_MODEL, "bogus")
+
+
+def test_a_model_carries_its_feature_config_outside_its_run(exported, tmp_path):
+    """The spec travels with the model: exported from a copy of its folder, away from the run's
+    config.json, it still gets the store's FeatureConfig; without it, export refuses to guess."""
+    import shutil
+
+    run, _ = exported["multitask"]
+    loose = tmp_path / "loose"
+    shutil.copytree(run / "final", loose)
+    result = invoke("export", loose / "model.keras", "--out", tmp_path / "m")
+    assert result.exit_code == 0, result.output
+    meta = json.loads((tmp_path / "m.json").read_text())
+    assert meta["feature_config"] == json.loads((run / "config.json").read_text())["feature_config"]
+    spec = json.loads((loose / "spec.json").read_text())
+    del spec["feature_config"]
+    (loose / "spec.json").write_text(json.dumps(spec))
+    result = invoke("export", loose / "model.keras", "--out", tmp_path / "n")
+    assert result.exit_code == 2 and "FeatureConfig" in result.output and "run folder" in result.output
+    assert not list(tmp_path.glob("n.*"))

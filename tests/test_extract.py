@@ -79,3 +79,16 @@ def test_collect_inputs_errors_and_unique_ids(tmp_path):
 def test_not_a_store(tmp_path):
     with pytest.raises(InputError, match="not a feature store"):
         FeatureStore.open(tmp_path)
+
+
+def test_a_store_made_by_older_feature_code_is_refused_when_opened(audio_dir, tmp_path):
+    import json
+
+    store = tmp_path / "store"
+    run_extract([("a", next(audio_dir.glob("*.wav")))], store, jobs=1, progress=False)
+    config = json.loads((store / "config.json").read_text())
+    config["version"] -= 1
+    del config["level_dbfs"]  # version 3 stores did not have it
+    (store / "config.json").write_text(json.dumps(config))
+    with pytest.raises(InputError, match="feature code version 3.*extract into a new store"):
+        FeatureStore.open(store)

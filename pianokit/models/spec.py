@@ -24,6 +24,7 @@ class ModelSpec:
     label_mean: list[float] = field(default_factory=list)
     label_std: list[float] = field(default_factory=list)
     hparams: dict = field(default_factory=dict)
+    feature_config: dict = field(default_factory=dict)  # the FeatureConfig the inputs were computed with
 
     def __post_init__(self):
         if len(self.label_mean) != len(self.targets):
