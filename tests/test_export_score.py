@@ -238,6 +238,7 @@ def test_a_model_carries_its_feature_config_outside_its_run(exported, tmp_path):
     shutil.copytree(run / "final", loose)
     result = invoke("export", loose / "model.keras", "--out", tmp_path / "m")
     assert result.exit_code == 0, result.output
+    assert "warning: the model has no cross-validated metrics" in result.stderr
     meta = json.loads((tmp_path / "m.json").read_text())
     assert meta["feature_config"] == json.loads((run / "config.json").read_text())["feature_config"]
     spec = json.loads((loose / "spec.json").read_text())
@@ -246,3 +247,16 @@ def test_a_model_carries_its_feature_config_outside_its_run(exported, tmp_path):
     result = invoke("export", loose / "model.keras", "--out", tmp_path / "n")
     assert result.exit_code == 2 and "FeatureConfig" in result.output and "run folder" in result.output
     assert not list(tmp_path.glob("n.*"))
+
+
+def test_export_warns_when_a_model_is_no_better_than_a_baseline():
+    from pianokit.cli import baseline_warnings
+
+    cv = {"mean": {"r2": 0.10}, "baselines_mean": {"train_mean": {"mean": {"r2": -0.05}},
+                                                   "ridge": {"mean": {"r2": 0.20}}, "symbolic": {"mean": {"r2": 0.4}}}}
+    assert baseline_warnings(cv) == ["cross-validated mean R² 0.100 is not above the ridge baseline's 0.200 on the "
+                                     "same folds"]
+    cv["mean"]["r2"] = 0.25
+    assert baseline_warnings(cv) == []
+    cv["mean"]["r2"] = -1.1
+    assert len(baseline_warnings(cv)) == 2

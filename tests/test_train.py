@@ -144,12 +144,22 @@ def test_compare_runs(planted_store, tmp_path):
     [
         (["--arch", "cnn", "--augment", "wobble"], "unknown augmentation"),
         (["--arch", "multitask", "--augment", "pitch"], "features only"),
-        (["--arch", "mlp", "--target", "loudness"], "unknown --target"),
+        (["--arch", "mlp", "--target", "loudness"], "'loudness' is not one of 'timing_stable_unstable'"),
     ],
 )
 def test_fit_errors(planted_store, tmp_path, args, message):
     result = fit(*args, "--store", planted_store, "--out", tmp_path / "x")
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "x").exists()
+
+
+def test_fit_help_lists_the_target_names():
+    from click.testing import CliRunner
+
+    from pianokit.cli import cli
+
+    text = CliRunner().invoke(cli, ["fit", "--help"]).output
+    assert "timing_stable_unstable" in text and "interpretation_unsatisfactory_convincing" in text
 
 
 def test_fit_store_errors(tmp_path, planted_store):
