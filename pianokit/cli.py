@@ -355,11 +355,17 @@ def _print_summary(summary: dict) -> None:
 @click.option("--out", type=click.Path(path_type=Path), default=Path("runs/compare"), show_default=True,
               help="Folder for comparison.csv, comparison.md and comparison.png.")
 @click.option("--metric", type=click.Choice(["r2", "r", "mae"]), default="r2", show_default=True)
-def compare(runs, out, metric) -> None:
-    """Compare finished runs per dimension: a markdown table, a CSV and a bar chart."""
+@click.option("--allow-mixed", is_flag=True,
+              help="Compare runs evaluated differently (split, folds, test segments), marking them with '*'.")
+def compare(runs, out, metric, allow_mixed) -> None:
+    """Compare finished runs per dimension: a markdown table, a CSV and a bar chart.
+
+    Runs must have been evaluated the same way (same split, number of folds and test segments);
+    otherwise compare refuses, unless --allow-mixed.
+    """
     from pianokit.compare import compare_runs
 
-    table = compare_runs(runs, out, metric)
+    table = compare_runs(runs, out, metric, allow_mixed)
     click.echo(table)
     click.echo(f"wrote {out}/comparison.csv, comparison.md, comparison.png")
 

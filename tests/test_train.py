@@ -137,6 +137,16 @@ def test_compare_runs(planted_store, tmp_path):
     assert (tmp_path / "cmp" / "comparison.png").read_bytes()[:4] == b"\x89PNG"
     bad = CliRunner().invoke(cli, ["compare", str(tmp_path / "nothing")])
     assert bad.exit_code == 2 and "no metrics.json" in bad.output
+    assert fit("--arch", "mlp", "--store", planted_store, "--out", tmp_path / "two", "--epochs", 2,
+               "--folds", 2).exit_code == 0
+    mixed = CliRunner().invoke(cli, ["compare", str(tmp_path / "mlp"), str(tmp_path / "two"), "--out",
+                                     str(tmp_path / "cmp2")])
+    assert mixed.exit_code == 2 and "not evaluated the same way" in mixed.output and "folds 1" in mixed.output
+    assert not (tmp_path / "cmp2").exists()
+    allowed = CliRunner().invoke(cli, ["compare", str(tmp_path / "mlp"), str(tmp_path / "two"), "--out",
+                                       str(tmp_path / "cmp2"), "--allow-mixed"])
+    assert allowed.exit_code == 0, allowed.output
+    assert "two *" in (tmp_path / "cmp2" / "comparison.md").read_text()
 
 
 @pytest.mark.parametrize(
