@@ -76,6 +76,10 @@ class FitConfig:
             raise InputError(f"unknown --features {self.feature_set!r}; choose {' or '.join(FEATURE_SETS)}")
         if self.feature_set != "extended" and ARCHITECTURES[self.arch].features != EXTENDED_FEATURES:
             raise InputError(f"--features {self.feature_set} applies to multitask and hybrid, not {self.arch}")
+        unknown = sorted(set(self.hparams) - set(defaults(self.arch)))
+        if unknown:
+            raise InputError(f"unknown --param {unknown[0]!r} for {self.arch}; its parameters: "
+                             f"{', '.join(sorted(defaults(self.arch)))}")
         if self.target is not None and self.target not in DIMENSIONS:
             raise InputError(f"unknown --target {self.target!r}; see 'pianokit fit --help' for the 19 names")
 
@@ -240,7 +244,7 @@ class Trainer:
         mels = [self.data.mels[i] for i in train_idx] if self.uses_mel else None
         return spec.with_statistics(self._features(train_idx), mels, self._labels(train_idx))
 
-    def _fit_model(self, train_idx: np.ndarray, val_idx: np.ndarray, seed: int, log: Path):
+    def _fit_model(self, train_idx: np.ndarray, val_idx: np.ndarray, seed: int, log: Path, label: str = ""):
         """Fit ``--ensemble`` members with seeds seed, seed+1000, ...; several members are averaged
         in one functional model (so it exports as one ONNX graph)."""
         import tensorflow as tf
@@ -251,6 +255,10 @@ class Trainer:
         val_data = (val_inputs, self._labels(val_idx)[owner])
         members, history = [], []
         for member in range(self.config.ensemble):
+            if self.progress:
+                which = f", member {member + 1}/{self.config.ensemble}" if self.config.ensemble > 1 else ""
+                print(f"{label}{which}: training on {len(train_idx)}, early stopping on {len(val_idx)}",
+                      file=sys.stderr, flush=True)
             model, rows = self._fit_member(spec, train_idx, val_data, seed + 1000 * member)
             members.append(model)
             history += [{"member": member, **row} for row in rows]
@@ -312,7 +320,8 @@ class Trainer:
                 write_text(done, json.dumps(previous, indent=2))
                 return previous
         folder.mkdir(parents=True, exist_ok=True)
-        model, spec = self._fit_model(fold.train, fold.val, self.config.seed + fold.index, folder / "history.csv")
+        model, spec = self._fit_model(fold.train, fold.val, self.config.seed + fold.index, folder / "history.csv",
+                                      f"fold {fold.index + 1}/{self.config.folds}")
         self._save_model(model, spec, folder)
         truth = self._labels(fold.test)
         pred = self.predict(model, fold.test)
@@ -390,7 +399,7 @@ class Trainer:
         val = final_holdout(self.data.table, self.config.val_fraction, self.config.seed + 1000)
         folder.mkdir(parents=True, exist_ok=True)
         model, spec = self._fit_model(np.setdiff1d(everything, val), val, self.config.seed + 1000,
-                                      folder / "history.csv")
+                                      folder / "history.csv", "final model")
         self._save_model(model, spec, folder)
         info = {"n_train": len(everything) - len(val), "n_val": len(val),
                 "epochs": len(pd.read_csv(folder / "history.csv"))}

@@ -155,6 +155,7 @@ def test_compare_runs(planted_store, tmp_path):
         (["--arch", "cnn", "--augment", "wobble"], "unknown augmentation"),
         (["--arch", "multitask", "--augment", "pitch"], "features only"),
         (["--arch", "mlp", "--target", "loudness"], "'loudness' is not one of 'timing_stable_unstable'"),
+        (["--arch", "multitask", "--param", "widht=3"], "unknown --param 'widht' for multitask; its parameters:"),
     ],
 )
 def test_fit_errors(planted_store, tmp_path, args, message):
@@ -235,3 +236,15 @@ def test_fit_says_when_manifest_rows_are_not_extracted(planted_store, tmp_path):
     assert result.exit_code == 0, result.output
     assert "warning: 3 labelled segment(s) of the manifest are not in" in result.stderr
     assert metrics(tmp_path / "run")["n"] == len(manifest)
+
+
+def test_progress_names_the_fold_and_the_member(planted_store, tmp_path):
+    from click.testing import CliRunner
+
+    from pianokit.cli import cli
+
+    result = CliRunner().invoke(cli, ["fit", "--arch", "mlp", "--store", str(planted_store), "--out",
+                                      str(tmp_path / "run"), "--epochs", "1", "--folds", "2", "--ensemble", "2"])
+    assert result.exit_code == 0, result.output
+    for label in ("fold 1/2, member 1/2", "fold 1/2, member 2/2", "fold 2/2, member 2/2"):
+        assert label in result.stderr
