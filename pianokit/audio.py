@@ -1,8 +1,14 @@
-"""Load a recording as mono float32 at a target rate, rejecting input that cannot be rated."""
+"""Load a recording as mono float32 at a target rate, rejecting input that cannot be rated.
+
+libsndfile (soundfile) reads WAV, FLAC, Ogg, MP3 and AIFF; phone and video formats (m4a / AAC, mp4,
+Opus, WebM, WMA, AMR, 3GP) are decoded by the ffmpeg program when it is installed.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +18,8 @@ import soxr
 
 from pianokit.errors import InputError
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
+FFMPEG_SUFFIXES = (".m4a", ".aac", ".mp4", ".opus", ".webm", ".wma", ".amr", ".3gp", ".mka")
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", *FFMPEG_SUFFIXES)
 MIN_RATE = 8000
 MAX_RATE = 96000
 SILENCE_PEAK = 1e-4  # -80 dBFS: anything quieter throughout is treated as silence
@@ -28,14 +35,7 @@ def find_audio(folder: Path) -> list[Path]:
 
 def _open(path: Path, min_duration: float) -> sf._SoundFileInfo:
     """Check that ``path`` is a readable audio file of a usable rate and length; return its info."""
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory, expected an audio file")
-    if not os.access(path, os.R_OK):
-        raise InputError(f"{path}: permission denied")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: empty file")
+    _check_file(path)
     try:
         info = sf.info(path)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
@@ -48,6 +48,41 @@ def _open(path: Path, min_duration: float) -> sf._SoundFileInfo:
     if duration < min_duration:
         raise InputError(f"{path}: {duration:.2f} s is shorter than the {min_duration:g} s minimum")
     return info
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, expected an audio file")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{path}: permission denied")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: empty file")
+
+
+def needs_ffmpeg(path: Path) -> bool:
+    return path.suffix.lower() in FFMPEG_SUFFIXES
+
+
+def decode_with_ffmpeg(path: Path, sample_rate: int, min_duration: float) -> np.ndarray:
+    """The whole file as mono float32 at ``sample_rate``, decoded by the ffmpeg program."""
+    _check_file(path)
+    exe = shutil.which("ffmpeg")
+    if exe is None:
+        raise InputError(f"{path}: {path.suffix} files need ffmpeg, which is not installed (apt-get install ffmpeg, "
+                         "brew install ffmpeg); or convert the file to WAV or FLAC")
+    proc = subprocess.run([exe, "-nostdin", "-v", "error", "-i", str(path), "-vn", "-ac", "1", "-ar", str(sample_rate),
+                           "-f", "f32le", "-acodec", "pcm_f32le", "-"], capture_output=True)
+    mono = np.frombuffer(proc.stdout, dtype="<f4").astype(np.float32)
+    if proc.returncode != 0 or mono.size == 0:
+        detail = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise InputError(f"{path}: not a readable audio file (ffmpeg: {detail[-1][:160] if detail else 'no audio'})")
+    if not np.all(np.isfinite(mono)):
+        raise InputError(f"{path}: audio contains NaN or infinite samples")
+    if len(mono) < min_duration * sample_rate:
+        raise InputError(f"{path}: {len(mono) / sample_rate:.2f} s is shorter than the {min_duration:g} s minimum")
+    return mono
 
 
 def _detail(exc: Exception) -> str:
@@ -76,14 +111,18 @@ def _check_not_silent(path: Path, peak: float) -> None:
 
 
 def load_audio(path: str | os.PathLike, sample_rate: int, min_duration: float = 1.0) -> np.ndarray:
-    """Read any file soundfile understands, downmix to mono and resample to ``sample_rate`` with soxr.
+    """Read any file soundfile understands (or ffmpeg, for FFMPEG_SUFFIXES), downmix to mono and
+    resample to ``sample_rate`` with soxr.
 
     Raises InputError (one line naming the file) for a missing, unreadable, corrupt, empty,
     too-short or all-silent file, or a rate outside 8-96 kHz.
     """
     path = Path(path)
-    info = _open(path, min_duration)
-    mono = _read_mono(path, 0, info.frames, info.samplerate, sample_rate)
+    if needs_ffmpeg(path):
+        mono = decode_with_ffmpeg(path, sample_rate, min_duration)
+    else:
+        info = _open(path, min_duration)
+        mono = _read_mono(path, 0, info.frames, info.samplerate, sample_rate)
     _check_not_silent(path, float(np.max(np.abs(mono))))
     return mono
 
@@ -101,6 +140,12 @@ def read_segments(path: str | os.PathLike, sample_rate: int, segment_seconds: fl
     ``segment_seconds``, reading one segment at a time so memory stays bounded for long files.
     An all-silent file raises InputError after its last segment."""
     path = Path(path)
+    if needs_ffmpeg(path):  # decoded whole: ffmpeg streams cannot be sought by sample
+        mono = decode_with_ffmpeg(path, sample_rate, min_duration)
+        for start, stop in equal_segments(len(mono), int(segment_seconds * sample_rate)):
+            yield start / sample_rate, mono[start:stop]
+        _check_not_silent(path, float(np.max(np.abs(mono))))
+        return
     info = _open(path, min_duration)
     peak = 0.0
     for start, stop in equal_segments(info.frames, int(segment_seconds * info.samplerate)):

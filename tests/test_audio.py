@@ -65,3 +65,52 @@ def test_bad_audio_rejected_with_one_line(bad_audio, kind, message):
 def test_min_duration_is_configurable(tmp_path):
     path = write_wav(tmp_path / "half.wav", sine(seconds=0.5))
     assert len(load_audio(path, SR, min_duration=0.25)) == SR // 2
+
+
+needs_ffmpeg = pytest.mark.skipif(__import__("shutil").which("ffmpeg") is None, reason="ffmpeg is not installed")
+
+
+def encode(wav, suffix, *codec):
+    import subprocess
+
+    out = wav.with_suffix(suffix)
+    subprocess.run(["ffmpeg", "-y", "-v", "error", "-i", str(wav), *codec, str(out)], check=True)
+    return out
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize("suffix, codec", [(".m4a", ["-c:a", "aac", "-b:a", "96k"]), (".opus", ["-c:a", "libopus"])])
+def test_phone_formats_are_decoded_with_ffmpeg(tmp_path, suffix, codec):
+    from pianokit.audio import find_audio, read_segments
+
+    wav = write_wav(tmp_path / "memo.wav", sine(440, 3.0, sr=44100), sr=44100)
+    memo = encode(wav, suffix, *codec)
+    y = load_audio(memo, SR)
+    assert abs(len(y) - 3 * SR) < 0.1 * SR
+    spectrum = np.abs(np.fft.rfft(y[SR // 2: SR // 2 + SR]))
+    assert abs(np.argmax(spectrum) - 440) <= 2  # 1 s of audio: 1 Hz bins
+    segments = list(read_segments(memo, SR, 1.0))
+    assert len(segments) == -(-len(y) // SR) and all(len(part) <= SR for _, part in segments)
+    np.testing.assert_array_equal(np.concatenate([part for _, part in segments]), y)
+    assert memo in find_audio(tmp_path)
+
+
+@needs_ffmpeg
+def test_a_corrupt_or_silent_m4a_is_one_clear_line(tmp_path):
+    bad = tmp_path / "bad.m4a"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypM4A not really audio" * 4)
+    with pytest.raises(InputError, match="bad.m4a: not a readable audio file"):
+        load_audio(bad, SR)
+    silent = encode(write_wav(tmp_path / "quiet.wav", np.zeros(2 * SR, dtype=np.float32)), ".m4a", "-c:a", "aac")
+    with pytest.raises(InputError, match="silent"):
+        load_audio(silent, SR)
+
+
+def test_without_ffmpeg_an_m4a_gets_a_clear_line(tmp_path, monkeypatch):
+    import shutil
+
+    memo = tmp_path / "memo.m4a"
+    memo.write_bytes(b"\x00\x00\x00\x18ftypM4A " * 8)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(InputError, match=r"memo.m4a: \.m4a files need ffmpeg, which is not installed"):
+        load_audio(memo, SR)
