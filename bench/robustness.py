@@ -1,7 +1,7 @@
 """How far ratings move under everyday recording conditions, on held-out passages (leak-free).
 
 Usage:
-  python bench/robustness.py [--run runs/multitask_multi_piano] [--groups-per-fold 2]
+  python bench/robustness.py [--run runs/hybrid_lite0_multi_piano_ens5] [--segments-per-fold 25]
                              [--other-piano data/percepiano_csound/audio] [--seed 0]
                              [--out bench/results/robustness]
 
@@ -95,8 +95,9 @@ def main() -> None:
     from pianokit.variants import role_mask
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", type=Path, default=Path("runs/multitask_multi_piano"))
-    parser.add_argument("--groups-per-fold", type=int, default=2)
+    parser.add_argument("--run", type=Path, default=Path("runs/hybrid_lite0_multi_piano_ens5"))
+    parser.add_argument("--segments-per-fold", type=int, default=25,
+                        help="whole passage groups, drawn at random, until at least this many segments")
     parser.add_argument("--other-piano", type=Path, default=Path("data/percepiano_csound/audio"),
                         help="renders of the same MIDI with a SoundFont the model never trained on")
     parser.add_argument("--out", type=Path, default=None,
@@ -111,16 +112,20 @@ def main() -> None:
     labels = table[list(DIMENSIONS)].to_numpy()
     centred, _ = passage_deviations(labels, labels, data.passages[evaluated])
     wp_sd = float(np.sqrt(np.mean(centred ** 2)))
-    rng = np.random.default_rng(args.seed)
     models = fold_models(args.run)
-    rows, start = [], time.perf_counter()
+    partial = args.run / f"robustness_ratings.seed{args.seed}.partial.csv"  # a rerun resumes from it
+    done = set(pd.read_csv(partial)["segment_id"]) if partial.is_file() else set()
+    start = time.perf_counter()
     for k, model in models.items():
         scorer = Scorer(model, "cpu")
         in_fold = table[table["fold_passage"] == k]
-        groups = rng.choice(sorted(in_fold["passage_group"].unique()), args.groups_per_fold, replace=False)
-        for _, seg in in_fold[in_fold["passage_group"].isin(groups)].iterrows():
+        for _, seg in in_fold[in_fold["passage_group"].isin(draw_groups(in_fold, args, k))].iterrows():
+            if seg["segment_id"] in done:
+                continue
+            rng = np.random.default_rng([args.seed, *str(seg["segment_id"]).encode()])  # per segment: order-free
             y, sr = sf.read(seg["audio"], dtype="float64")
             assert sr == SR
+            rows = []
             with tempfile.TemporaryDirectory() as tmp:
                 source_id = seg.get("source_id", seg["segment_id"])
                 files = conditions(y, args.other_piano / f"{source_id}.wav", rng, Path(tmp))
@@ -129,11 +134,25 @@ def main() -> None:
                     rows.append({"segment_id": seg["segment_id"], "passage": seg["passage"], "fold": k,
                                  "condition": name, **{f"pred_{d}": v for d, v in rating.ratings.items()},
                                  **{f"true_{d}": seg[d] for d in DIMENSIONS}})
-        print(f"fold {k}: {len(rows)} ratings so far, {time.perf_counter() - start:.0f} s", flush=True)
-    df = pd.DataFrame(rows)
-    ratings = args.run / "robustness_ratings.csv"
-    df.to_csv(ratings, index=False)
+            pd.DataFrame(rows).to_csv(partial, mode="a", header=not partial.is_file(), index=False)
+        print(f"fold {k} done, {time.perf_counter() - start:.0f} s", flush=True)
+    df = pd.read_csv(partial)
+    df.to_csv(args.run / "robustness_ratings.csv", index=False)
+    partial.unlink()
     summarise(df, wp_sd, args, time.perf_counter() - start)
+
+
+def draw_groups(in_fold: pd.DataFrame, args, k: int) -> list:
+    """Whole passage groups of fold ``k``, in a seeded random order, until --segments-per-fold."""
+    sizes = in_fold.groupby("passage_group").size()
+    order = np.random.default_rng([args.seed, k]).permutation(sorted(sizes.index))
+    chosen, count = [], 0
+    for group in order:
+        if count >= args.segments_per_fold:
+            break
+        chosen.append(group)
+        count += sizes[group]
+    return chosen
 
 
 def summarise(df: pd.DataFrame, wp_sd: float, args, wall: float) -> None:
@@ -149,8 +168,8 @@ def summarise(df: pd.DataFrame, wp_sd: float, args, wall: float) -> None:
         results[name] = {"segments": len(part), "r2": ev["mean"]["r2"],
                          "within_passage_r2": ev.get("within_passage", {}).get("mean", {}).get("r2"),
                          "mean_abs_shift_in_wp_sd": float(shift)}
-    lines = [f"Run `{args.run}` (fold models on their own held-out passages), {len(clean)} segments in "
-             f"{args.groups_per_fold} passage groups per fold; shift in units of the within-passage label SD "
+    lines = [f"Run `{args.run}` (fold models on their own held-out passages), {len(clean)} segments in whole "
+             f"passage groups (at least {args.segments_per_fold} per fold); shift in units of the within-passage label SD "
              f"({wp_sd:.3f}).", "", "| condition | segments | R² | within-passage R² | mean shift (wp SD) |",
              "|---|---|---|---|---|"]
     for name, r in results.items():

@@ -62,7 +62,10 @@ def _check_file(path: Path) -> None:
 
 
 def needs_ffmpeg(path: Path) -> bool:
-    return path.suffix.lower() in FFMPEG_SUFFIXES
+    """Formats libsndfile cannot read, and MP3 when ffmpeg is there: libsndfile's mpg123 decoder
+    prints errors on some valid MP3s and has crashed the process on others."""
+    suffix = path.suffix.lower()
+    return suffix in FFMPEG_SUFFIXES or (suffix == ".mp3" and shutil.which("ffmpeg") is not None)
 
 
 def decode_with_ffmpeg(path: Path, sample_rate: int, min_duration: float) -> np.ndarray:

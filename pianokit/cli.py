@@ -497,6 +497,9 @@ def import_tensorflow_quietly() -> None:
         except ImportError:
             return
         tensorflow.get_logger().setLevel("ERROR")  # e.g. its retracing warnings while predicting
+        import warnings
+
+        warnings.filterwarnings("ignore", category=FutureWarning, module="keras")  # np.object probe in its ONNX export
     finally:
         os.dup2(saved, 2)
         os.close(saved)

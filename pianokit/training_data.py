@@ -164,7 +164,8 @@ def _apply_roles(table: pd.DataFrame, folds: list[Fold]) -> list[Fold]:
     for fold in folds:
         kept = Fold(fold.index, fold.train[trainable[fold.train]], fold.val[trainable[fold.val]],
                     fold.test[evaluated[fold.test]])
-        if not len(kept.train) or not len(kept.val) or not len(kept.test):
+        emptied = [len(a) and not len(b) for a, b in zip((fold.train, fold.val, fold.test), (kept.train, kept.val, kept.test))]
+        if any(emptied):
             raise InputError(f"fold {fold.index}: no rows left to train, validate or test on after the manifest's "
                              "train/eval columns")
         out.append(kept)

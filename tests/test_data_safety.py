@@ -201,7 +201,7 @@ def _nan_model(path: Path) -> Path:
                               [helper.make_tensor_value_info("ratings", TensorProto.FLOAT, [None, 19])], [weights])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    meta = {**DEFAULT_META, "name": "nan"}
+    meta = {**DEFAULT_META, "name": "nan", "inputs": [{"name": "features", "shape": [None, n]}]}
     model.metadata_props.add(key="pianokit", value=json.dumps(meta))
     onnx.save(model, str(path))
     return path

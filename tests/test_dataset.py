@@ -9,6 +9,7 @@ from conftest import labelled_manifest, needs_fluidsynth, sine, tiny_midi, write
 from pianokit.dataset import MANIFEST_COLUMNS, Source, prepare_percepiano, read_manifest
 from pianokit.dimensions import DIMENSIONS
 from pianokit.errors import InputError
+from pianokit.render import find_soundfont
 
 STEMS = ["PieceA_4bars_1_1", "PieceA_4bars_2_1", "PieceA_4bars_Score_1"]
 
@@ -86,7 +87,8 @@ def test_prepare_percepiano_renders_and_resumes(tmp_path):
     assert failures == []
     assert sorted(p.name for p in (out / "audio").glob("*.wav")) == sorted(f"{s}.wav" for s in STEMS)
     written = pd.read_csv(out / "manifest.csv")
-    assert list(written.columns) == [*MANIFEST_COLUMNS, *DIMENSIONS]
+    assert list(written.columns) == [*MANIFEST_COLUMNS, "soundfont", *DIMENSIONS]
+    assert set(written["soundfont"]) == {find_soundfont().name}
     assert list(written["segment_id"]) == STEMS[:2]
     assert read_manifest(out / "manifest.csv")["audio"].map(lambda p: __import__("os").path.exists(p)).all()
     midi = read_manifest(out / "manifest.csv")["midi"]

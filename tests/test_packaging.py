@@ -64,4 +64,4 @@ def test_a_wheel_install_scores_from_any_folder(wheel, tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
-    assert len(result[0]["ratings"]) == 19
+    assert len(result["recordings"][0]["ratings"]) == 19
