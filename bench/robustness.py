@@ -143,13 +143,16 @@ def main() -> None:
 
 
 def draw_groups(in_fold: pd.DataFrame, args, k: int) -> list:
-    """Whole passage groups of fold ``k``, in a seeded random order, until --segments-per-fold."""
+    """Whole passage groups of fold ``k``, in a seeded random order, until --segments-per-fold; groups
+    larger than that are passed over (one 91-segment group would take the whole budget)."""
     sizes = in_fold.groupby("passage_group").size()
     order = np.random.default_rng([args.seed, k]).permutation(sorted(sizes.index))
     chosen, count = [], 0
     for group in order:
         if count >= args.segments_per_fold:
             break
+        if sizes[group] > args.segments_per_fold:
+            continue
         chosen.append(group)
         count += sizes[group]
     return chosen
