@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import subprocess
 import sys
 import time
@@ -29,12 +28,12 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
+from result_files import prefix, write_json  # noqa: E402
 from training_store import RENDER_DIRS, TRAIN_PIANOS  # noqa: E402
 
 from pianokit.dimensions import DIMENSIONS  # noqa: E402
 from pianokit.metrics import evaluate  # noqa: E402
 
-RESULTS = Path(__file__).parent / "results"
 ALL_PIANOS = (*TRAIN_PIANOS, "csound")
 
 
@@ -60,13 +59,16 @@ RECIPES = {
 
 
 def fit(recipe: str, store: Path, manifest: Path, run: Path, epochs: int, batch_size: int) -> float:
-    start = time.perf_counter()
+    """Wall seconds of the fit (of the run that made it, when the run folder is reused)."""
+    timing = run / "wall_time.json"
     if not (run / "metrics.json").is_file():
+        start = time.perf_counter()
         subprocess.run([sys.executable, "-m", "pianokit", "fit", *RECIPES[recipe],
                         "--epochs", str(epochs), "--patience", "15", "--batch-size", str(batch_size),
                         "--store", str(store), "--manifest", str(manifest), "--out", str(run), "--no-progress"],
                        check=True)
-    return time.perf_counter() - start
+        timing.write_text(json.dumps({"wall_s": round(time.perf_counter() - start, 1)}))
+    return json.loads(timing.read_text())["wall_s"] if timing.is_file() else float("nan")
 
 
 def per_piano(run: Path, manifest: Path) -> dict[str, dict]:
@@ -144,15 +146,12 @@ def main() -> None:
                      f"{base('ridge', 'r2')} | {base('symbolic', 'r2')} | {base('player_mean', 'within_passage_r2')} |")
     text = "\n".join(lines) + "\n"
     print(text)
-    prefix = args.out or RESULTS / f"pianos-{time.strftime('%Y%m%d-%H%M%S')}"
-    prefix.parent.mkdir(parents=True, exist_ok=True)
-    prefix.with_suffix(".json").write_text(json.dumps({
-        "command": "python bench/pianos.py " + " ".join(sys.argv[1:]),
-        "machine": {"platform": platform.platform(), "python": platform.python_version()},
-        "recipe": args.recipe, "target": "held-out R² within 0.05 of in-piano", "wall_s": {k: round(v, 1) for k, v in walls.items()},
-        "pianos": results}, indent=2) + "\n")
-    prefix.with_suffix(".md").write_text(text)
-    print(f"-> {prefix}.json, .md")
+    out = prefix(args.out, "pianos")
+    write_json(out.with_suffix(".json"), "pianos.py", {
+        "recipe": args.recipe, "target": "held-out R² within 0.05 of in-piano",
+        "wall_s": {k: round(v, 1) for k, v in walls.items()}, "pianos": results})
+    out.with_suffix(".md").write_text(text)
+    print(f"-> {out}.json, .md")
 
 
 if __name__ == "__main__":

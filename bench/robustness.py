@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import subprocess
 import sys
 import tempfile
@@ -39,7 +38,6 @@ import soundfile as sf
 from pianokit.dimensions import DIMENSIONS
 from pianokit.metrics import evaluate, passage_deviations
 
-RESULTS = Path(__file__).parent / "results"
 SR = 22050
 TARGETS = {"gain": 0.15, "codec": 0.15, "reverb": 0.25, "noise_30": 0.25, "phone": 0.25, "stereo": 0.25}
 
@@ -180,16 +178,15 @@ def summarise(df: pd.DataFrame, wp_sd: float, args, wall: float) -> None:
         lines.append(f"| {name} | {r['segments']} | {r['r2']:.3f} | {wp} | {r['mean_abs_shift_in_wp_sd']:.2f} |")
     text = "\n".join(lines) + "\n"
     print(text)
-    prefix = args.out or RESULTS / f"robustness-{time.strftime('%Y%m%d-%H%M%S')}"
-    prefix.parent.mkdir(parents=True, exist_ok=True)
-    prefix.with_suffix(".json").write_text(json.dumps({
-        "command": "python bench/robustness.py " + " ".join(sys.argv[1:]),
-        "machine": {"platform": platform.platform(), "python": platform.python_version()},
+    from result_files import prefix, write_json
+
+    out = prefix(args.out, "robustness")
+    write_json(out.with_suffix(".json"), "robustness.py", {
         "within_passage_label_sd": wp_sd, "targets_mean_shift_in_wp_sd": TARGETS,
-        "wall_s": round(wall, 1), "conditions": results}, indent=2) + "\n")
-    prefix.with_suffix(".md").write_text(text)
-    plot(results, prefix.with_suffix(".png"))
-    print(f"-> {prefix}.json, .md, .png")
+        "wall_s": round(wall, 1), "conditions": results})
+    out.with_suffix(".md").write_text(text)
+    plot(results, out.with_suffix(".png"))
+    print(f"-> {out}.json, .md, .png")
 
 
 def plot(results: dict, path: Path) -> None:
