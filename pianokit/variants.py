@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pianokit.atomic import atomic_path
 from pianokit.dataset import PATH_COLUMNS, read_manifest, write_csv_atomic
 from pianokit.errors import InputError
 from pianokit.parallel import run_parallel
@@ -44,8 +45,6 @@ def _augment_one(job: tuple[str, str, int], audio_dir: Path, seed: int) -> dict:
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise InputError(f"{audio}: unreadable audio ({exc})") from None
         out = conditions.apply(y.mean(axis=1), sr, recipe)
-        from pianokit.atomic import atomic_path
-
         with atomic_path(target) as tmp:
             sf.write(tmp, np.clip(out, -1, 1), sr, format="FLAC", subtype="PCM_16")
     return {"variant_id": variant_id, "audio": str(target.resolve()), "augmentation": recipe.to_json()}

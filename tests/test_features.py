@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from conftest import SR, click_track, sine
-from pianokit.features import BASIC_FEATURES, EXTENDED_FEATURES, FeatureConfig, extract, log_mel, normalise_level
+from pianokit.features import BASIC_FEATURES, EXTENDED_FEATURES, FeatureConfig, extract, normalise_level
 
 
 def features_of(y, config=None):

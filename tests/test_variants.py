@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from conftest import SR, labelled_manifest, sine, write_wav
+from conftest import labelled_manifest, sine, write_wav
 from pianokit.cli import cli
 from pianokit.dimensions import DIMENSIONS
 from pianokit.errors import InputError
