@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import platform
-import subprocess
 import sys
-import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from result_files import fit_once  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 MT = ["--arch", "multitask", "--epochs", "200", "--patience", "15"]
@@ -97,13 +99,9 @@ def main() -> None:
         if OLD_FOLDS in fit_args:
             write_old_folds_manifest(Path(store), args.source)
         cmd = ["pianokit", "fit", *fit_args, "--store", store, "--out", str(folder)]
-        start = time.perf_counter()
-        if not (folder / "metrics.json").is_file():
-            subprocess.run([sys.executable, "-m", *cmd, "--no-progress"], check=True, stdout=subprocess.DEVNULL)
-            if not (folder / "wall_time.json").is_file():  # the first, full training run
-                (folder / "wall_time.json").write_text(json.dumps({"wall_s": round(time.perf_counter() - start, 1)}))
+        wall = fit_once([*fit_args, "--store", store], folder)
         m = json.loads((folder / "metrics.json").read_text())
-        wall = json.loads((folder / "wall_time.json").read_text())["wall_s"] if (folder / "wall_time.json").is_file() else None
+        wall = None if math.isnan(wall) else wall
         rows.append({"name": name, "question": question, "command": " ".join(cmd), "wall_s": wall, **m})
         wp = m["model"].get("within_passage", {}).get("mean", {})
         print(f"{name:36} {m['split']:9} R2 {m['model']['mean']['r2']:6.3f}  r {m['model']['mean']['r']:6.3f}  "

@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+from result_files import fit_once, prefix, write_json  # noqa: E402
 from training_store import RENDER_DIRS  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
@@ -79,24 +77,16 @@ def main() -> None:
     for name in args.only or ENTRIES:
         question, fit_args = ENTRIES[name]
         folder = args.runs / name
-        cmd = ["pianokit", "fit", *fit_args, "--store", str(args.store), "--manifest", str(manifest),
-               "--out", str(folder)]
-        if not (folder / "metrics.json").is_file():
-            start = time.perf_counter()
-            subprocess.run([sys.executable, "-m", *cmd, "--no-progress"], check=True, stdout=subprocess.DEVNULL)
-            (folder / "wall_time.json").write_text(json.dumps({"wall_s": round(time.perf_counter() - start, 1)}))
+        fit_args = [*fit_args, "--store", str(args.store), "--manifest", str(manifest)]
+        cmd = ["pianokit", "fit", *fit_args, "--out", str(folder)]
+        wall = fit_once(fit_args, folder)
         m = json.loads((folder / "metrics.json").read_text())
-        wall = json.loads((folder / "wall_time.json").read_text())["wall_s"]
         rows.append({"name": name, "question": question, "command": " ".join(cmd), "wall_s": wall, **m})
         wp = m["model"].get("within_passage", {}).get("mean", {})
         print(f"{name:24} {m['split']:9} R2 {m['model']['mean']['r2']:6.3f}  wp R2 {wp.get('r2', float('nan')):6.3f}  "
               f"wp r {wp.get('r', float('nan')):6.3f}  {wall / 60:5.1f} min", flush=True)
-    prefix = args.out or RESULTS / f"frontends-{time.strftime('%Y%m%d-%H%M%S')}"
-    prefix.parent.mkdir(parents=True, exist_ok=True)
-    prefix.with_suffix(".json").write_text(json.dumps({
-        "command": "python bench/frontends.py " + " ".join(sys.argv[1:]),
-        "machine": {"platform": platform.platform(), "python": platform.python_version()},
-        "runs": rows}, indent=2) + "\n")
+    out = prefix(args.out, "frontends")
+    write_json(out.with_suffix(".json"), "frontends.py", {"runs": rows})
     reliability = RESULTS / "label_reliability.json"
     rel = json.loads(reliability.read_text())["mean"] if reliability.is_file() else None
     what = ["| entry | what it answers | wall (min, 2 cores) |", "|---|---|---|"]
@@ -105,9 +95,9 @@ def main() -> None:
             "same folds by the same code. The first Lite0 entry's wall time includes computing the "
             "embedding cache.\n\n" + markdown_means([(r["name"], r) for r in rows], rel)
             + "\n\n" + "\n".join(what) + "\n")
-    prefix.with_suffix(".md").write_text(text)
+    out.with_suffix(".md").write_text(text)
     print(text)
-    print(f"-> {prefix}.json, .md")
+    print(f"-> {out}.json, .md")
 
 
 if __name__ == "__main__":

@@ -21,14 +21,13 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
-from result_files import prefix, write_json  # noqa: E402
+from result_files import fit_once, prefix, write_json  # noqa: E402
 from training_store import RENDER_DIRS, TRAIN_PIANOS  # noqa: E402
 
 from pianokit.dimensions import DIMENSIONS  # noqa: E402
@@ -60,15 +59,8 @@ RECIPES = {
 
 def fit(recipe: str, store: Path, manifest: Path, run: Path, epochs: int, batch_size: int) -> float:
     """Wall seconds of the fit (of the run that made it, when the run folder is reused)."""
-    timing = run / "wall_time.json"
-    if not (run / "metrics.json").is_file():
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "pianokit", "fit", *RECIPES[recipe],
-                        "--epochs", str(epochs), "--patience", "15", "--batch-size", str(batch_size),
-                        "--store", str(store), "--manifest", str(manifest), "--out", str(run), "--no-progress"],
-                       check=True)
-        timing.write_text(json.dumps({"wall_s": round(time.perf_counter() - start, 1)}))
-    return json.loads(timing.read_text())["wall_s"] if timing.is_file() else float("nan")
+    return fit_once([*RECIPES[recipe], "--epochs", str(epochs), "--patience", "15", "--batch-size", str(batch_size),
+                     "--store", str(store), "--manifest", str(manifest)], run)
 
 
 def per_piano(run: Path, manifest: Path) -> dict[str, dict]:
