@@ -82,12 +82,12 @@ def main() -> None:
     result = {
         "command": "python bench/score_speed.py " + " ".join(sys.argv[1:]),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-        "model": {"path": str(args.model), "architecture": scorer.meta["architecture"]},
+        "model": {"path": str(args.model), "architecture": scorer.metadata.architecture},
         "cold_20s_file_s": {"median": round(statistics.median(cold), 3), "runs": [round(t, 3) for t in cold]},
         "batch": {"files": len(files), "audio_s": round(audio_s, 1), **batch},
         "targets": {"cold_s": "< 2", "batch_x_realtime": ">= 200", "onnx_vs_keras": ">= 5x"},
     }
-    source = Path(scorer.meta["source_model"])
+    source = Path(scorer.metadata.extra["source_model"])
     if source.is_file():
         result["model_only_per_file_ms"] = model_only(scorer, source, files[:20])
     else:

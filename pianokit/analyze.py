@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from pianokit.atomic import atomic_path, write_text
-from pianokit.dataset import read_manifest, write_csv_atomic
+from pianokit.manifest import read_manifest, write_csv_atomic
 from pianokit.dimensions import DIMENSIONS
 from pianokit.errors import InputError
 from pianokit.safety import own_folder

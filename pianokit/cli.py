@@ -13,6 +13,7 @@ from pianokit import __version__
 from pianokit.errors import InputError
 from pianokit.dimensions import AUGMENTATIONS, DIMENSIONS
 from pianokit.feature_names import FEATURE_SETS
+from pianokit.models import ARCHITECTURES
 from pianokit.safety import printable
 
 
@@ -186,7 +187,7 @@ def extract(paths, manifest, out, jobs, progress) -> None:
     if bool(paths) == bool(manifest):
         raise click.UsageError("give either audio PATHS or --manifest, not both or neither")
     if manifest:
-        from pianokit.dataset import read_manifest
+        from pianokit.manifest import read_manifest
 
         df = read_manifest(manifest, labelled=False)
         inputs = [(str(i), Path(a)) for i, a in zip(df["segment_id"], df["audio"])]
@@ -201,7 +202,7 @@ def extract(paths, manifest, out, jobs, progress) -> None:
             click.echo(f"failed: {message}", err=True)
         raise InputError(f"none of the {len(messages)} files could be used; nothing was written")
     if manifest:
-        from pianokit.dataset import PATH_COLUMNS, write_csv_atomic
+        from pianokit.manifest import PATH_COLUMNS, write_csv_atomic
 
         for column in PATH_COLUMNS:
             if column in df.columns:
@@ -267,14 +268,9 @@ def _parse_range(text: str) -> tuple[float, float]:
     return low, high
 
 
-ARCH_NAMES = ("mlp", "multitask", "cnn", "transformer", "efficientnet", "hybrid")
-
-
 @cli.command()
-@click.option("--arch", required=True, type=click.Choice(ARCH_NAMES),
-              help="mlp: basic 10 features, one --target. multitask: 79 features (115 with --features all), 19 heads. "
-                   "cnn / transformer: "
-                   "log-mel. efficientnet: EfficientNet-Lite0 (or B0) on the log-mel. hybrid: CNN (or EfficientNet) + features.")
+@click.option("--arch", required=True, type=click.Choice(list(ARCHITECTURES)),
+              help="; ".join(f"{a.name}: {a.summary}" for a in ARCHITECTURES.values()) + ".")
 @click.option("--store", required=True, type=click.Path(path_type=Path), help="Feature store from 'pianokit extract'.")
 @click.option("--manifest", type=click.Path(path_type=Path), default=None,
               help="Labelled manifest (default: STORE/manifest.csv).")
@@ -409,34 +405,53 @@ def baseline_warnings(cv: dict | None) -> list[str]:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--model", type=click.Path(path_type=Path), default=None,
               help="Exported model (NAME or NAME.onnx); default: the shipped exported_models/default.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
+              help="table: grouped, with poles and readings; json / csv: the same fields (docs/output.md).")
+@click.option("--compare", is_flag=True,
+              help="Two recordings A B (e.g. two lessons): what changed from A to B beyond the model's uncertainty.")
 @click.option("--timeline", type=click.Path(path_type=Path), default=None,
-              help="Also write per-window ratings to this CSV.")
+              help="Also write every window's ratings, with its start and end, to this CSV.")
+@click.option("--timeline-plot", type=click.Path(path_type=Path), default=None,
+              help="Also plot the ratings over time to this .png or .svg (one file per recording: NAME-2.png, ...).")
+@click.option("--report", type=click.Path(path_type=Path), default=None,
+              help="Also write one self-contained HTML page: ratings explained, charts, timeline, comparison, "
+                   "model facts.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="auto: CUDA when it really works, else CPU.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
               help="Parallel workers for many files (default: all cores on CPU, 1 on GPU).")
 @progress_option
-def score(paths, model, fmt, timeline, device, jobs, progress) -> None:
+def score(paths, model, fmt, compare, timeline, timeline_plot, report, device, jobs, progress) -> None:
     """Rate recordings (files or folders) on the 19 PercePiano dimensions.
 
-    Ratings are 0-1 (PercePiano's scale: mean rating / 7) and 1-7 (the raters' scale). Recordings
-    longer than the model's window are scored in half-overlapping windows and averaged. Each
-    dimension's cross-validated R² tells how far to trust it.
+    Each dimension is shown between its two poles (1 = e.g. "stable", 7 = "unstable") on the raters'
+    1-7 scale, as a percentile of PercePiano's rated segments, with an 80% interval from the model's
+    held-out errors, the ensemble's disagreement, and the model's cross-validated accuracy on that
+    dimension. Recordings are rated in half-overlapping windows and averaged.
+
+    \b
+    pianokit score lesson1.wav lesson2.m4a --compare --report lessons.html
     """
     from pianokit.report import render_ratings, write_timeline
     from pianokit.scorer import DEFAULT_MODEL, Scorer
 
     files = _score_inputs(paths)
-    if timeline:
+    if compare and len(files) != 2:
+        raise InputError(f"--compare needs exactly two recordings (A then B); got {len(files)}")
+    targets = [t for t in (timeline, timeline_plot, report) if t]
+    if timeline_plot and timeline_plot.suffix.lower() not in (".png", ".svg"):
+        raise InputError(f"{timeline_plot}: --timeline-plot writes .png or .svg")
+    if (timeline_plot or report) and not _has_matplotlib():
+        raise InputError("--timeline-plot and --report need matplotlib: pip install 'pianokit[report]'")
+    for target in targets:
         from pianokit.safety import writable_target
 
-        target = writable_target(timeline)
-        if target.parent.exists() and not target.parent.is_dir():
-            raise InputError(f"{timeline}: {target.parent} is not a folder")
+        checked = writable_target(target)
+        if checked.parent.exists() and not checked.parent.is_dir():
+            raise InputError(f"{target}: {checked.parent} is not a folder")
     scorer = Scorer(model or DEFAULT_MODEL, device)
     on_gpu = scorer.provider == "CUDAExecutionProvider"
-    click.echo(f"pianokit: {scorer.meta['name']} ({scorer.meta['architecture']}) on "
+    click.echo(f"pianokit: {scorer.metadata.name} ({scorer.metadata.architecture}) on "
                f"{'GPU (CUDA)' if on_gpu else 'CPU'}", err=True)
     import functools
 
@@ -457,12 +472,32 @@ def score(paths, model, fmt, timeline, device, jobs, progress) -> None:
         click.echo(f"failed: {printable(failure, 500)}", err=True)
     if not results:
         raise InputError(f"none of the {len(failures)} recordings could be scored")
-    click.echo(render_ratings(results, scorer, fmt))
+    if compare and failures:
+        raise InputError("--compare: one of the two recordings could not be scored (see above)")
+    click.echo(render_ratings(results, scorer, fmt, compare=compare))
     if timeline:
         write_timeline(results, scorer.dimensions, timeline)
         click.echo(f"wrote {timeline}", err=True)
+    if timeline_plot:
+        from pianokit.plots import save, timeline_figure
+
+        for k, result in enumerate(results):
+            path = timeline_plot if k == 0 else timeline_plot.with_name(f"{timeline_plot.stem}-{k + 1}{timeline_plot.suffix}")
+            save(timeline_figure(result, scorer.dimensions), path)
+            click.echo(f"wrote {path}", err=True)
+    if report:
+        from pianokit.html_report import write_report
+
+        write_report(results, scorer, report, compare=compare)
+        click.echo(f"wrote {report}", err=True)
     if failures:
         raise SomeFailed()
+
+
+def _has_matplotlib() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("matplotlib") is not None
 
 
 def _score_inputs(paths) -> list[Path]:

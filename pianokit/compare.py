@@ -11,39 +11,18 @@ import pandas as pd
 
 from pianokit.atomic import atomic_path, write_text
 from pianokit.baselines import BASELINES
-from pianokit.dataset import write_csv_atomic
+from pianokit.manifest import write_csv_atomic
+from pianokit.run_folder import read_metrics, read_predictions
 from pianokit.dimensions import DIMENSIONS
 from pianokit.errors import InputError
 from pianokit.safety import own_folder
 
 
-def load_run(run: Path) -> dict:
-    path = run / "metrics.json"
-    if not path.is_file():
-        raise InputError(f"{run}: no metrics.json (not a finished 'pianokit fit' run)")
-    try:
-        metrics = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-        raise InputError(f"{path}: not valid JSON") from None
-    try:
-        if "baselines" not in metrics:
-            raise InputError(f"{run}: made by an older pianokit without baselines; rerun 'pianokit fit' into a new folder")
-        for block in (metrics["model"], *metrics["baselines"].values()):
-            if not all(isinstance(v, dict) and set(v) >= {"r2", "r", "mae"}
-                       for v in (*block["per_dimension"].values(), block["mean"])):
-                raise KeyError("metrics")
-    except (KeyError, TypeError, AttributeError):
-        raise InputError(f"{path}: not the metrics of a 'pianokit fit' run") from None
-    return metrics
-
-
 def protocol(run: Path, metrics: dict) -> dict:
     """How a run was evaluated: split, number of folds, and which segments each fold tested (ids are
     compared without a variant suffix '@...', so a multi-piano run scored on the same renders matches)."""
-    tested = []
-    for path in sorted(run.glob("fold*/predictions.csv")):
-        ids = pd.read_csv(path, usecols=["segment_id", "fold"], dtype={"segment_id": str})
-        tested += [(int(f), str(i).split("@")[0]) for f, i in zip(ids["fold"], ids["segment_id"])]
+    ids = read_predictions(run)
+    tested = [(int(f), str(i).split("@")[0]) for f, i in zip(ids["fold"], ids["segment_id"])]
     digest = hashlib.sha256(json.dumps(sorted(tested)).encode()).hexdigest()[:10] if tested else "unknown"
     return {"split": metrics.get("split"), "folds": metrics.get("folds"), "test sets": digest}
 
@@ -55,7 +34,7 @@ def compare_runs(runs, out: str | os.PathLike, metric: str = "r2", allow_mixed: 
     each in-house baseline measured in the same run (same folds). Runs evaluated differently (another
     split, fold count or test segments) are refused, or with ``allow_mixed`` marked with '*'."""
     out = own_folder(out, "comparison.md", "pianokit compare folder")
-    loaded = [(run, load_run(run)) for run in map(Path, runs)]
+    loaded = [(run, read_metrics(run)) for run in map(Path, runs)]
     protocols = [protocol(run, m) for run, m in loaded]
     mixed = any(p != protocols[0] for p in protocols)
     if mixed and not allow_mixed:

@@ -1,4 +1,4 @@
-"""PercePiano: read the source folder, render it, and read/write the labelled manifest."""
+"""PercePiano: read the source folder, render it, and write its labelled manifest (pianokit.manifest)."""
 
 from __future__ import annotations
 
@@ -9,79 +9,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from pianokit.atomic import atomic_path
 from pianokit.dimensions import DIMENSIONS
 from pianokit.errors import InputError
 from pianokit.parallel import run_parallel
 from pianokit.render import find_fluidsynth, find_soundfont, render_midi
-from pianokit.safety import check_id, own_folder, printable
+from pianokit.manifest import check_ratings, read_csv, write_csv_atomic
+from pianokit.safety import own_folder
 
 SOURCE_FILES = ("midi", "manifest.csv", "folds.csv", "labels_mean.json")
 SOURCE_MANIFEST_COLUMNS = ("segment_id", "piece", "player", "has_label", *DIMENSIONS)
 FOLD_COLUMNS = ("segment_id", "passage", "passage_group", "fold_passage", "performer_group")
 MANIFEST_COLUMNS = ("segment_id", "audio", "midi", "piece", "player", "performer", "passage", "passage_group",
                     "fold_passage", "performer_group")
-PATH_COLUMNS = ("audio", "midi")
-
-
-def read_csv(path: str | os.PathLike, required: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Read a CSV, failing with one line if it is missing, unparsable or lacks a required column."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    try:
-        df = pd.read_csv(path, dtype={c: str for c in ("segment_id", "audio", "midi")})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
-        detail = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise InputError(f"{path}: not a readable CSV ({printable(detail, 120)})") from None
-    missing = [c for c in required if c not in df.columns]
-    if missing:
-        raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
-    return df
-
-
-def write_csv_atomic(df: pd.DataFrame, path: str | os.PathLike) -> None:
-    with atomic_path(path) as tmp:
-        df.to_csv(tmp, index=False)
-
-
-def check_ratings(df: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Ratings must be numbers, present, finite and within [0, 1]; they are made float in place."""
-    for column in DIMENSIONS:
-        values = pd.to_numeric(df[column], errors="coerce")
-        if (values.isna() & df[column].notna()).any():
-            raise InputError(f"{path}: non-numeric rating in column {column}")
-        df[column] = values.astype(float)
-    ratings = df[list(DIMENSIONS)]
-    if ratings.isna().any().any():
-        bad = ratings.columns[ratings.isna().any()].tolist()
-        raise InputError(f"{path}: missing (NaN) ratings in column(s) {', '.join(bad)}")
-    if not ((ratings >= 0) & (ratings <= 1)).all().all():
-        raise InputError(f"{path}: ratings must lie in [0, 1] (PercePiano's mean rating / 7)")
-
-
-def read_manifest(path: str | os.PathLike, labelled: bool = True) -> pd.DataFrame:
-    """A manifest: segment_id and audio (relative to the manifest's folder), plus ratings if ``labelled``.
-
-    An optional ``midi`` column (also relative to the manifest) feeds the symbolic reference baseline.
-    """
-    required = ("segment_id", "audio", *DIMENSIONS) if labelled else ("segment_id", "audio")
-    df = read_csv(path, required)
-    df["segment_id"] = [check_id(i, path) if isinstance(i, str) else check_id(None, path) for i in df["segment_id"]]
-    empty = [i for i, a in enumerate(df["audio"]) if not isinstance(a, str) or not a.strip()]
-    if empty:
-        raise InputError(f"{path}: empty audio cell in data row {empty[0] + 1}")
-    if df["segment_id"].duplicated().any():
-        dup = df.loc[df["segment_id"].duplicated(), "segment_id"].iloc[0]
-        raise InputError(f"{path}: duplicate segment_id {dup!r}")
-    if labelled:
-        check_ratings(df, path)
-    base = Path(path).parent
-    for column in PATH_COLUMNS:
-        if column in df.columns:
-            df[column] = [p if not isinstance(p, str) or Path(p).is_absolute() else str(base / p)
-                          for p in df[column]]
-    return df
 
 
 def segment_id(midi: Path) -> str:

@@ -65,3 +65,23 @@ AUGMENTATIONS: tuple[str, ...] = ("pitch", "stretch")  # mel-domain augmentation
 def to_rater_scale(value: float) -> float:
     """Map a rating back to the raters' 1-7 Likert scale (PercePiano labels are mean rating / 7)."""
     return 7.0 * value
+
+
+def poles(dimension: str) -> tuple[str, str, str]:
+    """(aspect, low pole, high pole) of a dimension: a rating of 1 means the low pole, 7 the high one,
+    e.g. ("Timing", "stable", "unstable")."""
+    full = FULL_NAMES.get(dimension)
+    if full is None:
+        return dimension, "low", "high"
+    aspect, _, span = full.partition(": ")
+    low, _, high = span.partition(" - ")
+    return aspect, low, high
+
+
+GROUP_TITLES: dict[str, str] = {"timing": "Timing", "articulation": "Articulation", "pedal": "Pedal",
+                                "timbre": "Timbre", "dynamics": "Dynamics", "music_making": "Music making",
+                                "emotion": "Emotion & mood", "interpretation": "Interpretation"}
+
+
+def group_of(dimension: str) -> str:
+    return next((g for g, dims in GROUPS.items() if dimension in dims), "other")

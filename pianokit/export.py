@@ -11,31 +11,15 @@ from pathlib import Path
 import numpy as np
 
 from pianokit import __version__
+from pianokit.contract import FeatureConfig, ModelMetadata, Window
 from pianokit.errors import InputError
-from pianokit.features import FeatureConfig
-from pianokit.metadata import FORMAT, FORMAT_VERSION, ONNX_METADATA_KEY, model_paths
+from pianokit.metadata import ONNX_METADATA_KEY, model_paths
 from pianokit.models.spec import ModelSpec
+from pianokit.run_folder import SPEC, locate_model, read_config, read_metrics, read_predictions
 from pianokit.safety import printable, writable_target
-from pianokit.scorer import SEGMENT_SECONDS
 from pianokit.windows import windows
 
 PARITY_TOLERANCE = 1e-4
-
-
-def locate(source: str | os.PathLike) -> tuple[Path, Path | None]:
-    """(model.keras, run folder or None) for a run folder (its final/ model, else fold 0) or a .keras file."""
-    source = Path(source)
-    if source.is_file():
-        if source.suffix != ".keras":
-            raise InputError(f"{source}: not a .keras model file")
-        run = source.parent.parent if (source.parent.parent / "config.json").is_file() else None
-        return source, run
-    if not source.is_dir():
-        raise InputError(f"{source}: no such run folder or model file")
-    for sub in ("final", "fold0"):
-        if (source / sub / "model.keras").is_file():
-            return source / sub / "model.keras", source
-    raise InputError(f"{source}: no final/model.keras or fold0/model.keras (run 'pianokit fit' first)")
 
 
 def load_keras_model(model_path: str | os.PathLike):
@@ -43,12 +27,26 @@ def load_keras_model(model_path: str | os.PathLike):
     import keras
 
     import pianokit.models.layers  # noqa: F401  (registers the custom layers)
-    import pianokit.train  # noqa: F401  (registers the loss)
+    import pianokit.losses  # noqa: F401  (registers the loss)
 
     try:
         return keras.saving.load_model(model_path, compile=False)
     except Exception as exc:  # keras raises many types for a bad file
         raise InputError(f"{model_path}: cannot load Keras model ({str(exc).splitlines()[0][:200]})") from None
+
+
+def with_members(model):
+    """An ensemble (members averaged by its 'ratings_mean' layer) gets a second output with every
+    member's ratings, (batch, members, dimensions), so the scorer can report their spread."""
+    import keras
+
+    try:
+        average = model.get_layer("ratings_mean")
+    except ValueError:
+        return model
+    members = [keras.layers.Reshape((1, -1))(t) for t in average.input]
+    stacked = keras.layers.Concatenate(axis=1, name="ratings_members")(members)
+    return keras.Model(model.input, [model.output, stacked], name=model.name)
 
 
 def with_frozen_backbone(model, spec: ModelSpec):
@@ -66,6 +64,7 @@ def with_frozen_backbone(model, spec: ModelSpec):
 def _parity_inputs(spec: ModelSpec, config: FeatureConfig, store_dir: Path | None, count: int = 6) -> dict:
     """Real inputs from the training store when it is there; otherwise seeded spectrogram-like data."""
     rng = np.random.default_rng(0)
+    window = Window.for_crop(spec.crop_frames)
     feats = mels = None
     if store_dir is not None and (store_dir / "config.json").is_file():
         from pianokit.store import FeatureStore
@@ -81,7 +80,7 @@ def _parity_inputs(spec: ModelSpec, config: FeatureConfig, store_dir: Path | Non
         if mels is None:
             mels = [rng.normal(-60, 15, (spec.crop_frames + 37, spec.n_mels)).astype(np.float32) for _ in range(count)]
         inputs["mel"] = np.concatenate(
-            [windows(m, spec.crop_frames, spec.crop_frames // 2, config.mel_floor_db)[:2] for m in mels]
+            [windows(m, window.frames, window.hop_frames, config.mel_floor_db)[:2] for m in mels]
         ).astype(np.float32)
     if spec.feature_names:
         if feats is None:
@@ -136,20 +135,20 @@ def _feature_config(spec: ModelSpec, run_config: dict, spec_path: Path) -> Featu
 
 def export_model(source: str | os.PathLike, out: str | os.PathLike, name: str | None = None) -> dict:
     """Export to ``out``.onnx and ``out``.json (both or neither); return the metadata."""
-    model_path, run = locate(source)
-    spec_path = model_path.parent / "spec.json"
+    model_path, run = locate_model(source)
+    spec_path = model_path.parent / SPEC
     if not spec_path.is_file():
         raise InputError(f"{spec_path}: missing (the model's training spec is written by 'pianokit fit')")
     try:
         spec = ModelSpec.from_dict(json.loads(spec_path.read_text()))
     except (json.JSONDecodeError, TypeError) as exc:
         raise InputError(f"{spec_path}: not a valid model spec ({exc})") from None
+    run_config = read_config(run)
+    metrics = read_metrics(run, required=False) if run else None
     try:
-        run_config = json.loads((run / "config.json").read_text()) if run else {}
-        metrics = json.loads((run / "metrics.json").read_text()) if run and (run / "metrics.json").is_file() else None
         config = _feature_config(spec, run_config, spec_path)
-    except (json.JSONDecodeError, UnicodeDecodeError, ValueError, TypeError, AttributeError) as exc:
-        raise InputError(f"{run}: unreadable run files (config.json / metrics.json: {printable(exc, 120)})") from None
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"{run}: unreadable FeatureConfig in config.json ({printable(exc, 120)})") from None
     onnx_path, json_path = model_paths(out)
     for target in (onnx_path, json_path):
         writable_target(target)
@@ -157,7 +156,7 @@ def export_model(source: str | os.PathLike, out: str | os.PathLike, name: str | 
         onnx_path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"{onnx_path.parent}: cannot create the output folder ({exc.strerror})") from None
-    model = with_frozen_backbone(load_keras_model(model_path), spec)
+    model = with_frozen_backbone(with_members(load_keras_model(model_path)), spec)
     try:
         return _export(model, model_path, spec, run, run_config, metrics, config, onnx_path, json_path, name)
     except OSError as exc:
@@ -178,37 +177,33 @@ def _export(model, model_path: Path, spec: ModelSpec, run, run_config: dict, met
         onnx_inputs = [{"name": i.name, "shape": [d if isinstance(d, int) else None for d in i.shape]}
                        for i in session.get_inputs()]
         expected = model.predict(inputs, verbose=0)
-        got = session.run(None, {i["name"]: inputs[i["name"]] for i in onnx_inputs})[0]
-        diff = float(np.max(np.abs(expected - got)))
+        expected = expected if isinstance(expected, list | tuple) else [expected]
+        got = session.run(None, {i["name"]: inputs[i["name"]] for i in onnx_inputs})
+        diff = max(float(np.max(np.abs(e - g))) for e, g in zip(expected, got, strict=True))
         if not diff <= PARITY_TOLERANCE:
             raise InputError(f"{model_path}: ONNX output differs from Keras by {diff:.3g} (> {PARITY_TOLERANCE})")
 
-        meta = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "name": name or onnx_path.stem,
-            "architecture": spec.arch,
+        window = Window.for_crop(spec.crop_frames)
+        extra = {
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "pianokit_version": __version__,
-            "inputs": onnx_inputs,
-            "feature_config": config.to_dict(),
-            "feature_names": list(spec.feature_names),
-            "window": {"frames": spec.crop_frames, "hop_frames": spec.crop_frames // 2,
-                       "seconds": round(spec.crop_frames * config.hop_length / config.sample_rate, 3),
-                       "segment_seconds": SEGMENT_SECONDS},
             "normalisation": {"feature_mean": spec.feature_mean, "feature_std": spec.feature_std,
                               "mel_mean": spec.mel_mean, "mel_std": spec.mel_std,
                               "label_mean": spec.label_mean, "label_std": spec.label_std,
                               "applied": "inside the ONNX graph"},
-            "dimensions": list(spec.targets),
             "hparams": spec.hparams,
             "training": {k: run_config.get(k) for k in ("store", "manifest", "split", "epochs", "seed", "augment",
-                                                         "crop_seconds", "command") if k in run_config},
+                                                         "crop_seconds", "ensemble", "command") if k in run_config},
             "training_audio": _training_audio(run, run_config),
             "source_model": str(model_path),
             "parity_max_abs_diff": diff,
-            "cv_metrics": _cv_metrics(metrics),
         }
+        metadata = ModelMetadata(
+            name=name or onnx_path.stem, architecture=spec.arch, inputs=onnx_inputs, feature_config=config,
+            window=window, dimensions=tuple(spec.targets), feature_names=tuple(spec.feature_names),
+            outputs=("ratings", "members")[:len(got)], cv_metrics=_cv_metrics(metrics, run), extra=extra)
+        meta = metadata.to_dict()
+        ModelMetadata.from_dict(json.loads(json.dumps(meta)), onnx_path)  # what the scorer will read must pass
         proto = onnx.load(str(raw))
         entry = proto.metadata_props.add()
         entry.key, entry.value = ONNX_METADATA_KEY, json.dumps(meta)
@@ -245,11 +240,14 @@ def _training_audio(run: Path | None, run_config: dict) -> dict | None:
     return described
 
 
-def _cv_metrics(metrics: dict | None) -> dict | None:
-    """The run's cross-validated accuracy: plain and within-passage, per dimension, and the baselines'
-    means on the same folds."""
+def _cv_metrics(metrics: dict | None, run: Path | None) -> dict | None:
+    """The run's cross-validated accuracy: plain and within-passage, per dimension, the baselines'
+    means on the same folds, and the held-out residuals' spread (pianokit.calibration)."""
     if not metrics or "baselines" not in metrics:
         return None
+    from pianokit.calibration import residual_summary
+
+    residuals = residual_summary(read_predictions(run)) if run is not None else {}
     model = metrics["model"]
     within = model.get("within_passage", {})
     return {
@@ -264,4 +262,5 @@ def _cv_metrics(metrics: dict | None) -> dict | None:
                           for d, v in model["per_dimension"].items()},
         "baselines_mean": {name: {"mean": b["mean"], "within_passage_mean": b.get("within_passage", {}).get("mean")}
                            for name, b in metrics["baselines"].items()},
+        **({"residual_quantiles": residuals} if residuals else {}),
     }

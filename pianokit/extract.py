@@ -1,4 +1,7 @@
-"""`pianokit extract`: compute features and log-mels for many recordings into a feature store."""
+"""`pianokit extract`: compute features and log-mels for many recordings into a feature store.
+
+Each recording is one training example, so it must fit in one scoring segment
+(contract.SEGMENT_SECONDS): its stored features are then exactly what the scorer computes for it."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pianokit.audio import find_audio, load_audio
+from pianokit.contract import SEGMENT_SECONDS
 from pianokit.errors import InputError
 from pianokit.features import FeatureConfig, extract
 from pianokit.parallel import run_parallel
@@ -50,6 +54,10 @@ def _extract_one(job: tuple[str, Path], store_root: Path, config: FeatureConfig)
     item_id, audio = job
     stat = audio.stat()
     y = load_audio(audio, config.sample_rate, config.min_duration)
+    if len(y) > SEGMENT_SECONDS * config.sample_rate:
+        raise InputError(f"{audio}: {len(y) / config.sample_rate:.0f} s is longer than the {SEGMENT_SECONDS:g} s a "
+                         "training recording may last (its features are one vector, as the scorer computes them "
+                         "per stretch of that length); cut it into shorter pieces")
     vector, mel = extract(y, config)
     FeatureStore(store_root, config).write_mel(item_id, mel)
     row = {

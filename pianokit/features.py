@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
-from dataclasses import dataclass
-
 import librosa
 import numpy as np
 from scipy.ndimage import median_filter
 
+from pianokit.contract import FEATURE_VERSION, FeatureConfig
 from pianokit.feature_names import (
     ALL_FEATURES,
     BASIC_FEATURES,
@@ -20,87 +16,13 @@ from pianokit.feature_names import (
     TRANSCRIPTION_FEATURES,
 )
 
-__all__ = ["ALL_FEATURES", "BASIC_FEATURES", "EXTENDED_FEATURES", "FeatureConfig", "extract", "log_mel"]
-
-FEATURE_VERSION = 4  # bump whenever extraction code changes its numbers (4: level normalisation)
+__all__ = ["ALL_FEATURES", "BASIC_FEATURES", "EXTENDED_FEATURES", "FEATURE_VERSION", "FeatureConfig", "extract", "log_mel"]
 
 HPSS_KERNEL = 15  # median-filter length; librosa's default 31 costs twice the time for the same ratio
 
 # Krumhansl-Kessler key profiles, used for the key-strength feature.
 _MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 _MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
-
-
-@dataclass(frozen=True)
-class FeatureConfig:
-    """Every setting that turns audio into model inputs; saved with stores and exported models."""
-
-    sample_rate: int = 22050
-    n_fft: int = 2048
-    hop_length: int = 512
-    n_mels: int = 128
-    fmin: float = 27.5
-    fmax: float = 11025.0
-    mel_floor_db: float = -100.0
-    min_duration: float = 1.0
-    level_dbfs: float = -20.0
-    features: tuple[str, ...] = ALL_FEATURES
-    version: int = FEATURE_VERSION
-
-    def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["features"] = list(self.features)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "FeatureConfig":
-        """A checked FeatureConfig from a dict read from a file; ValueError names the first bad setting."""
-        if not isinstance(d, dict):
-            raise ValueError("FeatureConfig must be a JSON object")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown FeatureConfig keys: {sorted(map(str, unknown))[:5]}")
-        d = dict(d)
-        if "features" in d:
-            if not isinstance(d["features"], list | tuple) or len(d["features"]) > len(ALL_FEATURES):
-                raise ValueError("features must be a list of feature names")
-            d["features"] = tuple(d["features"])
-        config = cls(**d)
-        config.validate()
-        return config
-
-    def validate(self) -> None:
-        """Every setting a number of the right type within the range pianokit can compute."""
-        def number(name: str, low: float, high: float, integer: bool = False) -> None:
-            value = getattr(self, name)
-            kinds = (int,) if integer else (int, float)
-            if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= high:
-                raise ValueError(f"{name} = {str(value)[:40]!r} is not a{'n integer' if integer else ' number'} "
-                                 f"in {low:g}..{high:g}")
-
-        number("sample_rate", 8000, 96000, integer=True)
-        number("n_fft", 64, 16384, integer=True)
-        number("hop_length", 16, self.n_fft, integer=True)
-        number("n_mels", 8, 512, integer=True)
-        number("fmin", 0, self.sample_rate / 2)
-        number("fmax", self.fmin + 1, self.sample_rate / 2)
-        number("mel_floor_db", -200, 0)
-        number("min_duration", 0.05, 60)
-        number("level_dbfs", -60, 0)
-        number("version", 0, 1000, integer=True)
-        unknown = [f for f in self.features if not isinstance(f, str) or f not in ALL_FEATURES]
-        if unknown or not self.features:
-            raise ValueError(f"unknown feature name {str(unknown[0])[:40]!r}" if unknown else "no features")
-
-    def fingerprint(self) -> str:
-        """Short hash that changes whenever any setting changes."""
-        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:12]
-
-    def frames(self, seconds: float) -> int:
-        """Number of spectrogram frames covering ``seconds`` of audio."""
-        return 1 + int(round(seconds * self.sample_rate)) // self.hop_length
 
 
 LEVEL_PERCENTILE = 95  # the level of a recording: this percentile of its frame RMS (its loud passages)

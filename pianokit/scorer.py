@@ -12,11 +12,12 @@ import numpy as np
 import onnxruntime as ort
 
 from pianokit.audio import equal_segments, read_segments
+from pianokit.contract import FEATURE_VERSION, ModelMetadata
 from pianokit.errors import InputError
-from pianokit.features import FEATURE_VERSION, FeatureConfig, extract, log_mel
+from pianokit.features import extract, log_mel
+from pianokit.inference import segment_inputs, window_offsets
 from pianokit.metadata import ONNX_METADATA_KEY, model_paths, parse_embedded, read_json
 from pianokit.recording_checks import RecordingStats
-from pianokit.windows import window_starts, windows
 
 def _default_model() -> Path:
     """The shipped model: inside the installed package (a wheel), else beside it (a checkout or an
@@ -30,13 +31,13 @@ def _default_model() -> Path:
 
 DEFAULT_MODEL = _default_model()
 DEVICES = ("auto", "cpu", "cuda")
-SEGMENT_SECONDS = 30.0
 
 
 @dataclass
 class Rating:
-    """One recording's ratings (mean over windows, clipped to [0, 1]), the per-window timeline, and
-    warnings about what the model cannot vouch for (pianokit.recording_checks)."""
+    """One recording's ratings (mean over windows, clipped to [0, 1]), the per-window timeline
+    (start and end of every window), the ensemble members' unclipped ratings when the model has several
+    (members x dimensions), and warnings about what the model cannot vouch for."""
 
     path: str
     duration_s: float
@@ -44,6 +45,14 @@ class Rating:
     window_starts_s: list[float]
     window_ratings: np.ndarray
     warnings: list[str] = dataclasses.field(default_factory=list)
+    window_ends_s: list[float] = dataclasses.field(default_factory=list)
+    member_ratings: np.ndarray | None = None
+
+    def spread(self) -> dict[str, float] | None:
+        """Per dimension, the standard deviation of the ensemble members' ratings (None for one model)."""
+        if self.member_ratings is None or len(self.member_ratings) < 2:
+            return None
+        return dict(zip(self.ratings, np.std(self.member_ratings, axis=0, ddof=1).tolist()))
 
 
 def _gpu_present() -> bool:
@@ -89,44 +98,45 @@ class Scorer:
             raise InputError(f"{onnx_path}: not an ONNX model ({str(exc).splitlines()[0][:160]})") from None
         embedded = self.session.get_modelmeta().custom_metadata_map.get(ONNX_METADATA_KEY)
         if embedded is not None:
-            self.meta = parse_embedded(embedded, onnx_path)
+            self.metadata: ModelMetadata = parse_embedded(embedded, onnx_path)
         elif json_path.is_file():
-            self.meta = read_json(json_path)
+            self.metadata = read_json(json_path)
         else:
             raise InputError(f"{onnx_path}: has no pianokit metadata (embedded or {json_path.name}); export it "
                              "with 'pianokit export'")
-        try:
-            self.config = FeatureConfig.from_dict(self.meta["feature_config"])
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"{onnx_path}: bad feature_config in metadata ({exc})") from None
+        self.config = self.metadata.feature_config
         if self.config.version != FEATURE_VERSION:
             raise InputError(f"{onnx_path}: model uses feature code version {self.config.version}, this pianokit "
                              f"computes version {FEATURE_VERSION}; re-extract, retrain and re-export it")
         self._check_inputs(onnx_path)
-        self.dimensions = list(self.meta["dimensions"])
-        self.frames = self.meta["window"]["frames"]
-        self.hop = self.meta["window"]["hop_frames"]
+        self.dimensions = list(self.metadata.dimensions)
+        self.window = self.metadata.window
         self.provider = self.session.get_providers()[0]
 
     def _check_inputs(self, onnx_path: Path) -> None:
+        meta = self.metadata
         actual = {i.name: i.shape for i in self.session.get_inputs()}
-        declared = {i["name"] for i in self.meta["inputs"]}
-        if set(actual) != declared or not declared <= {"mel", "features"}:
-            raise InputError(f"{onnx_path}: model inputs {sorted(actual)} do not match its metadata {sorted(declared)}")
+        if set(actual) != meta.input_names:
+            raise InputError(f"{onnx_path}: model inputs {sorted(actual)} do not match its metadata {sorted(meta.input_names)}")
         if "mel" in actual and actual["mel"][-1] != self.config.n_mels:
             raise InputError(f"{onnx_path}: mel input has {actual['mel'][-1]} bins but metadata says {self.config.n_mels}")
         if "features" in actual:
-            names = self.meta.get("feature_names") or []
+            names = meta.feature_names
             if actual["features"][-1] != len(names) or not set(names) <= set(self.config.features):
                 raise InputError(f"{onnx_path}: features input does not match the metadata's feature list")
-        out = self.session.get_outputs()[0].shape[-1]
-        if out != len(self.meta["dimensions"]):
-            raise InputError(f"{onnx_path}: model gives {out} outputs but metadata names {len(self.meta['dimensions'])}")
+        outputs = self.session.get_outputs()
+        if len(outputs) != len(meta.outputs):
+            raise InputError(f"{onnx_path}: model has {len(outputs)} output(s) but its metadata names "
+                             f"{len(meta.outputs)} ({', '.join(meta.outputs)})")
+        for output in outputs:
+            if output.shape[-1] != len(meta.dimensions):
+                raise InputError(f"{onnx_path}: model gives {output.shape[-1]} ratings but metadata names "
+                                 f"{len(meta.dimensions)} dimensions")
 
     @property
     def segment_seconds(self) -> float:
-        """Longest stretch scored as one piece (PercePiano's segments are 5-90 s, typically 18 s)."""
-        return float(self.meta["window"].get("segment_seconds", SEGMENT_SECONDS))
+        """Longest stretch whose features are computed in one piece (contract.SEGMENT_SECONDS when exported)."""
+        return self.window.segment_seconds
 
     def segments(self, y: np.ndarray) -> list[tuple[float, np.ndarray]]:
         """(start seconds, audio) of the equal segments a recording is cut into."""
@@ -134,23 +144,17 @@ class Scorer:
         return [(a / self.config.sample_rate, y[a:b]) for a, b in equal_segments(len(y), limit)]
 
     def inputs_for(self, y: np.ndarray) -> dict[str, np.ndarray]:
-        """Model inputs for every window of one segment, computed exactly as in training: features
-        over the whole segment, log-mel cut into half-overlapping windows."""
-        names = {i.name for i in self.session.get_inputs()}
+        """Model inputs for every window of one segment (pianokit.inference, as in training evaluation):
+        features over the whole segment, log-mel cut into the model's windows."""
+        names = self.metadata.input_names
+        features = None
         if "features" in names:
-            wanted = tuple(self.meta["feature_names"])
-            vector, mel = extract(y, dataclasses.replace(self.config, features=wanted))  # only what the model reads
-            features = vector.astype(np.float32)
-        else:
+            wanted = self.metadata.feature_names
+            features, mel = extract(y, dataclasses.replace(self.config, features=wanted))  # only what the model reads
+        elif "mel" in names:
             mel = log_mel(y, self.config)
-        inputs = {}
-        n = 1
-        if "mel" in names:
-            inputs["mel"] = windows(mel.T, self.frames, self.hop, self.config.mel_floor_db).astype(np.float32)
-            n = len(inputs["mel"])
-        if "features" in names:
-            inputs["features"] = np.repeat(features[None], n, axis=0)
-        return inputs
+        return segment_inputs(self.window, self.config.mel_floor_db, mel=mel.T if "mel" in names else None,
+                              features=features)
 
     def score_audio(self, y: np.ndarray, path: str = "<array>") -> Rating:
         """Ratings of a recording already in memory."""
@@ -162,28 +166,33 @@ class Scorer:
         return self._score_segments(segments, str(path))
 
     def _score_segments(self, segments, path: str) -> Rating:
-        """The mean over all windows of all segments, and the per-window timeline."""
+        """The mean over all windows of all segments, the per-window timeline and, for an ensemble,
+        every member's mean."""
         sr, hop = self.config.sample_rate, self.config.hop_length
-        preds, starts, samples = [], [], 0
+        window_s = self.window.frames * hop / sr
+        outputs, starts, samples = [], [], 0
         checks = RecordingStats()
+        windowed = "mel" in self.metadata.input_names
         for offset, segment in segments:
             checks.add(segment)
-            inputs = self.inputs_for(segment)
-            preds.append(self.session.run(None, inputs)[0])
-            frames = window_starts(1 + len(segment) // hop, self.frames, self.hop) if "mel" in inputs else [0]
+            outputs.append(self.session.run(None, self.inputs_for(segment)))
+            frames = window_offsets(1 + len(segment) // hop, self.window) if windowed else [0]
             starts += [round(offset + f * hop / sr, 3) for f in frames]
             samples += len(segment)
-        per_window = np.concatenate(preds)
-        if not np.isfinite(per_window).all():
+        per_window = np.concatenate([o[0] for o in outputs])
+        members = np.concatenate([o[1] for o in outputs]) if len(self.metadata.outputs) > 1 else None
+        if not np.isfinite(per_window).all() or (members is not None and not np.isfinite(members).all()):
             raise InputError(f"{path}: the model gave non-finite ratings (NaN or infinity); the model file is broken")
+        duration = samples / sr
         mean = np.clip(per_window.mean(axis=0), 0.0, 1.0)
-        return Rating(path, samples / sr, dict(zip(self.dimensions, mean.tolist())), starts,
-                      np.clip(per_window, 0.0, 1.0), checks.warnings())
+        ends = [round(min(s + window_s, duration), 3) if windowed else round(duration, 3) for s in starts]
+        member_means = None if members is None else members.mean(axis=0)
+        return Rating(path, duration, dict(zip(self.dimensions, mean.tolist())), starts,
+                      np.clip(per_window, 0.0, 1.0), checks.warnings(), ends, member_means)
 
     def cv_accuracy(self) -> dict[str, dict]:
         """Per-dimension cross-validated R² and r from the metadata (empty when unknown)."""
-        cv = self.meta.get("cv_metrics") or {}
-        return cv.get("per_dimension", {})
+        return (self.metadata.cv_metrics or {}).get("per_dimension", {})
 
 
 _WORKER_SCORERS: dict[tuple[str, str], Scorer] = {}

@@ -17,20 +17,20 @@ from pathlib import Path
 import keras
 import numpy as np
 import pandas as pd
-from keras import ops
 
 from pianokit.atomic import atomic_path, write_text
+from pianokit.contract import Window
 from pianokit.dimensions import AUGMENTATIONS, DIMENSIONS
 from pianokit.errors import InputError
 from pianokit.feature_names import EXTENDED_FEATURES, FEATURE_SETS
+from pianokit.inference import concat, mean_by_owner, segment_inputs
+from pianokit.losses import masked_mse
 from pianokit.metrics import METRICS, evaluate
 from pianokit.safety import exclusive, own_folder
 from pianokit.models import ARCHITECTURES, check_arch, defaults, needs_fixed_frames, uses_cached_embeddings
 from pianokit.models.spec import ModelSpec
 from pianokit.baselines import predict_all
 from pianokit.training_data import Fold, final_holdout, load_training_data, make_folds, trainable_rows
-from pianokit.windows import windows
-
 
 
 @dataclass
@@ -90,14 +90,6 @@ class FitConfig:
         return DIMENSIONS
 
 
-@keras.saving.register_keras_serializable(package="pianokit", name="masked_mse")
-def masked_mse(y_true, y_pred):
-    """Mean squared error over the targets that are not NaN (time-stretched tempo labels are NaN)."""
-    mask = ops.logical_not(ops.isnan(y_true))
-    err = ops.where(mask, ops.square(y_pred - ops.where(mask, y_true, 0.0)), 0.0)
-    return ops.sum(err, axis=-1) / ops.maximum(ops.sum(ops.cast(mask, y_pred.dtype), axis=-1), 1.0)
-
-
 class Trainer:
     """Runs one FitConfig into one run folder."""
 
@@ -116,6 +108,7 @@ class Trainer:
         fc = self.data.store.config
         self.feature_config = fc
         self.crop_frames = fc.frames(config.crop_seconds)
+        self.window = Window.for_crop(self.crop_frames)
         names = list(fc.features)
         self.model_features = FEATURE_SETS[config.feature_set] if self.arch.features == EXTENDED_FEATURES \
             else self.arch.features
@@ -202,36 +195,23 @@ class Trainer:
         return ds.batch(self.config.batch_size).prefetch(tf.data.AUTOTUNE)
 
     def _window_inputs(self, idx: np.ndarray) -> tuple[dict, np.ndarray]:
-        """Evaluation inputs: every recording cut into half-overlapping windows; owner index per window."""
-        feats = self._features(idx)
-        if self.embedded:
-            parts = [self.embeddings[i] for i in idx]
-            owner = np.repeat(np.arange(len(idx)), [len(p) for p in parts])
-            inputs = {"embedding": np.concatenate(parts)}
-            if self.arch.features:
-                inputs["features"] = feats[owner]
-            return inputs, owner
+        """Evaluation inputs, cut as the scorer cuts them (pianokit.inference): every recording (one
+        segment in the store) in its windows; owner index per window."""
+        feats = self._features(idx) if self.arch.features else [None] * len(idx)
         if not self.arch.uses_mel:
             return {"features": feats}, np.arange(len(idx))
-        floor, crop = self.feature_config.mel_floor_db, self.crop_frames
-        parts, owner = [], []
-        for j, i in enumerate(idx):
-            w = windows(self.data.mels[i].astype(np.float32), crop, crop // 2, floor)
-            parts.append(w)
-            owner += [j] * len(w)
-        owner = np.array(owner)
-        inputs = {"mel": np.concatenate(parts)}
-        if self.arch.features:
-            inputs["features"] = feats[owner]
-        return inputs, owner
+        floor = self.feature_config.mel_floor_db
+        if self.embedded:
+            parts = [segment_inputs(self.window, floor, embeddings=self.embeddings[i], features=f)
+                     for i, f in zip(idx, feats)]
+        else:
+            parts = [segment_inputs(self.window, floor, mel=self.data.mels[i], features=f) for i, f in zip(idx, feats)]
+        return concat(parts)
 
     def predict(self, model, idx: np.ndarray) -> np.ndarray:
         """Recording-level predictions: the mean over each recording's windows."""
         inputs, owner = self._window_inputs(idx)
-        window_pred = model.predict(inputs, batch_size=64, verbose=0)
-        sums = np.zeros((len(idx), window_pred.shape[1]))
-        np.add.at(sums, owner, window_pred)
-        return (sums / np.bincount(owner, minlength=len(idx))[:, None]).astype(np.float32)
+        return mean_by_owner(model.predict(inputs, batch_size=64, verbose=0), owner, len(idx))
 
     # ---- training ---------------------------------------------------------------------------------
     def _spec(self, train_idx: np.ndarray) -> ModelSpec:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pianokit.dataset import read_manifest
+from pianokit.manifest import read_manifest
 from pianokit.dimensions import DIMENSIONS
 from pianokit.errors import InputError
 from pianokit.store import FeatureStore

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from pianokit.atomic import atomic_path
-from pianokit.dataset import PATH_COLUMNS, read_manifest, write_csv_atomic
+from pianokit.manifest import PATH_COLUMNS, read_manifest, write_csv_atomic
 from pianokit.errors import InputError
 from pianokit.parallel import run_parallel
 from pianokit.safety import check_id, own_folder

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from conftest import labelled_manifest, needs_fluidsynth, sine, tiny_midi, write_wav
-from pianokit.dataset import MANIFEST_COLUMNS, Source, prepare_percepiano, read_manifest
+from pianokit.dataset import MANIFEST_COLUMNS, Source, prepare_percepiano
+from pianokit.manifest import read_manifest
 from pianokit.dimensions import DIMENSIONS
 from pianokit.errors import InputError
 from pianokit.render import find_soundfont

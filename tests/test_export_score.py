@@ -75,7 +75,8 @@ def test_metadata_contract(exported):
     mel = next(i for i in meta["inputs"] if i["name"] == "mel")
     assert mel["shape"][0] is None and mel["shape"][1] is None and mel["shape"][2] == 128  # dynamic batch, time
     assert meta["feature_config"]["sample_rate"] == 22050 and len(meta["dimensions"]) == 19
-    assert meta["window"] == {"frames": 44, "hop_frames": 22, "seconds": 1.022, "segment_seconds": 30.0}
+    assert meta["window"] == {"frames": 44, "hop_frames": 22, "seconds": 1.022, "segment_seconds": 120.0}
+    assert meta["outputs"] == ["ratings"]
     assert meta["parity_max_abs_diff"] <= 1e-4
     assert set(meta["cv_metrics"]["per_dimension"]) == set(meta["dimensions"])
     assert meta["training_audio"]["sources"] == {"all": {"rows": 48, "trained_on": True, "evaluated": True}}
@@ -104,31 +105,33 @@ def test_scoring_with_the_default_model_needs_no_training_or_plotting_package(fm
     assert not imported & {"tensorflow", "keras", "tf2onnx", "pandas", "matplotlib", "tabulate"}
 
 
-def test_sixty_second_file_is_the_mean_of_its_windows(exported):
+def test_long_file_is_the_mean_of_its_windows_over_equal_segments(exported):
     from pianokit.features import extract
     from pianokit.scorer import Scorer
 
     _, model = exported["hybrid"]
     scorer = Scorer(model, "cpu")
     rng = np.random.default_rng(0)
-    envelope = np.repeat(rng.uniform(0.05, 1.0, 60), SR)  # loudness changes every second
-    y = (sine(440, 60) * envelope + 0.01 * rng.standard_normal(60 * SR)).astype("float32")
+    envelope = np.repeat(rng.uniform(0.05, 1.0, 130), SR)  # loudness changes every second
+    y = (sine(440, 130) * envelope + 0.01 * rng.standard_normal(130 * SR)).astype("float32")
     rating = scorer.score_audio(y)
     segments = scorer.segments(y)
-    assert [(o, len(s)) for o, s in segments] == [(0.0, 30 * SR), (30.0, 30 * SR)]
-    frames, hop = scorer.frames, scorer.hop
+    assert [(o, len(s)) for o, s in segments] == [(0.0, 65 * SR), (65.0, 65 * SR)]  # 120 s at most, equal
+    frames, hop = scorer.window.frames, scorer.window.hop_frames
     singles = []
     for _, segment in segments:
         vector, mel = extract(segment, scorer.config)
         features = dict(zip(scorer.config.features, vector))
-        feats = np.array([[features[n] for n in scorer.meta["feature_names"]]], "float32")
-        mel = mel.T
+        feats = np.array([[features[n] for n in scorer.metadata.feature_names]], "float32")
+        mel = mel.T.astype("float16").astype("float32")  # as the store keeps it
         starts = list(range(0, len(mel) - frames + 1, hop))
         if starts[-1] != len(mel) - frames:
             starts.append(len(mel) - frames)
         singles += [scorer.session.run(None, {"mel": mel[None, s:s + frames], "features": feats})[0][0] for s in starts]
     assert len(singles) == len(rating.window_starts_s)
-    assert rating.window_starts_s[0] == 0 and rating.window_starts_s[-1] > 55
+    assert rating.window_starts_s[0] == 0 and rating.window_starts_s[-1] > 125
+    assert rating.window_ends_s[-1] == 130.0 and all(e - s <= 1.03 for s, e in zip(rating.window_starts_s,
+                                                                                rating.window_ends_s))
     np.testing.assert_allclose(rating.window_ratings, np.clip(singles, 0, 1), atol=1e-5)
     np.testing.assert_allclose(list(rating.ratings.values()), np.clip(np.mean(singles, axis=0), 0, 1), atol=1e-5)
     assert np.ptp(np.asarray(singles), axis=0).max() > 1e-4  # windows differ: the mean is not of copies
@@ -140,7 +143,7 @@ def test_score_cli_formats_and_timeline(exported, tmp_path):
     write_wav(tmp_path / "in" / "b.wav", sine(220, 2))
     table = invoke("score", a, "--model", model, "--device", "cpu")
     assert table.exit_code == 0, table.output
-    assert "timbre_soft_loud" in table.output and "1-7" in table.output and "on CPU" in table.output
+    assert "large dynamic range" in table.output and "1-7" in table.output and "on CPU" in table.output
     js = invoke("score", tmp_path / "in", "--model", model, "--format", "json", "--timeline", tmp_path / "t.csv",
                 "--no-progress")
     assert js.exit_code == 0, js.output
@@ -156,7 +159,10 @@ def test_score_cli_formats_and_timeline(exported, tmp_path):
     assert len(timeline) == sum(r["windows"] for r in payload["recordings"])
     csv_out = invoke("score", a, "--model", model, "--format", "csv")
     rows = pd.read_csv(__import__("io").StringIO(csv_out.stdout))
-    assert len(rows) == 1 and rows.shape[1] == 3 + 19 + 1 and rows.columns[-1] == "warnings"
+    from pianokit.report import CSV_FIELDS
+
+    assert len(rows) == 19 and tuple(rows.columns) == CSV_FIELDS and set(rows["file"]) == {str(a)}
+    assert list(rows["dimension"]) == list(payload["recordings"][0]["ratings"])
 
 
 def assert_exit_2(result, *needles):
@@ -260,3 +266,82 @@ def test_export_warns_when_a_model_is_no_better_than_a_baseline():
     assert baseline_warnings(cv) == []
     cv["mean"]["r2"] = -1.1
     assert len(baseline_warnings(cv)) == 2
+
+
+def test_store_and_cv_predictions_equal_the_scorer_for_long_and_short_files(exported, tmp_path):
+    """The parity contract: for a 40 s recording (longer than the old 30 s scoring segment) and a
+    3 s one, the feature store holds exactly the inputs the scorer computes (features to float32
+    precision, log-mels bit for bit at the store's float16), and the trainer's CV-time predictions
+    (Keras, pianokit.inference) equal the scorer's (ONNX) within 1e-4, before the scorer's clipping."""
+    from conftest import labelled_manifest
+    from pianokit.audio import load_audio
+    from pianokit.export import load_keras_model
+    from pianokit.extract import run_extract
+    from pianokit.scorer import Scorer
+    from pianokit.store import FeatureStore
+    from pianokit.train import FitConfig, Trainer
+
+    run, model = exported["hybrid"]
+    scorer = Scorer(model, "cpu")
+    rng = np.random.default_rng(3)
+    files = []
+    for k, seconds in enumerate((40.0, 3.0, 2.0, 2.0, 2.5, 2.0, 3.5, 2.0)):
+        n = int(seconds * SR)
+        tone = sum(sine(220 * 2 ** (j / 12), seconds, amp=0.1) for j in rng.choice(24, 3, replace=False))
+        y = tone * np.repeat(rng.uniform(0.1, 1, int(np.ceil(seconds * 2))), SR // 2)[:n]
+        files.append(write_wav(tmp_path / "audio" / f"r{k}.wav", (y + 0.003 * rng.standard_normal(n)).astype("float32")))
+    store_dir = tmp_path / "store"
+    summary = run_extract([(f.stem, f) for f in files], store_dir, scorer.config, progress=False)
+    assert summary.done == len(files) and not summary.failures
+    manifest = labelled_manifest(store_dir / "manifest.csv", files)
+    store = FeatureStore.open(store_dir)
+
+    for f in files[:2]:
+        stored_features = store.features([f.stem], scorer.metadata.feature_names)[0]
+        [(_, y)] = scorer.segments(load_audio(f, SR))  # one segment: 40 s is within the model's 120 s
+        inputs = scorer.inputs_for(y)
+        np.testing.assert_allclose(inputs["features"][0], stored_features, rtol=1e-6, atol=1e-6)
+        from pianokit.windows import windows
+
+        stored_windows = windows(store.mel(f.stem).T, scorer.window.frames, scorer.window.hop_frames,
+                                 scorer.config.mel_floor_db)
+        np.testing.assert_array_equal(inputs["mel"], stored_windows)
+
+    config = json.loads((run / "config.json").read_text())
+    trainer = Trainer(FitConfig(arch="hybrid", store=str(store_dir), manifest=str(manifest),
+                                crop_seconds=config["crop_seconds"], hparams=config["hparams"]),
+                      tmp_path / "unused_run", progress=False)
+    cv_time = trainer.predict(load_keras_model(run / "final" / "model.keras"), np.arange(len(files)))
+    order = list(trainer.data.ids)
+    for f in files:
+        rating = scorer.score_file(f)
+        np.testing.assert_allclose(list(rating.ratings.values()), np.clip(cv_time[order.index(f.stem)], 0, 1),
+                                   atol=1e-4)
+    assert len(scorer.score_file(files[0]).window_starts_s) > 30  # 40 s in 1 s windows, half-overlapping
+
+
+def test_long_training_recording_is_refused_with_a_reason(tmp_path):
+    from pianokit.contract import SEGMENT_SECONDS
+    from pianokit.extract import run_extract
+    from pianokit.features import FeatureConfig
+
+    long = write_wav(tmp_path / "long.wav", sine(440, SEGMENT_SECONDS + 2, amp=0.2))
+    short = write_wav(tmp_path / "short.wav", sine(440, 2))
+    config = FeatureConfig(features=("tempo", "rms_mean"))
+    summary = run_extract([("long", long), ("short", short)], tmp_path / "store", config, progress=False)
+    assert summary.done == 1 and [f[0] for f in summary.failures] == ["long"]
+    assert "longer than the 120 s" in summary.failures[0][2]
+
+
+def test_ensemble_reports_every_member(exported, tmp_path):
+    from pianokit.scorer import Scorer
+
+    _, model = exported["multitask"]
+    scorer = Scorer(model, "cpu")
+    assert scorer.metadata.outputs == ("ratings", "members")
+    rating = scorer.score_file(write_wav(tmp_path / "a.wav", sine(330, 3) + sine(990, 3, amp=0.05)))
+    assert rating.member_ratings.shape == (2, 19)
+    np.testing.assert_allclose(list(rating.ratings.values()), np.clip(rating.member_ratings.mean(axis=0), 0, 1),
+                               atol=1e-5)
+    spread = rating.spread()
+    assert set(spread) == set(scorer.dimensions) and max(spread.values()) > 0  # two seeds disagree somewhere

@@ -6,7 +6,7 @@ keras = pytest.importorskip("keras")
 from pianokit.feature_names import BASIC_FEATURES, EXTENDED_FEATURES  # noqa: E402
 from pianokit.models import ARCHITECTURES, build, defaults  # noqa: E402
 from pianokit.models.spec import ModelSpec  # noqa: E402
-from pianokit.train import masked_mse  # noqa: E402
+from pianokit.losses import masked_mse  # noqa: E402
 
 N_MELS, FRAMES = 32, 64
 

@@ -81,25 +81,38 @@ def test_unreadable_file(tmp_path):
     assert_clean_failure(invoke("score", path), "permission denied")
 
 
-def test_thirty_minute_file_is_scored_in_bounded_memory(tmp_path):
-    path = tmp_path / "long.wav"
+def _write_minutes(path, minutes: int) -> None:
     rng = np.random.default_rng(0)
     with sf.SoundFile(path, "w", SR, 1, "PCM_16") as f:
-        for minute in range(30):
+        for minute in range(minutes):
             t = np.arange(60 * SR) / SR
             f.write((0.2 * np.sin(2 * np.pi * 220 * (1 + minute % 5) * t) + 0.01 * rng.standard_normal(60 * SR)))
-    scorer = Scorer(DEFAULT_MODEL, "cpu")
-    scorer.score_audio(sine(440, 2))  # lazy imports (librosa, scipy, numba) are not the file's memory
+
+
+def _peak_bytes(scorer, path):
     tracemalloc.start()
     rating = scorer.score_file(path)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
+    return rating, peak
+
+
+def test_thirty_minute_file_is_scored_in_bounded_memory(tmp_path):
+    """Memory does not grow with the recording: a 30-minute file peaks no higher than a 4-minute one
+    (both are read and rated one segment at a time)."""
+    _write_minutes(tmp_path / "long.wav", 30)
+    _write_minutes(tmp_path / "short.wav", 4)
+    scorer = Scorer(DEFAULT_MODEL, "cpu")
+    scorer.score_audio(sine(440, 2))  # lazy imports (librosa, scipy, numba) are not the file's memory
+    _, short_peak = _peak_bytes(scorer, tmp_path / "short.wav")
+    rating, peak = _peak_bytes(scorer, tmp_path / "long.wav")
     assert rating.duration_s == pytest.approx(1800, abs=0.01)
-    per_segment = windows_per_segment(scorer, 30.0)
-    assert len(rating.window_starts_s) == 60 * len(per_segment)
-    assert rating.window_starts_s[-1] == pytest.approx(1770 + per_segment[-1], abs=0.1)
-    whole_file_bytes = 1800 * SR * 4
-    assert peak < whole_file_bytes / 2, f"peak {peak / 1e6:.0f} MB"
+    segments = int(np.ceil(1800 / scorer.segment_seconds))
+    per_segment = windows_per_segment(scorer, 1800 / segments)
+    assert len(rating.window_starts_s) == segments * len(per_segment)
+    assert rating.window_starts_s[-1] == pytest.approx(1800 - 1800 / segments + per_segment[-1], abs=0.1)
+    assert peak < 1.25 * short_peak, f"peak {peak / 1e6:.0f} MB for 30 min, {short_peak / 1e6:.0f} MB for 4 min"
+    assert peak < 1800 * SR * 4 * 2  # far below what holding the whole file's spectra would need
 
 
 def windows_per_segment(scorer, seconds: float) -> list[float]:
@@ -111,15 +124,17 @@ def windows_per_segment(scorer, seconds: float) -> list[float]:
         return [0.0]
     hop = scorer.config.hop_length
     frames = 1 + int(round(seconds * scorer.config.sample_rate)) // hop
-    return [f * hop / scorer.config.sample_rate for f in window_starts(frames, scorer.frames, scorer.hop)]
+    return [f * hop / scorer.config.sample_rate for f in window_starts(frames, scorer.window.frames, scorer.window.hop_frames)]
 
 
 def test_file_and_memory_scoring_agree(tmp_path):
-    y = (sine(330, 70) * np.linspace(0.2, 1, 70 * SR)).astype(np.float32)
-    path = write_wav(tmp_path / "seventy.wav", y, subtype="FLOAT")
     scorer = Scorer(DEFAULT_MODEL, "cpu")
+    seconds = 2 * scorer.segment_seconds + 10  # three equal segments
+    y = (sine(330, seconds) * np.linspace(0.2, 1, int(seconds * SR))).astype(np.float32)
+    path = write_wav(tmp_path / "long.wav", y, subtype="FLOAT")
     a, b = scorer.score_file(path), scorer.score_audio(y)
-    starts = [round(offset + s, 3) for offset in (0.0, 70 / 3, 140 / 3) for s in windows_per_segment(scorer, 70 / 3)]
+    third = seconds / 3
+    starts = [round(offset + s, 3) for offset in (0.0, third, 2 * third) for s in windows_per_segment(scorer, third)]
     assert a.window_starts_s == b.window_starts_s
     np.testing.assert_allclose(a.window_starts_s, starts, atol=2e-3)
     np.testing.assert_allclose(a.window_ratings, b.window_ratings, atol=1e-6)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pianokit.feature_names import BASIC_FEATURES, EXTENDED_FEATURES
@@ -9,32 +11,43 @@ from pianokit.feature_names import BASIC_FEATURES, EXTENDED_FEATURES
 
 @dataclass(frozen=True)
 class Architecture:
+    """One architecture: what it reads, and where its builder and default hyper-parameters live
+    (``pianokit.models.<module>``, imported only when a model is built)."""
+
     name: str
     uses_mel: bool
     features: tuple[str, ...]
     summary: str
+    module: str
+    builder: str
+    defaults: str = "DEFAULTS"
+
+    def load(self) -> tuple[Callable, dict]:
+        module = importlib.import_module(f"pianokit.models.{self.module}")
+        return getattr(module, self.builder), dict(getattr(module, self.defaults))
 
 
 ARCHITECTURES: dict[str, Architecture] = {
     a.name: a
     for a in (
-        Architecture("mlp", False, BASIC_FEATURES, "single-task MLP on the basic 10 features (--target)"),
-        Architecture("multitask", False, EXTENDED_FEATURES, "shared MLP trunk + 19 heads on 79 features"),
-        Architecture("cnn", True, (), "log-mel CNN, 4 conv blocks, mean+std pooling"),
-        Architecture("transformer", True, (), "mel patches + positions, encoder, attention pooling"),
-        Architecture("efficientnet", True, (), "EfficientNetB0 on the log-mel image, frozen then fine-tuned"),
-        Architecture("hybrid", True, EXTENDED_FEATURES, "CNN (or EfficientNet) branch + feature branch"),
+        Architecture("mlp", False, BASIC_FEATURES, "single-task MLP on the 10 basic features (--target)",
+                     "mlp", "build_mlp", "MLP_DEFAULTS"),
+        Architecture("multitask", False, EXTENDED_FEATURES, "shared MLP trunk + 19 heads on the features (--features)",
+                     "mlp", "build_multitask", "MULTITASK_DEFAULTS"),
+        Architecture("cnn", True, (), "log-mel CNN, 4 conv blocks, mean+std pooling", "cnn", "build"),
+        Architecture("transformer", True, (), "mel patches + positions, encoder, attention pooling",
+                     "transformer", "build"),
+        Architecture("efficientnet", True, (), "EfficientNet-Lite0/B0 on the log-mel image (ImageNet weights; "
+                     "frozen=true trains on cached embeddings)", "efficientnet", "build"),
+        Architecture("hybrid", True, EXTENDED_FEATURES, "CNN or EfficientNet branch + feature branch (the default model)",
+                     "hybrid", "build"),
     )
 }
 
 
 def defaults(arch: str) -> dict:
     """Each builder's hyper-parameters with their defaults (the one place they are set)."""
-    from pianokit.models import cnn, efficientnet, hybrid, mlp, transformer
-
-    table = {"mlp": mlp.MLP_DEFAULTS, "multitask": mlp.MULTITASK_DEFAULTS, "cnn": cnn.DEFAULTS,
-             "transformer": transformer.DEFAULTS, "efficientnet": efficientnet.DEFAULTS, "hybrid": hybrid.DEFAULTS}
-    return dict(table[check_arch(arch)])
+    return ARCHITECTURES[check_arch(arch)].load()[1]
 
 
 def check_arch(arch: str) -> str:
@@ -45,16 +58,12 @@ def check_arch(arch: str) -> str:
 
 def build(arch: str, spec):
     """Build ``arch`` for ``spec``; ``spec.hparams`` override the defaults."""
-    from pianokit.models import cnn, efficientnet, hybrid, mlp, transformer
-
-    builders = {"mlp": mlp.build_mlp, "multitask": mlp.build_multitask, "cnn": cnn.build,
-                "transformer": transformer.build, "efficientnet": efficientnet.build, "hybrid": hybrid.build}
-    params = defaults(arch)
+    builder, params = ARCHITECTURES[check_arch(arch)].load()
     unknown = set(spec.hparams) - set(params)
     if unknown:
         raise ValueError(f"unknown hyper-parameter(s) for {arch}: {', '.join(sorted(unknown))}")
     params.update(spec.hparams)
-    return builders[arch](spec, **params)
+    return builder(spec, **params)
 
 
 def needs_fixed_frames(arch: str, hparams: dict) -> bool:
