@@ -3,7 +3,8 @@
 A recording is cut into the fewest equal segments of at most ``Window.segment_seconds``
 (``audio.equal_segments``); each segment gets one feature vector, and its log-mel is cut into
 ``Window.frames``-frame windows every ``Window.hop_frames`` (the last window ends at the segment's
-end; short segments are padded with silence). The model rates every window; a recording's rating is the mean over all its windows.
+end; short segments are padded with silence). The model rates every window; a recording's rating is the mean over all its windows,
+clipped to [0, 1].
 Spectrograms are used at the precision the feature store keeps them (float16), on both sides.
 """
 
@@ -52,3 +53,9 @@ def mean_by_owner(window_preds: np.ndarray, owner: np.ndarray, count: int) -> np
     sums = np.zeros((count, *window_preds.shape[1:]), dtype=np.float64)
     np.add.at(sums, owner, window_preds)
     return (sums / np.bincount(owner, minlength=count).reshape(-1, *([1] * (window_preds.ndim - 1)))).astype(np.float32)
+
+
+def recording_ratings(window_preds: np.ndarray, owner: np.ndarray, count: int) -> np.ndarray:
+    """Per recording, the mean of its windows' ratings clipped to PercePiano's [0, 1] scale: what the
+    scorer reports and what cross-validation scores."""
+    return np.clip(mean_by_owner(window_preds, owner, count), 0.0, 1.0)

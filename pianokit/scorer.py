@@ -15,7 +15,7 @@ from pianokit.audio import equal_segments, read_segments
 from pianokit.contract import FEATURE_VERSION, ModelMetadata
 from pianokit.errors import InputError
 from pianokit.features import extract, log_mel
-from pianokit.inference import segment_inputs, window_offsets
+from pianokit.inference import recording_ratings, segment_inputs, window_offsets
 from pianokit.metadata import ONNX_METADATA_KEY, model_paths, parse_embedded, read_json
 from pianokit.recording_checks import RecordingStats
 
@@ -184,7 +184,7 @@ class Scorer:
         if not np.isfinite(per_window).all() or (members is not None and not np.isfinite(members).all()):
             raise InputError(f"{path}: the model gave non-finite ratings (NaN or infinity); the model file is broken")
         duration = samples / sr
-        mean = np.clip(per_window.mean(axis=0), 0.0, 1.0)
+        mean = recording_ratings(per_window, np.zeros(len(per_window), dtype=int), 1)[0]
         ends = [round(min(s + window_s, duration), 3) if windowed else round(duration, 3) for s in starts]
         member_means = None if members is None else members.mean(axis=0)
         return Rating(path, duration, dict(zip(self.dimensions, mean.tolist())), starts,

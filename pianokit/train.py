@@ -23,7 +23,7 @@ from pianokit.contract import Window
 from pianokit.dimensions import AUGMENTATIONS, DIMENSIONS
 from pianokit.errors import InputError
 from pianokit.feature_names import EXTENDED_FEATURES, FEATURE_SETS
-from pianokit.inference import concat, mean_by_owner, segment_inputs
+from pianokit.inference import concat, recording_ratings, segment_inputs
 from pianokit.losses import masked_mse
 from pianokit.metrics import METRICS, evaluate
 from pianokit.safety import exclusive, own_folder
@@ -209,9 +209,10 @@ class Trainer:
         return concat(parts)
 
     def predict(self, model, idx: np.ndarray) -> np.ndarray:
-        """Recording-level predictions: the mean over each recording's windows."""
+        """Recording-level ratings as the scorer gives them: the mean over each recording's windows,
+        clipped to [0, 1]."""
         inputs, owner = self._window_inputs(idx)
-        return mean_by_owner(model.predict(inputs, batch_size=64, verbose=0), owner, len(idx))
+        return recording_ratings(model.predict(inputs, batch_size=64, verbose=0), owner, len(idx))
 
     # ---- training ---------------------------------------------------------------------------------
     def _spec(self, train_idx: np.ndarray) -> ModelSpec:
