@@ -354,12 +354,19 @@ def _print_summary(summary: dict) -> None:
 @click.option("--allow-mixed", is_flag=True,
               help="Compare runs evaluated differently (split, folds, test segments), marking them with '*'.")
 def compare(runs, out, metric, allow_mixed) -> None:
-    """Compare finished runs per dimension: a markdown table, a CSV and a bar chart.
+    """Compare finished training runs per dimension: a markdown table, a CSV and a bar chart.
 
     Runs must have been evaluated the same way (same split, number of folds and test segments);
-    otherwise compare refuses, unless --allow-mixed.
+    otherwise compare refuses, unless --allow-mixed. To compare two recordings, use
+    'pianokit score A B --compare'.
     """
+    from pianokit.audio import AUDIO_SUFFIXES
     from pianokit.compare import compare_runs
+
+    audio = [r for r in runs if r.suffix.lower() in AUDIO_SUFFIXES]
+    if audio:
+        raise InputError(f"{audio[0]}: 'pianokit compare' compares training runs; to compare recordings use "
+                         f"'pianokit score {' '.join(str(r) for r in runs[:2])} --compare'")
 
     table = compare_runs(runs, out, metric, allow_mixed)
     click.echo(table)

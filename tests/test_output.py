@@ -140,6 +140,8 @@ def test_compare_two_lessons_from_one_command(lesson, tmp_path):
     for args in ((a,), (a, b, a)):
         bad = invoke("score", *args, "--compare")
         assert bad.exit_code == 2 and "--compare needs exactly two recordings" in bad.output
+    runs_only = invoke("compare", a, b)  # the training-run command points a teacher to the right one
+    assert runs_only.exit_code == 2 and "--compare" in runs_only.output and "Traceback" not in runs_only.output
 
 
 def test_timeline_has_regular_windows_with_ends_and_a_plot(tmp_path):
