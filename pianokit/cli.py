@@ -61,6 +61,11 @@ jobs_option = click.option(
     "--jobs", "-j", type=click.IntRange(min=1), default=None, help="Parallel workers (default: all cores)."
 )
 progress_option = click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+cluster_option = click.option(
+    "--cluster", default=None, metavar="local|auto|ADDRESS",
+    help="Run on a Dask cluster instead of the local process pool (pip install 'pianokit[cluster]'): local starts "
+         "--jobs worker processes here, ADDRESS (tcp://host:8786) joins a running scheduler, auto uses "
+         "$DASK_SCHEDULER_ADDRESS or else local. Workers must see the same paths (docs/scale.md).")
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -174,8 +179,9 @@ def dataset_combine(manifests, out, train, eval_names) -> None:
               help="CSV with segment_id and audio columns (instead of PATHS).")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Feature store folder.")
 @jobs_option
+@cluster_option
 @progress_option
-def extract(paths, manifest, out, jobs, progress) -> None:
+def extract(paths, manifest, out, jobs, cluster, progress) -> None:
     """Extract features and log-mel spectrograms of audio files, folders or a manifest into a store.
 
     Incremental: only new or changed files are processed. The store is plain files:
@@ -193,7 +199,7 @@ def extract(paths, manifest, out, jobs, progress) -> None:
         inputs = [(str(i), Path(a)) for i, a in zip(df["segment_id"], df["audio"])]
     else:
         inputs = collect_inputs(list(paths))
-    summary = run_extract(inputs, out, jobs=jobs or _jobs_default(), progress=progress)
+    summary = run_extract(inputs, out, jobs=jobs or _jobs_default(), progress=progress, cluster=cluster)
     messages = [error for _, _, error in summary.failures]
     if not summary.done and not summary.skipped and messages:
         if len(messages) == 1:
@@ -310,10 +316,13 @@ def _parse_range(text: str) -> tuple[float, float]:
               help="Feature inputs of multitask and hybrid: extended = the 79 librosa features; all = those plus "
                    "the transcription features (tr_*: notes found by the basic-pitch model).")
 @click.option("--final/--no-final", default=False, help="Also fit one model on all labelled data.")
+@click.option("--strategy", type=click.Choice(["none", "mirrored"]), default="none", show_default=True,
+              help="mirrored: data-parallel training on every GPU (tf.distribute.MirroredStrategy; each batch "
+                   "is split over them). docs/scale.md.")
 @progress_option
 def fit(arch, store, manifest, out, split, folds, epochs, batch_size, learning_rate, patience, seed, augment,
         semitones, stretch_range, crop_seconds, target, backbone_weights, branch, params, ensemble, feature_set,
-        final, progress) -> None:
+        final, strategy, progress) -> None:
     """Train ARCH with cross-validation and write models, metrics.json and metrics.csv to OUT.
 
     Early stopping watches an inner split of the training folds, never the test fold. Feature and
@@ -332,7 +341,7 @@ def fit(arch, store, manifest, out, split, folds, epochs, batch_size, learning_r
         epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, patience=patience, seed=seed,
         augment=augment, max_semitones=semitones,
         stretch_range=stretch_range, crop_seconds=crop_seconds, target=target, hparams=hparams, final=final,
-        ensemble=ensemble, feature_set=feature_set,
+        ensemble=ensemble, feature_set=feature_set, strategy=strategy,
         command=" ".join(["pianokit", *sys.argv[1:]]),
     )
     summary = run_fit(config, out, progress)
@@ -427,8 +436,9 @@ def baseline_warnings(cv: dict | None) -> list[str]:
               help="auto: CUDA when it really works, else CPU.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
               help="Parallel workers for many files (default: all cores on CPU, 1 on GPU).")
+@cluster_option
 @progress_option
-def score(paths, model, fmt, compare, timeline, timeline_plot, report, device, jobs, progress) -> None:
+def score(paths, model, fmt, compare, timeline, timeline_plot, report, device, jobs, cluster, progress) -> None:
     """Rate recordings (files or folders) on the 19 PercePiano dimensions.
 
     Each dimension is shown between its two poles (1 = e.g. "stable", 7 = "unstable") on the raters'
@@ -462,14 +472,15 @@ def score(paths, model, fmt, compare, timeline, timeline_plot, report, device, j
                f"{'GPU (CUDA)' if on_gpu else 'CPU'}", err=True)
     import functools
 
-    from pianokit.parallel import run_parallel
+    from pianokit.parallel import runner
     from pianokit.scorer import score_in_worker
 
     jobs = min(len(files), jobs or (1 if on_gpu else _jobs_default()))
-    # One job scores in this process with the model already loaded; workers each load their own.
-    work = scorer.score_file if jobs == 1 else functools.partial(score_in_worker, model=model or DEFAULT_MODEL,
-                                                                 device=device)
-    done = {str(p): (r, e) for p, r, e in run_parallel(work, files, jobs, "score", progress=progress and len(files) > 1)}
+    # One local job scores in this process with the model already loaded; workers each load their own.
+    work = scorer.score_file if jobs == 1 and cluster is None else functools.partial(
+        score_in_worker, model=str(Path(model or DEFAULT_MODEL).resolve()), device=device)
+    with runner(cluster, jobs) as run:
+        done = {str(p): (r, e) for p, r, e in run(work, files, "score", progress and len(files) > 1)}
     outcomes = [done[str(p)] for p in files]
     results = [r for r, _ in outcomes if r is not None]
     failures = [e for _, e in outcomes if e is not None]

@@ -15,7 +15,7 @@ from pianokit.audio import find_audio, load_audio
 from pianokit.contract import SEGMENT_SECONDS
 from pianokit.errors import InputError
 from pianokit.features import FeatureConfig, extract
-from pianokit.parallel import run_parallel
+from pianokit.parallel import runner
 from pianokit.safety import check_id, exclusive, is_safe_id
 from pianokit.store import FeatureStore
 
@@ -78,12 +78,14 @@ def run_extract(
     config: FeatureConfig | None = None,
     jobs: int = 1,
     progress: bool = True,
+    cluster: str | None = None,
 ) -> ExtractSummary:
     """Extract every input not already current in the store; failures are collected, not raised.
 
     Rows are checkpointed every 50 files and on interruption, so a rerun resumes. One run at a time
     per store (a lock file); a run that could use no file removes the store files it created, and
-    nothing else.
+    nothing else. ``cluster`` runs the files on a Dask cluster (pianokit.cluster) instead of the local
+    process pool; the store is written the same way, here.
     """
     for item_id, _ in inputs:
         check_id(item_id)
@@ -92,7 +94,8 @@ def run_extract(
     store = FeatureStore.create(store_root, config or FeatureConfig())
     try:
         with exclusive(store.root, "extract"):
-            summary = _extract_into(store, inputs, jobs, progress)
+            with runner(cluster, jobs) as run:
+                summary = _extract_into(store, inputs, run, progress)
     except BaseException:
         if created and not store.table.shape[0]:
             store.remove_own_files(root_created)
@@ -102,7 +105,7 @@ def run_extract(
     return summary
 
 
-def _extract_into(store: FeatureStore, inputs: list[tuple[str, Path]], jobs: int, progress: bool) -> ExtractSummary:
+def _extract_into(store: FeatureStore, inputs: list[tuple[str, Path]], run, progress: bool) -> ExtractSummary:
     summary = ExtractSummary()
     todo = []
     for item_id, audio in inputs:
@@ -113,7 +116,7 @@ def _extract_into(store: FeatureStore, inputs: list[tuple[str, Path]], jobs: int
     worker = functools.partial(_extract_one, store_root=store.root, config=store.config)
     pending: list[dict] = []
     try:
-        for (item_id, audio), row, error in run_parallel(worker, todo, jobs, "extract", progress=progress):
+        for (item_id, audio), row, error in run(worker, todo, "extract", progress):
             if error:
                 summary.failures.append((item_id, str(audio), error))
                 continue

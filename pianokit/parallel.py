@@ -9,6 +9,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from typing import Any
 
 from tqdm import tqdm
@@ -41,6 +42,7 @@ def _die_with_parent() -> None:
 
 
 WORKER_ENV = "PIANOKIT_POOL_WORKER"
+THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
 def _single_threaded_worker() -> None:
@@ -50,6 +52,8 @@ def _single_threaded_worker() -> None:
     from threadpoolctl import threadpool_limits
 
     os.environ[WORKER_ENV] = "1"
+    for name in THREAD_ENV:  # for BLAS / OpenMP libraries loaded later (threadpoolctl only limits loaded ones)
+        os.environ[name] = "1"
     threadpool_limits(1)
     warnings.simplefilter("ignore")
     _die_with_parent()
@@ -115,3 +119,17 @@ def run_parallel(
                 raise
     finally:
         bar.close()
+
+
+@contextmanager
+def runner(cluster: str | None, jobs: int) -> Iterator[Callable]:
+    """A ``run(fn, items, desc, progress)`` that yields ``(item, result, error)``: the local process
+    pool of ``jobs`` workers, or, with ``cluster`` (local / auto / a scheduler address), a Dask
+    cluster (pianokit.cluster) with ``jobs`` local workers when it starts one."""
+    if cluster is None:
+        yield lambda fn, items, desc, progress=True: run_parallel(fn, items, jobs, desc, progress=progress)
+        return
+    from pianokit.cluster import connect, run_on_cluster
+
+    with connect(cluster, jobs) as client:
+        yield lambda fn, items, desc, progress=True: run_on_cluster(fn, items, client, desc, progress)

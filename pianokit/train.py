@@ -21,6 +21,7 @@ import pandas as pd
 from pianokit.atomic import atomic_path, write_text
 from pianokit.contract import Window
 from pianokit.dimensions import AUGMENTATIONS, DIMENSIONS
+from pianokit.distribute import STRATEGIES, make_strategy, scope
 from pianokit.errors import InputError
 from pianokit.feature_names import EXTENDED_FEATURES, FEATURE_SETS
 from pianokit.inference import concat, recording_ratings, segment_inputs
@@ -57,6 +58,7 @@ class FitConfig:
     fine_tune_blocks: int = 2
     ensemble: int = 1
     feature_set: str = "extended"
+    strategy: str = "none"
     command: str = ""
 
     def to_dict(self) -> dict:
@@ -72,6 +74,8 @@ class FitConfig:
             raise InputError(f"unknown augmentation {bad[0]!r}; choose from {', '.join(AUGMENTATIONS)}")
         if self.augment and not ARCHITECTURES[self.arch].uses_mel:
             raise InputError(f"--augment needs a spectrogram model; {self.arch} uses features only")
+        if self.strategy not in STRATEGIES:
+            raise InputError(f"unknown --strategy {self.strategy!r}; choose {' or '.join(STRATEGIES)}")
         if self.feature_set not in FEATURE_SETS:
             raise InputError(f"unknown --features {self.feature_set!r}; choose {' or '.join(FEATURE_SETS)}")
         if self.feature_set != "extended" and ARCHITECTURES[self.arch].features != EXTENDED_FEATURES:
@@ -120,6 +124,7 @@ class Trainer:
         self.feature_index = [names.index(f) for f in self.model_features]
         self.target_index = [DIMENSIONS.index(t) for t in config.targets]
         self.embeddings = self._cached_embeddings() if self.embedded else None
+        self.strategy = make_strategy(config.strategy)
 
     def _cached_embeddings(self) -> list[np.ndarray]:
         """Per recording, the frozen backbone's embedding of every evaluation window (cached in the store)."""
@@ -257,7 +262,8 @@ class Trainer:
 
         keras.utils.set_random_seed(seed)
         try:
-            model = build(self.config.arch, spec)
+            with scope(self.strategy):
+                model = build(self.config.arch, spec)
         except ValueError as exc:
             raise InputError(str(exc)) from None
         train_ds = self._train_dataset(train_idx, spec, seed)
@@ -266,7 +272,8 @@ class Trainer:
         history: list[dict] = []
 
         def run(epochs: int, lr: float, initial_epoch: int = 0) -> int:
-            model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss)
+            with scope(self.strategy):
+                model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss)
             stop = keras.callbacks.EarlyStopping(patience=self.config.patience, restore_best_weights=True)
             h = model.fit(train_ds, validation_data=val_data, epochs=epochs, initial_epoch=initial_epoch,
                           callbacks=[stop], verbose=verbose, shuffle=False)

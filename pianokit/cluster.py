@@ -1,0 +1,117 @@
+"""Run extract and score on a Dask cluster (the `cluster` extra): the same per-file function as the
+local process pool, the same (item, result, error) stream, so the store is checkpointed and resumed
+by the caller exactly as in a local run and results are identical.
+
+``--cluster local`` starts a LocalCluster of worker processes on this machine; ``--cluster ADDRESS``
+(tcp://host:8786) joins a running scheduler; ``--cluster auto`` uses $DASK_SCHEDULER_ADDRESS when set,
+else a local cluster. Workers must see the same file paths as the caller (a shared filesystem).
+A worker that dies mid-run has its files rerun on another worker; a file that kills workers
+``ALLOWED_FAILURES`` times is reported as failed, like any unreadable file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from tqdm import tqdm
+
+from pianokit.errors import InputError
+from pianokit.parallel import _call
+
+ALLOWED_FAILURES = 2
+ADDRESS_ENV = "DASK_SCHEDULER_ADDRESS"
+
+
+def _distributed():
+    try:
+        import dask
+        import distributed
+    except ImportError:
+        raise InputError("--cluster needs Dask: pip install 'pianokit[cluster]'") from None
+    return dask, distributed
+
+
+def _prepare_worker() -> None:
+    """As in the local pool: one BLAS/OpenMP/ONNX Runtime thread per task slot, quiet warnings."""
+    import warnings
+
+    from threadpoolctl import threadpool_limits
+
+    from pianokit.parallel import THREAD_ENV, WORKER_ENV
+
+    os.environ[WORKER_ENV] = "1"
+    for name in THREAD_ENV:
+        os.environ[name] = "1"
+    threadpool_limits(1)
+    warnings.simplefilter("ignore")
+
+
+def _plugin(distributed):
+    class PianokitWorker(distributed.WorkerPlugin):
+        name = "pianokit-worker"
+
+        def setup(self, worker):
+            _prepare_worker()
+
+    return PianokitWorker()
+
+
+@contextmanager
+def connect(spec: str, workers: int) -> Iterator[Any]:
+    """A distributed.Client for ``spec`` (local, auto or a scheduler address), closed afterwards
+    (a local cluster is shut down with it)."""
+    dask, distributed = _distributed()
+    address = os.environ.get(ADDRESS_ENV) if spec == "auto" else None if spec == "local" else spec
+    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
+                          "distributed.worker.daemon": False, "distributed.logging.distributed": "error"}):
+        if address:
+            try:
+                client = distributed.Client(address, timeout="10s")
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise InputError(f"--cluster {address}: cannot reach a Dask scheduler ({str(exc).splitlines()[0][:120]})") \
+                    from None
+            try:
+                client.register_plugin(_plugin(distributed))
+                yield client
+            finally:
+                client.close()
+            return
+        cluster = distributed.LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
+                                           dashboard_address=None, silence_logs=50)
+        client = distributed.Client(cluster)
+        try:
+            client.register_plugin(_plugin(distributed))
+            yield client
+        finally:
+            client.close()
+            cluster.close()
+
+
+def run_on_cluster(fn: Callable, items: Iterable, client, desc: str,
+                   progress: bool = True) -> Iterator[tuple[Any, Any, str | None]]:
+    """Yield ``(item, result, error)`` as items finish on the cluster's workers; an item whose task
+    kept killing workers comes back with an error, the others are unaffected."""
+    _, distributed = _distributed()
+    items = list(items)
+    bar = tqdm(total=len(items), desc=desc, unit="file", disable=not progress or not items)
+    futures = {client.submit(_call, fn, item, pure=False): item for item in items}
+    try:
+        for future in distributed.as_completed(futures):
+            item = futures[future]
+            try:
+                yield future.result()
+            except distributed.KilledWorker:
+                yield item, None, f"{_name(item)}: the worker processing it died {ALLOWED_FAILURES} times"
+            bar.update()
+    except BaseException:
+        client.cancel(list(futures))
+        raise
+    finally:
+        bar.close()
+
+
+def _name(item: Any) -> str:
+    return str(item[1] if isinstance(item, tuple) and len(item) == 2 else item)

@@ -1,0 +1,130 @@
+"""Beyond one machine: extract and score on a real local Dask cluster (several worker processes),
+a worker dying mid-run, and data-parallel training on two logical CPU devices."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from conftest import SR, sine, write_wav
+from pianokit.cli import cli
+
+pytest.importorskip("distributed")
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "data" / "examples" / "Schubert_D935_no.3_4bars_12_1.wav"
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def recordings(tmp_path_factory):
+    root = tmp_path_factory.mktemp("many")
+    rng = np.random.default_rng(5)
+    for k in range(6):
+        y = sum(sine(220 * 2 ** (j / 12), 2.5, amp=0.1) for j in rng.choice(24, 3, replace=False))
+        write_wav(root / f"r{k}.wav", (y * np.linspace(1, 0.3, len(y)) + 0.002 * rng.standard_normal(len(y)))
+                  .astype("float32"))
+    (root / "broken.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt not audio" * 3)
+    return root
+
+
+def test_cluster_extract_is_byte_identical_to_the_local_pool(recordings, tmp_path):
+    # the same worker setting on both sides (single-threaded worker processes): the local pool of 2
+    local = invoke("extract", recordings, "--out", tmp_path / "local", "-j", "2", "--no-progress")
+    clustered = invoke("extract", recordings, "--out", tmp_path / "cluster", "-j", "2", "--cluster", "local",
+                       "--no-progress")
+    for result in (local, clustered):
+        assert result.exit_code == 1, result.output  # some files failed
+        assert "6 extracted" in result.output and "1 failed" in result.output and "broken.wav" in result.output
+    for name in ("features.csv", "failures.csv", "config.json"):
+        assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "cluster" / name).read_bytes(), name
+    mels = sorted(p.name for p in (tmp_path / "local" / "mels").iterdir())
+    assert len(mels) == 6
+    for name in mels:
+        assert (tmp_path / "local" / "mels" / name).read_bytes() == (tmp_path / "cluster" / "mels" / name).read_bytes()
+    again = invoke("extract", recordings, "--out", tmp_path / "cluster", "--cluster", "local", "-j", "2",
+                   "--no-progress")
+    assert "0 extracted, 6 already current" in again.output  # the store resumes as after a local run
+
+
+def test_cluster_score_equals_local_score(recordings):
+    local = invoke("score", recordings, "--format", "json", "-j", "2", "--no-progress")
+    clustered = invoke("score", recordings, "--format", "json", "-j", "2", "--cluster", "local", "--no-progress")
+    assert local.exit_code == clustered.exit_code == 1  # the broken file is reported, the others rated
+    assert "broken.wav" in clustered.stderr and "Traceback" not in clustered.output
+    assert json.loads(local.stdout) == json.loads(clustered.stdout)
+
+
+def test_unreachable_scheduler_is_one_line(tmp_path):
+    wav = write_wav(tmp_path / "a.wav", sine(440, 2))
+    result = invoke("score", wav, "--cluster", "tcp://127.0.0.1:9")
+    assert result.exit_code == 2 and "cannot reach a Dask scheduler" in result.output
+    assert "Traceback" not in result.output
+
+
+def _square_or_die(item):
+    """Kill this worker process the first time it meets an item that has a 'die' marker (once), or every
+    time for a 'poison' one; otherwise square the number."""
+    number, folder = item
+    once, poison = Path(folder) / f"die-{number}", Path(folder) / f"poison-{number}"
+    if poison.exists() or once.exists():
+        once.unlink(missing_ok=True)
+        os._exit(1)
+    return number * number
+
+
+def test_a_dead_worker_loses_nothing_and_a_rerun_completes(tmp_path):
+    from pianokit.cluster import connect, run_on_cluster
+
+    (tmp_path / "die-3").touch()
+    (tmp_path / "poison-5").touch()
+    items = [(k, str(tmp_path)) for k in range(8)]
+    with connect("local", 2) as client:
+        out = {item[0]: (result, error) for item, result, error in run_on_cluster(_square_or_die, items, client, "t", False)}
+        assert not (tmp_path / "die-3").exists()  # it did die once ...
+        assert out[3] == (9, None)  # ... and the item was rerun on another worker
+        assert out[5][0] is None and "died" in out[5][1]  # the poison file is reported, not fatal
+        assert {k: r for k, (r, _) in out.items() if k != 5} == {k: k * k for k in range(8) if k != 5}
+        (tmp_path / "poison-5").unlink()
+        rerun = list(run_on_cluster(_square_or_die, [items[5]], client, "t", False))
+        assert rerun == [(items[5], 25, None)]
+
+
+def test_mirrored_strategy_trains_on_two_logical_cpus(planted_store, tmp_path):
+    """Two logical CPU devices stand in for two GPUs; the model still learns the planted signal."""
+    script = textwrap.dedent(f"""
+        import json, os, sys
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+        import tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        from pianokit.distribute import make_strategy
+        assert make_strategy("mirrored").num_replicas_in_sync == 2
+        from pianokit.train import FitConfig, fit
+        summary = fit(FitConfig(arch="multitask", store={str(planted_store)!r}, epochs=150, patience=30, seed=1,
+                                learning_rate=3e-3, folds=2, strategy="mirrored"), {str(tmp_path / 'run')!r},
+                      progress=False)
+        print(json.dumps(summary["model"]["per_dimension"]["timbre_soft_loud"]))
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    loud = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert loud["r"] > 0.7
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["strategy"] == "mirrored"
+
+
+def test_mirrored_strategy_needs_two_devices(planted_store, tmp_path):
+    result = invoke("fit", "--arch", "multitask", "--store", planted_store, "--out", tmp_path / "run",
+                    "--strategy", "mirrored", "--epochs", 1, "--no-progress")
+    assert result.exit_code == 2 and "needs at least 2 devices" in result.output
+    assert not (tmp_path / "run").exists()
