@@ -21,6 +21,7 @@ METRICS = "metrics.json"
 MODEL = "model.keras"
 SPEC = "spec.json"
 PREDICTIONS = "predictions.csv"
+FINAL_INFO = "info.json"
 
 
 def fold_dir(run: Path, index: int) -> Path:
@@ -33,7 +34,7 @@ def final_dir(run: Path) -> Path:
 
 def is_done(folder: Path) -> bool:
     """A fold (or final) folder whose model and results were both written."""
-    marker = METRICS if folder.name.startswith("fold") else "info.json"
+    marker = METRICS if folder.name.startswith("fold") else FINAL_INFO
     return (folder / MODEL).is_file() and (folder / marker).is_file()
 
 

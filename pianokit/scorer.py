@@ -19,6 +19,7 @@ from pianokit.inference import recording_ratings, segment_inputs, window_offsets
 from pianokit.metadata import ONNX_METADATA_KEY, model_paths, parse_embedded, read_json
 from pianokit.recording_checks import RecordingStats
 
+
 def _default_model() -> Path:
     """The shipped model: inside the installed package (a wheel), else beside it (a checkout or an
     editable install), else ./exported_models."""

@@ -1,9 +1,5 @@
-"""`pianokit fit`: tf.data pipelines, cross-validated training, early stopping, metrics and run folders.
-
-A run folder holds config.json (the command and every setting), fold<k>/ (model.keras, spec.json,
-history.csv, metrics.json, predictions.csv), metrics.json and metrics.csv over all folds, and
-final/ when a final model on all data was asked for. Finished folds are skipped on a rerun.
-"""
+"""`pianokit fit`: tf.data pipelines, cross-validated training, early stopping and metrics, written
+into a run folder (layout: pianokit.run_folder). Finished folds are skipped on a rerun."""
 
 from __future__ import annotations
 
@@ -30,6 +26,7 @@ from pianokit.metrics import METRICS, evaluate
 from pianokit.safety import exclusive, own_folder
 from pianokit.models import ARCHITECTURES, check_arch, defaults, needs_fixed_frames, uses_cached_embeddings
 from pianokit.models.spec import ModelSpec
+from pianokit import run_folder as rf
 from pianokit.baselines import predict_all
 from pianokit.training_data import Fold, final_holdout, load_training_data, make_folds, trainable_rows
 
@@ -294,14 +291,14 @@ class Trainer:
         return model, history
 
     def _save_model(self, model, spec: ModelSpec, folder: Path) -> None:
-        write_text(folder / "spec.json", json.dumps(spec.to_dict(), indent=2))
-        with atomic_path(folder / "model.keras") as tmp:
+        write_text(folder / rf.SPEC, json.dumps(spec.to_dict(), indent=2))
+        with atomic_path(folder / rf.MODEL) as tmp:
             model.save(tmp)
 
     def run_fold(self, fold: Fold) -> dict:
-        folder = self.out / f"fold{fold.index}"
-        done = folder / "metrics.json"
-        if done.is_file() and (folder / "model.keras").is_file():
+        folder = rf.fold_dir(self.out, fold.index)
+        done = folder / rf.METRICS
+        if rf.is_done(folder):
             previous = json.loads(done.read_text())
             if "baselines" in previous:
                 previous["baselines"] = self.baselines(fold)  # cheap: always from the current code and data
@@ -328,7 +325,7 @@ class Trainer:
         preds.insert(0, "segment_id", ids)
         for i, t in enumerate(self.config.targets):
             preds[f"true_{t}"] = truth[:, i]
-        write_text(folder / "predictions.csv", preds.to_csv(index=False))
+        write_text(folder / rf.PREDICTIONS, preds.to_csv(index=False))
         write_text(done, json.dumps(result, indent=2))
         return result
 
@@ -353,13 +350,13 @@ class Trainer:
         """Cross-validate, optionally fit the final model, and write the run's summary files."""
         folds = make_folds(self.data.table, self.config.split, self.config.folds, self.config.seed,
                            self.config.val_fraction)
-        own_folder(self.out, "config.json", "pianokit fit run")
+        own_folder(self.out, rf.CONFIG, "pianokit fit run")
         self.out.mkdir(parents=True, exist_ok=True)
         with exclusive(self.out, "fit"):
             return self._run(folds)
 
     def _run(self, folds: list[Fold]) -> dict:
-        config_path = self.out / "config.json"
+        config_path = self.out / rf.CONFIG
         free = ("command", "feature_config", "final")  # adding --final to a finished run is allowed
         settings = {k: v for k, v in self.config.to_dict().items() if k not in free}
         if config_path.is_file():
@@ -375,14 +372,14 @@ class Trainer:
         summary.update({"arch": self.config.arch, "split": self.config.split, "n": len(self.data.ids)})
         if self.config.final:
             summary["final"] = self.run_final()
-        write_text(self.out / "metrics.json", json.dumps(summary, indent=2))
+        write_text(self.out / rf.METRICS, json.dumps(summary, indent=2))
         write_text(self.out / "metrics.csv", metrics_table(results, self.config.targets).to_csv(index=False))
         return summary
 
     def run_final(self) -> dict:
-        folder = self.out / "final"
-        if (folder / "model.keras").is_file():
-            return json.loads((folder / "info.json").read_text())
+        folder = rf.final_dir(self.out)
+        if (folder / rf.MODEL).is_file():
+            return json.loads((folder / rf.FINAL_INFO).read_text())
         everything = trainable_rows(self.data.table)
         val = final_holdout(self.data.table, self.config.val_fraction, self.config.seed + 1000)
         folder.mkdir(parents=True, exist_ok=True)
@@ -391,7 +388,7 @@ class Trainer:
         self._save_model(model, spec, folder)
         info = {"n_train": len(everything) - len(val), "n_val": len(val),
                 "epochs": len(pd.read_csv(folder / "history.csv"))}
-        write_text(folder / "info.json", json.dumps(info, indent=2))
+        write_text(folder / rf.FINAL_INFO, json.dumps(info, indent=2))
         return info
 
 

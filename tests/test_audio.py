@@ -114,3 +114,29 @@ def test_without_ffmpeg_an_m4a_gets_a_clear_line(tmp_path, monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(InputError, match=r"memo.m4a: \.m4a files need ffmpeg, which is not installed"):
         load_audio(memo, SR)
+
+
+@pytest.mark.parametrize("rate", [44100, 48000, 96000])
+def test_resampling_keeps_the_band_the_training_renders_have(rate):
+    """Up to 10.5 kHz (95% of 22.05 kHz's Nyquist) a tone keeps its level within 0.1 dB; above the
+    new Nyquist frequency it is suppressed by 100 dB instead of folding back into the band."""
+    from pianokit.audio import resample
+
+    t = np.arange(rate * 3) / rate
+
+    def level(freq):
+        z = resample(np.sin(2 * np.pi * freq * t).astype(np.float32), rate, SR)[3000:-3000]
+        return 20 * np.log10(np.sqrt(np.mean(z ** 2)) / np.sqrt(0.5))
+
+    for freq in (100, 1000, 5000, 10000, 10500):
+        assert abs(level(freq)) < 0.1, freq
+    assert level(11600) < -100 and level(15000) < -100
+
+
+def test_a_44k_recording_keeps_its_10_khz_content(tmp_path):
+    y = sine(10300, 2, sr=44100, amp=0.3) + sine(440, 2, sr=44100, amp=0.3)
+    loaded = load_audio(write_wav(tmp_path / "hi.wav", y, sr=44100, subtype="FLOAT"), SR)
+    spectrum = np.abs(np.fft.rfft(loaded))
+    freqs = np.fft.rfftfreq(len(loaded), 1 / SR)
+    ratio = spectrum[np.argmin(np.abs(freqs - 10300))] / spectrum[np.argmin(np.abs(freqs - 440))]
+    assert 0.97 < ratio < 1.03
