@@ -76,6 +76,20 @@ def conditions(y: np.ndarray, other: Path | None, rng: np.random.Generator, tmp:
     return files
 
 
+def evaluated_rows(run: Path) -> tuple[pd.DataFrame, float]:
+    """The run's manifest rows marked for evaluation (clean renders of the training piano) and the
+    within-passage SD of their labels (the unit of rating shifts)."""
+    from pianokit.training_data import load_training_data
+    from pianokit.variants import role_mask
+
+    config = json.loads((run / "config.json").read_text())
+    data = load_training_data(config["store"], config.get("manifest"), with_mels=False)
+    evaluated = role_mask(data.table, "eval")
+    labels = data.table[evaluated][list(DIMENSIONS)].to_numpy()
+    centred, _ = passage_deviations(labels, labels, data.passages[evaluated])
+    return data.table[evaluated], float(np.sqrt(np.mean(centred ** 2)))
+
+
 def fold_models(run: Path) -> dict[int, Path]:
     out = {}
     for k in range(4):
@@ -89,8 +103,6 @@ def fold_models(run: Path) -> dict[int, Path]:
 
 def main() -> None:
     from pianokit.scorer import Scorer
-    from pianokit.training_data import load_training_data
-    from pianokit.variants import role_mask
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, default=Path("runs/hybrid_lite0_multi_piano_ens5"))
@@ -103,13 +115,7 @@ def main() -> None:
                              "bench/results/robustness to update the committed results)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    config = json.loads((args.run / "config.json").read_text())
-    data = load_training_data(config["store"], config.get("manifest"), with_mels=False)
-    evaluated = role_mask(data.table, "eval")
-    table = data.table[evaluated]
-    labels = table[list(DIMENSIONS)].to_numpy()
-    centred, _ = passage_deviations(labels, labels, data.passages[evaluated])
-    wp_sd = float(np.sqrt(np.mean(centred ** 2)))
+    table, wp_sd = evaluated_rows(args.run)
     models = fold_models(args.run)
     partial = args.run / f"robustness_ratings.seed{args.seed}.partial.csv"  # a rerun resumes from it
     done = set(pd.read_csv(partial)["segment_id"]) if partial.is_file() else set()

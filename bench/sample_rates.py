@@ -12,7 +12,6 @@ The fold models and the passage-group draw are those of bench/robustness.py (sam
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -24,17 +23,15 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).parent))
 from result_files import prefix, write_json  # noqa: E402
-from robustness import draw_groups, fold_models  # noqa: E402
+from robustness import draw_groups, evaluated_rows, fold_models  # noqa: E402
 
 from pianokit.dimensions import DIMENSIONS  # noqa: E402
-from pianokit.metrics import evaluate, passage_deviations  # noqa: E402
+from pianokit.metrics import evaluate  # noqa: E402
 
 
 def main() -> None:
     from pianokit.render import find_soundfont, render_midi
     from pianokit.scorer import Scorer
-    from pianokit.training_data import load_training_data
-    from pianokit.variants import role_mask
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, default=Path("runs/hybrid_lite0_multi_piano_ens5"))
@@ -45,13 +42,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     out = prefix(args.out, "sample_rates")
-    config = json.loads((args.run / "config.json").read_text())
-    data = load_training_data(config["store"], config.get("manifest"), with_mels=False)
-    evaluated = role_mask(data.table, "eval")
-    table = data.table[evaluated]
-    labels = table[list(DIMENSIONS)].to_numpy()
-    centred, _ = passage_deviations(labels, labels, data.passages[evaluated])
-    wp_sd = float(np.sqrt(np.mean(centred ** 2)))
+    table, wp_sd = evaluated_rows(args.run)
     font = find_soundfont(args.soundfont)
     rows, start = [], time.perf_counter()
     for k, model in fold_models(args.run).items():
