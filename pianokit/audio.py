@@ -17,7 +17,6 @@ from math import gcd
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import firwin, resample_poly
 
 from pianokit.errors import InputError
 
@@ -116,6 +115,8 @@ PASSBAND = 0.97  # of the lower Nyquist frequency: the filter's -6 dB point; fla
 
 @functools.lru_cache(maxsize=8)
 def _lowpass(up: int, down: int) -> np.ndarray:
+    from scipy.signal import firwin
+
     factor = max(up, down)
     return firwin(256 * factor + 1, PASSBAND / factor, window=("kaiser", 10.0))  # resample_poly scales by up
 
@@ -131,6 +132,8 @@ def resample(y: np.ndarray, rate: int, target: int) -> np.ndarray:
     """
     if rate == target:
         return y
+    from scipy.signal import resample_poly
+
     common = gcd(rate, target)
     up, down = target // common, rate // common
     return resample_poly(y, up, down, window=_lowpass(up, down)).astype(np.float32)

@@ -12,6 +12,7 @@ import click
 from pianokit import __version__
 from pianokit.errors import InputError
 from pianokit.dimensions import AUGMENTATIONS, DIMENSIONS
+from pianokit.distribute import STRATEGIES
 from pianokit.feature_names import FEATURE_SETS
 from pianokit.models import ARCHITECTURES
 from pianokit.safety import printable
@@ -316,7 +317,7 @@ def _parse_range(text: str) -> tuple[float, float]:
               help="Feature inputs of multitask and hybrid: extended = the 79 librosa features; all = those plus "
                    "the transcription features (tr_*: notes found by the basic-pitch model).")
 @click.option("--final/--no-final", default=False, help="Also fit one model on all labelled data.")
-@click.option("--strategy", type=click.Choice(["none", "mirrored"]), default="none", show_default=True,
+@click.option("--strategy", type=click.Choice(STRATEGIES), default="none", show_default=True,
               help="mirrored: data-parallel training on every GPU (tf.distribute.MirroredStrategy; each batch "
                    "is split over them). docs/scale.md.")
 @progress_option

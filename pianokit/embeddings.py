@@ -21,6 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from pianokit.atomic import atomic_path, write_text
+from pianokit.contract import Window
 from pianokit.errors import InputError
 from pianokit.models.common import MEL_INPUT
 from pianokit.models.spec import ModelSpec
@@ -52,8 +53,9 @@ def ensure(store: FeatureStore, ids: list[str], spec: ModelSpec, backbone: str, 
            progress: bool = True) -> dict[str, np.ndarray]:
     """{id: (windows, dims) float32} for ``ids``, computing and caching what is missing."""
     folder = store.root / "embeddings" / cache_name(backbone, weights, spec.crop_frames)
+    window = Window.for_crop(spec.crop_frames)
     info = {"backbone": backbone, "weights": weights if weights in (None, "imagenet") else str(weights),
-            "crop_frames": spec.crop_frames, "hop_frames": spec.crop_frames // 2,
+            "crop_frames": window.frames, "hop_frames": window.hop_frames,
             "feature_config": store.config.to_dict()}
     info_path = folder / "info.json"
     if info_path.is_file() and json.loads(info_path.read_text()) != info:
@@ -67,7 +69,7 @@ def ensure(store: FeatureStore, ids: list[str], spec: ModelSpec, backbone: str, 
         with tqdm(total=len(todo), desc="embed", unit="file", disable=not progress) as bar:
             for start in range(0, len(todo), FILES_PER_CALL):  # few predict calls: each new shape retraces
                 chunk = todo[start:start + FILES_PER_CALL]
-                parts = [windows(store.mel(i).T, spec.crop_frames, spec.crop_frames // 2, floor) for i in chunk]
+                parts = [windows(store.mel(i).T, window.frames, window.hop_frames, floor) for i in chunk]
                 emb = model.predict(np.concatenate(parts), batch_size=BATCH, verbose=0)
                 for item, rows in zip(chunk, np.split(emb, np.cumsum([len(p) for p in parts])[:-1])):
                     with atomic_path(folder / f"{item}.npy") as tmp, tmp.open("wb") as fh:
