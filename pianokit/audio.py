@@ -70,24 +70,43 @@ def needs_ffmpeg(path: Path) -> bool:
     return suffix in FFMPEG_SUFFIXES or (suffix == ".mp3" and shutil.which("ffmpeg") is not None)
 
 
+def _ffmpeg_rate(exe: str, path: Path) -> int | None:
+    """The first audio stream's sample rate, from the ffprobe beside ``exe`` (None if unknown)."""
+    probe = shutil.which("ffprobe") or str(Path(exe).with_name("ffprobe"))
+    try:
+        proc = subprocess.run([probe, "-v", "error", "-select_streams", "a:0", "-show_entries", "stream=sample_rate",
+                               "-of", "csv=p=0", str(path)], capture_output=True, text=True)
+        rate = int(proc.stdout.strip().splitlines()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return rate if MIN_RATE <= rate <= MAX_RATE else None
+
+
 def decode_with_ffmpeg(path: Path, sample_rate: int, min_duration: float) -> np.ndarray:
-    """The whole file as mono float32 at ``sample_rate``, decoded by the ffmpeg program."""
+    """The whole file as mono float32 at ``sample_rate``: decoded by the ffmpeg program at its own rate
+    and resampled like every other file (``resample``)."""
     _check_file(path)
     exe = shutil.which("ffmpeg")
     if exe is None:
         raise InputError(f"{path}: {path.suffix} files need ffmpeg, which is not installed (apt-get install ffmpeg, "
                          "brew install ffmpeg); or convert the file to WAV or FLAC")
-    proc = subprocess.run([exe, "-nostdin", "-v", "error", "-i", str(path), "-vn", "-ac", "1", "-ar", str(sample_rate),
+    rate = _ffmpeg_rate(exe, path) or sample_rate  # unknown: let ffmpeg resample
+    proc = subprocess.run([exe, "-nostdin", "-v", "error", "-i", str(path), "-vn", "-ac", "1", "-ar", str(rate),
                            "-f", "f32le", "-acodec", "pcm_f32le", "-"], capture_output=True)
-    mono = np.frombuffer(proc.stdout, dtype="<f4").astype(np.float32)
+    mono = np.frombuffer(proc.stdout, dtype="<f4")
     if proc.returncode != 0 or mono.size == 0:
         detail = proc.stderr.decode(errors="replace").strip().splitlines()
         raise InputError(f"{path}: not a readable audio file (ffmpeg: {detail[-1][:160] if detail else 'no audio'})")
+    if len(mono) < min_duration * rate:
+        raise InputError(f"{path}: {len(mono) / rate:.2f} s is shorter than the {min_duration:g} s minimum")
+    return _checked(path, mono, rate, sample_rate)
+
+
+def _checked(path: Path, mono: np.ndarray, rate: int, sample_rate: int) -> np.ndarray:
+    """Finite samples, resampled to ``sample_rate``, as contiguous float32."""
     if not np.all(np.isfinite(mono)):
         raise InputError(f"{path}: audio contains NaN or infinite samples")
-    if len(mono) < min_duration * sample_rate:
-        raise InputError(f"{path}: {len(mono) / sample_rate:.2f} s is shorter than the {min_duration:g} s minimum")
-    return mono
+    return np.ascontiguousarray(resample(mono, rate, sample_rate), dtype=np.float32)
 
 
 def _detail(exc: Exception) -> str:
@@ -102,12 +121,7 @@ def _read_mono(path: Path, start: int, stop: int, rate: int, sample_rate: int) -
         raise InputError(f"{path}: not a readable audio file ({_detail(exc)})") from None
     if data.shape[0] == 0:
         raise InputError(f"{path}: audio data is truncated (no samples from {start / rate:.1f} s)")
-    mono = data.mean(axis=1)
-    if not np.all(np.isfinite(mono)):
-        raise InputError(f"{path}: audio contains NaN or infinite samples")
-    if rate != sample_rate:
-        mono = resample(mono, rate, sample_rate)
-    return np.ascontiguousarray(mono, dtype=np.float32)
+    return _checked(path, data.mean(axis=1), rate, sample_rate)
 
 
 PASSBAND = 0.97  # of the lower Nyquist frequency: the filter's -6 dB point; flat to 0.95, -100 dB at 1.0
