@@ -19,7 +19,7 @@ from typing import Any
 from tqdm import tqdm
 
 from pianokit.errors import InputError
-from pianokit.parallel import _call
+from pianokit.parallel import _call, single_threaded
 
 ALLOWED_FAILURES = 2
 ADDRESS_ENV = "DASK_SCHEDULER_ADDRESS"
@@ -34,27 +34,12 @@ def _distributed():
     return dask, distributed
 
 
-def _prepare_worker() -> None:
-    """As in the local pool: one BLAS/OpenMP/ONNX Runtime thread per task slot, quiet warnings."""
-    import warnings
-
-    from threadpoolctl import threadpool_limits
-
-    from pianokit.parallel import THREAD_ENV, WORKER_ENV
-
-    os.environ[WORKER_ENV] = "1"
-    for name in THREAD_ENV:
-        os.environ[name] = "1"
-    threadpool_limits(1)
-    warnings.simplefilter("ignore")
-
-
 def _plugin(distributed):
     class PianokitWorker(distributed.WorkerPlugin):
         name = "pianokit-worker"
 
         def setup(self, worker):
-            _prepare_worker()
+            single_threaded()
 
     return PianokitWorker()
 
@@ -67,27 +52,24 @@ def connect(spec: str, workers: int) -> Iterator[Any]:
     address = os.environ.get(ADDRESS_ENV) if spec == "auto" else None if spec == "local" else spec
     with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
                           "distributed.worker.daemon": False, "distributed.logging.distributed": "error"}):
+        cluster = None
         if address:
             try:
                 client = distributed.Client(address, timeout="10s")
             except (OSError, TimeoutError, ValueError) as exc:
                 raise InputError(f"--cluster {address}: cannot reach a Dask scheduler ({str(exc).splitlines()[0][:120]})") \
                     from None
-            try:
-                client.register_plugin(_plugin(distributed))
-                yield client
-            finally:
-                client.close()
-            return
-        cluster = distributed.LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
-                                           dashboard_address=None, silence_logs=50)
-        client = distributed.Client(cluster)
+        else:
+            cluster = distributed.LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
+                                               dashboard_address=None, silence_logs=50)
+            client = distributed.Client(cluster)
         try:
             client.register_plugin(_plugin(distributed))
             yield client
         finally:
             client.close()
-            cluster.close()
+            if cluster is not None:
+                cluster.close()
 
 
 def run_on_cluster(fn: Callable, items: Iterable, client, desc: str,

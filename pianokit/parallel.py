@@ -45,10 +45,9 @@ WORKER_ENV = "PIANOKIT_POOL_WORKER"
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
-def _single_threaded_worker() -> None:
-    """Each worker process uses one BLAS/OpenMP/ONNX Runtime thread (the pool already fills the
-    cores), stays quiet (per-file problems are reported as errors, not warnings) and dies with its
-    parent."""
+def single_threaded() -> None:
+    """This worker process uses one BLAS/OpenMP/ONNX Runtime thread (its pool or cluster already fills
+    the cores) and stays quiet (per-file problems are reported as errors, not warnings)."""
     from threadpoolctl import threadpool_limits
 
     os.environ[WORKER_ENV] = "1"
@@ -56,6 +55,11 @@ def _single_threaded_worker() -> None:
         os.environ[name] = "1"
     threadpool_limits(1)
     warnings.simplefilter("ignore")
+
+
+def _pool_worker() -> None:
+    """Initializer of the local pool's workers: single-threaded, and dies with its parent."""
+    single_threaded()
     _die_with_parent()
 
 
@@ -105,7 +109,7 @@ def run_parallel(
         pool: Executor = (
             ThreadPoolExecutor(max_workers=jobs)
             if threads
-            else ProcessPoolExecutor(max_workers=jobs, initializer=_single_threaded_worker, mp_context=_context())
+            else ProcessPoolExecutor(max_workers=jobs, initializer=_pool_worker, mp_context=_context())
         )
         with pool:
             futures = [pool.submit(_call, fn, item) for item in items]
