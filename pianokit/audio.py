@@ -158,18 +158,28 @@ def _check_not_silent(path: Path, peak: float) -> None:
         raise InputError(f"{path}: audio is silent (peak below -80 dBFS)")
 
 
-def load_audio(path: str | os.PathLike, sample_rate: int, min_duration: float = 1.0) -> np.ndarray:
+def _check_not_too_long(path: Path, duration: float, max_duration: float | None) -> None:
+    if max_duration is not None and duration > max_duration:
+        raise InputError(f"{path}: {duration:.0f} s is longer than the {max_duration:g} s maximum; cut it into "
+                         "shorter pieces")
+
+
+def load_audio(path: str | os.PathLike, sample_rate: int, min_duration: float = 1.0,
+               max_duration: float | None = None) -> np.ndarray:
     """Read any file soundfile understands (or ffmpeg, for FFMPEG_SUFFIXES), downmix to mono and
     resample to ``sample_rate`` (``resample``).
 
     Raises InputError (one line naming the file) for a missing, unreadable, corrupt, empty,
-    too-short or all-silent file, or a rate outside 8-96 kHz.
+    too-short, too-long (over ``max_duration``: refused before its samples are read, where the
+    header tells the length) or all-silent file, or a rate outside 8-96 kHz.
     """
     path = Path(path)
     if needs_ffmpeg(path):
         mono = decode_with_ffmpeg(path, sample_rate, min_duration)
+        _check_not_too_long(path, len(mono) / sample_rate, max_duration)
     else:
         info = _open(path, min_duration)
+        _check_not_too_long(path, info.frames / info.samplerate, max_duration)
         mono = _read_mono(path, 0, info.frames, info.samplerate, sample_rate)
     _check_not_silent(path, float(np.max(np.abs(mono))))
     return mono

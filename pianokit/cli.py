@@ -11,7 +11,7 @@ import click
 
 from pianokit import __version__
 from pianokit.errors import InputError
-from pianokit.dimensions import AUGMENTATIONS, DIMENSIONS
+from pianokit.dimensions import DIMENSIONS, unknown_augmentation
 from pianokit.distribute import STRATEGIES
 from pianokit.feature_names import FEATURE_SETS
 from pianokit.models import ARCHITECTURES
@@ -259,9 +259,9 @@ def _parse_params(pairs: tuple[str, ...]) -> dict:
 
 def _parse_augment(text: str) -> tuple[str, ...]:
     names = tuple(a.strip() for a in text.split(",") if a.strip())
-    bad = [a for a in names if a not in AUGMENTATIONS]
-    if bad:
-        raise InputError(f"unknown augmentation {bad[0]!r}; choose from {', '.join(AUGMENTATIONS)}")
+    message = unknown_augmentation(names)  # checked before TensorFlow is imported
+    if message:
+        raise InputError(message)
     return names
 
 
@@ -457,10 +457,12 @@ def score(paths, model, fmt, compare, timeline, timeline_plot, report, device, j
     if compare and len(files) != 2:
         raise InputError(f"--compare needs exactly two recordings (A then B); got {len(files)}")
     targets = [t for t in (timeline, timeline_plot, report) if t]
-    if timeline_plot and timeline_plot.suffix.lower() not in (".png", ".svg"):
-        raise InputError(f"{timeline_plot}: --timeline-plot writes .png or .svg")
-    if (timeline_plot or report) and not _has_matplotlib():
-        raise InputError("--timeline-plot and --report need matplotlib: pip install 'pianokit[report]'")
+    if timeline_plot or report:
+        from pianokit.plots import check_plot_path, require_matplotlib
+
+        require_matplotlib()
+        if timeline_plot:
+            check_plot_path(timeline_plot)
     for target in targets:
         from pianokit.safety import writable_target
 
@@ -511,12 +513,6 @@ def score(paths, model, fmt, compare, timeline, timeline_plot, report, device, j
         click.echo(f"wrote {report}", err=True)
     if failures:
         raise SomeFailed()
-
-
-def _has_matplotlib() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("matplotlib") is not None
 
 
 def _score_inputs(paths) -> list[Path]:

@@ -62,6 +62,12 @@ TEMPO_DIMENSIONS: tuple[str, ...] = ("music_making_fast_slow",)
 AUGMENTATIONS: tuple[str, ...] = ("pitch", "stretch")  # mel-domain augmentations; stretch masks TEMPO_DIMENSIONS
 
 
+def unknown_augmentation(names) -> str | None:
+    """The message for the first name that is not an augmentation, or None."""
+    bad = [a for a in names if a not in AUGMENTATIONS]
+    return f"unknown augmentation {bad[0]!r}; choose from {', '.join(AUGMENTATIONS)}" if bad else None
+
+
 def to_rater_scale(value: float) -> float:
     """Map a rating back to the raters' 1-7 Likert scale (PercePiano labels are mean rating / 7)."""
     return 7.0 * value

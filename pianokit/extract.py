@@ -53,11 +53,7 @@ def collect_inputs(paths: list[str | os.PathLike]) -> list[tuple[str, Path]]:
 def _extract_one(job: tuple[str, Path], store_root: Path, config: FeatureConfig) -> dict:
     item_id, audio = job
     stat = audio.stat()
-    y = load_audio(audio, config.sample_rate, config.min_duration)
-    if len(y) > SEGMENT_SECONDS * config.sample_rate:
-        raise InputError(f"{audio}: {len(y) / config.sample_rate:.0f} s is longer than the {SEGMENT_SECONDS:g} s a "
-                         "training recording may last (its features are one vector, as the scorer computes them "
-                         "per stretch of that length); cut it into shorter pieces")
+    y = load_audio(audio, config.sample_rate, config.min_duration, max_duration=SEGMENT_SECONDS)
     vector, mel = extract(y, config)
     FeatureStore(store_root, config).write_mel(item_id, mel)
     row = {

@@ -3,9 +3,9 @@
 A recording is cut into the fewest equal segments of at most ``Window.segment_seconds``
 (``audio.equal_segments``); each segment gets one feature vector, and its log-mel is cut into
 ``Window.frames``-frame windows every ``Window.hop_frames`` (the last window ends at the segment's
-end; short segments are padded with silence). The model rates every window; a recording's rating is the mean over all its windows,
-clipped to [0, 1].
-Spectrograms are used at the precision the feature store keeps them (float16), on both sides.
+end; short segments are padded with silence). The model rates every window; a recording's rating
+is the mean over all its windows, clipped to [0, 1]. Spectrograms are used at the precision the
+feature store keeps them (float16), on both sides.
 """
 
 from __future__ import annotations

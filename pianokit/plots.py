@@ -17,11 +17,23 @@ from pianokit.errors import InputError
 PLOT_SUFFIXES = (".png", ".svg")
 
 
+def require_matplotlib() -> None:
+    """One clear line when matplotlib (the `report` extra) is missing; imports nothing."""
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise InputError("plots and reports need matplotlib: pip install 'pianokit[report]'")
+
+
+def check_plot_path(path: str | os.PathLike) -> None:
+    if Path(path).suffix.lower() not in PLOT_SUFFIXES:
+        raise InputError(f"{path}: a plot is written as .png or .svg")
+
+
 def _pyplot():
-    try:
-        import matplotlib
-    except ImportError:
-        raise InputError("plots and reports need matplotlib: pip install 'pianokit[report]'") from None
+    require_matplotlib()
+    import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -83,9 +95,8 @@ def ratings_figure(rows: list[dict]):
 
 def save(fig, path: str | os.PathLike) -> None:
     """Write ``fig`` as PNG or SVG (by suffix), atomically."""
+    check_plot_path(path)
     path = Path(path)
-    if path.suffix.lower() not in PLOT_SUFFIXES:
-        raise InputError(f"{path}: a plot is written as .png or .svg")
     plt = _pyplot()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=path.suffix.lower()[1:], dpi=110)

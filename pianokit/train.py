@@ -16,7 +16,7 @@ import pandas as pd
 
 from pianokit.atomic import atomic_path, write_text
 from pianokit.contract import Window
-from pianokit.dimensions import AUGMENTATIONS, DIMENSIONS
+from pianokit.dimensions import DIMENSIONS, unknown_augmentation
 from pianokit.distribute import STRATEGIES, make_strategy, scope
 from pianokit.errors import InputError
 from pianokit.feature_names import EXTENDED_FEATURES, FEATURE_SETS
@@ -66,9 +66,9 @@ class FitConfig:
             check_arch(self.arch)
         except ValueError as exc:
             raise InputError(str(exc)) from None
-        bad = [a for a in self.augment if a not in AUGMENTATIONS]
-        if bad:
-            raise InputError(f"unknown augmentation {bad[0]!r}; choose from {', '.join(AUGMENTATIONS)}")
+        message = unknown_augmentation(self.augment)
+        if message:
+            raise InputError(message)
         if self.augment and not ARCHITECTURES[self.arch].uses_mel:
             raise InputError(f"--augment needs a spectrogram model; {self.arch} uses features only")
         if self.strategy not in STRATEGIES:
