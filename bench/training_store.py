@@ -9,6 +9,7 @@ Steps, each a `pianokit` command (all resumable, so a rerun only does what is mi
   2. record each training piano again under random conditions (pianokit dataset augment);
   3. combine them into one manifest: ids <segment>@<name>, csound evaluated but never trained on;
   4. extract features of every row into one store (pianokit extract --manifest).
+The manifest and store are named multi_piano_aug<seed>, plus x<copies> when copies > 1.
 A step whose outputs already existed is reported with the time it took now (near zero), so the
 JSON says which steps ran: the full build time is the sum over a run where every step ran.
 """
@@ -69,12 +70,13 @@ def main() -> None:
         step(f"augment {name}", [*pk, "dataset", "augment", "--manifest", str(named[name]), "--out", str(folder),
                                  "--copies", str(args.copies), "--seed", str(args.seed), *jobs], log)
         named[f"{name}_aug"] = folder / "manifest.csv"
-    combined = args.data / f"multi_piano_aug{args.seed}.csv"
+    name = f"multi_piano_aug{args.seed}" + (f"x{args.copies}" if args.copies > 1 else "")
+    combined = args.data / f"{name}.csv"
     if not combined.exists():
         train = [n for n in named if n.split("_")[0] in TRAIN_PIANOS]
         step("combine", [*pk, "dataset", "combine", *(f"{n}={m}" for n, m in named.items()), "--out", str(combined),
                          *(a for n in train for a in ("--train", n)), "--eval", "musescore"], log)
-    store = args.data / "stores" / f"multi_piano_aug{args.seed}"
+    store = args.data / "stores" / name
     step("extract", [*pk, "extract", "--manifest", str(combined), "--out", str(store), *jobs], log)
     total = sum(s["wall_s"] for s in log)
     print(f"total {total:.0f} s")

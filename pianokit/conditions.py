@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 NOISE_COLOURS = ("white", "pink", "room")
+OGG_BLOCK = 65536
 
 
 def gain(y: np.ndarray, db: float) -> np.ndarray:
@@ -111,7 +112,9 @@ def ogg(y: np.ndarray, sr: int, quality: float) -> np.ndarray:
     import soundfile as sf
 
     buffer = io.BytesIO()
-    sf.write(buffer, np.clip(y, -1, 1), sr, format="OGG", subtype="VORBIS", compression_level=1.0 - quality)
+    with sf.SoundFile(buffer, "w", sr, 1, format="OGG", subtype="VORBIS", compression_level=1.0 - quality) as f:
+        for start in range(0, len(y), OGG_BLOCK):  # libvorbis allocates one block on the stack: long writes crash
+            f.write(np.clip(y[start:start + OGG_BLOCK], -1, 1))
     buffer.seek(0)
     decoded, _ = sf.read(buffer, dtype="float32")
     return decoded[: len(y)]

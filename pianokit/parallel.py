@@ -7,8 +7,10 @@ import os
 import threading
 import time
 import warnings
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Any
 
@@ -97,7 +99,11 @@ def run_parallel(
     threads: bool = False,
     progress: bool = True,
 ) -> Iterator[tuple[Any, Any, str | None]]:
-    """Yield ``(item, result, error)`` as items finish; ``fn`` must be picklable unless ``threads``."""
+    """Yield ``(item, result, error)`` as items finish; ``fn`` must be picklable unless ``threads``.
+
+    A worker process that dies (a crash in a native library, the out-of-memory killer) loses
+    nothing: the items it may have held are rerun one at a time in their own process, and an item
+    that kills that process too is reported as an error; the others go on in a new pool."""
     items = list(items)
     bar = tqdm(total=len(items), desc=desc, unit="file", disable=not progress or not items, leave=True)
     try:
@@ -106,23 +112,58 @@ def run_parallel(
                 yield _call(fn, item)
                 bar.update()
             return
-        pool: Executor = (
-            ThreadPoolExecutor(max_workers=jobs)
-            if threads
-            else ProcessPoolExecutor(max_workers=jobs, initializer=_pool_worker, mp_context=_context())
-        )
-        with pool:
-            futures = [pool.submit(_call, fn, item) for item in items]
-            try:
-                for future in as_completed(futures):
-                    yield future.result()
+        if threads:
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                yield from _bounded(pool, fn, deque(items), jobs, bar, [])
+            return
+        queue: deque = deque(items)
+        while queue:
+            suspects: list = []
+            with _process_pool(jobs) as pool:
+                yield from _bounded(pool, fn, queue, jobs, bar, suspects)
+            for item in suspects:
+                with _process_pool(1) as alone:
+                    crashed: list = []
+                    yield from _bounded(alone, fn, deque([item]), 1, bar, crashed)
+                if crashed:
+                    yield item, None, _naming(item, "the worker process processing it crashed")
                     bar.update()
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
     finally:
         bar.close()
+
+
+def _process_pool(jobs: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=jobs, initializer=_pool_worker, mp_context=_context())
+
+
+def _bounded(pool: Executor, fn: Callable, queue: deque, jobs: int, bar: tqdm,
+             crashed: list) -> Iterator[tuple[Any, Any, str | None]]:
+    """Run ``queue``'s items with at most ``jobs`` in flight; when the pool breaks, the items in flight
+    go to ``crashed`` and the rest stay in ``queue``."""
+    running: dict = {}
+    try:
+        while queue or running:
+            while queue and len(running) < jobs:
+                item = queue.popleft()
+                running[pool.submit(_call, fn, item)] = item
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                item = running.pop(future)
+                try:
+                    result = future.result()
+                except BrokenProcessPool:
+                    crashed.append(item)
+                    continue
+                yield result
+                bar.update()
+            if crashed:
+                crashed.extend(running.values())
+                running.clear()
+                return
+    except BaseException:
+        for future in running:
+            future.cancel()
+        raise
 
 
 @contextmanager

@@ -1,5 +1,8 @@
 """Recording conditions used for augmentation and the robustness bench do what they claim."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -79,3 +82,14 @@ def test_recipes_are_seeded_and_applied_deterministically():
     out = conditions.apply(y, SR, a)
     np.testing.assert_array_equal(out, conditions.apply(y, SR, a))
     assert 20 * np.log10(np.abs(out).max()) == pytest.approx(a.peak_dbfs, abs=0.01)
+
+
+def test_ogg_survives_a_long_recording():
+    """libvorbis puts one write's samples on the stack: 100 s written at once crashed the process."""
+    script = ("import numpy as np; from pianokit import conditions; "
+              "y = (0.1 * np.random.default_rng(0).standard_normal(22050 * 100)).astype('float32'); "
+              "out = conditions.ogg(y, 22050, 0.0); print(len(out), float(np.corrcoef(out, y)[0, 1]))")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    length, corr = proc.stdout.split()
+    assert int(length) == 22050 * 100 and float(corr) > 0.5

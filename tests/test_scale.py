@@ -100,6 +100,21 @@ def test_a_dead_worker_loses_nothing_and_a_rerun_completes(tmp_path):
         assert rerun == [(items[5], 25, None)]
 
 
+def test_a_crashed_pool_worker_loses_nothing(tmp_path):
+    """The local pool: an item whose worker died once is rerun, one that always kills it is reported,
+    and every other item is still done."""
+    from pianokit.parallel import run_parallel
+
+    (tmp_path / "die-3").touch()
+    (tmp_path / "poison-5").touch()
+    items = [(k, str(tmp_path)) for k in range(10)]
+    out = {item[0]: (result, error) for item, result, error in run_parallel(_square_or_die, items, 2, "t", progress=False)}
+    assert sorted(out) == list(range(10))
+    assert not (tmp_path / "die-3").exists() and out[3] == (9, None)
+    assert out[5][0] is None and "crashed" in out[5][1] and str(tmp_path) in out[5][1]
+    assert {k: r for k, (r, _) in out.items() if k != 5} == {k: k * k for k in range(10) if k != 5}
+
+
 def test_mirrored_strategy_trains_on_two_logical_cpus(planted_store, tmp_path):
     """Two logical CPU devices stand in for two GPUs; the model still learns the planted signal."""
     script = textwrap.dedent(f"""
