@@ -21,7 +21,7 @@ from pianokit.distribute import STRATEGIES, make_strategy, scope
 from pianokit.errors import InputError
 from pianokit.feature_names import EXTENDED_FEATURES, FEATURE_SETS
 from pianokit.inference import concat, recording_ratings, segment_inputs
-from pianokit.losses import masked_mse
+from pianokit.losses import PassageLoss, masked_mse
 from pianokit.metrics import METRICS, evaluate
 from pianokit.safety import exclusive, own_folder
 from pianokit.models import ARCHITECTURES, check_arch, defaults, needs_fixed_frames, uses_cached_embeddings
@@ -54,6 +54,7 @@ class FitConfig:
     warmup_epochs: int = 5
     fine_tune_blocks: int = 2
     ensemble: int = 1
+    passage_weight: float = 0.0
     feature_set: str = "extended"
     strategy: str = "none"
     command: str = ""
@@ -81,6 +82,8 @@ class FitConfig:
         if unknown:
             raise InputError(f"unknown --param {unknown[0]!r} for {self.arch}; its parameters: "
                              f"{', '.join(sorted(defaults(self.arch)))}")
+        if not self.passage_weight >= 0:
+            raise InputError("--passage-weight must be 0 or more")
         if self.target is not None and self.target not in DIMENSIONS:
             raise InputError(f"unknown --target {self.target!r}; see 'pianokit fit --help' for the 19 names")
 
@@ -141,16 +144,27 @@ class Trainer:
     def _features(self, idx: np.ndarray) -> np.ndarray:
         return self.data.features[idx][:, self.feature_index]
 
+    def _loss_targets(self, labels: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """What the loss compares predictions with: the labels, plus the passage number column that
+        PassageLoss reads when --passage-weight is set."""
+        if not self.config.passage_weight:
+            return labels
+        codes = pd.factorize(pd.Series(self.data.passages))[0].astype(np.float32)
+        return np.concatenate([labels, codes[idx][:, None]], axis=1)
+
     def _train_dataset(self, idx: np.ndarray, spec: ModelSpec, seed: int):
+        """Shuffled batches of (inputs, loss targets); loss targets are the labels plus, with
+        --passage-weight, the passage number column (possibly zero columns wide)."""
         import tensorflow as tf
 
         from pianokit.augment import MelAugmenter
 
         labels, feats = self._labels(idx), self._features(idx)
+        passage = self._loss_targets(labels, idx)[:, labels.shape[1]:]
         if self.embedded:
-            return self._embedding_dataset(idx, labels, feats, seed)
+            return self._embedding_dataset(idx, labels, passage, feats, seed)
         if not self.arch.uses_mel:
-            ds = tf.data.Dataset.from_tensor_slices(({"features": feats}, labels))
+            ds = tf.data.Dataset.from_tensor_slices(({"features": feats}, np.concatenate([labels, passage], axis=1)))
             return ds.shuffle(len(idx), seed=seed).batch(self.config.batch_size).prefetch(tf.data.AUTOTUNE)
         fc, crop = self.feature_config, self.crop_frames
         mels = [self.data.mels[i] for i in idx]
@@ -165,7 +179,7 @@ class Trainer:
             )
         use_features = bool(self.arch.features)
 
-        def prepare(mel, f, y):
+        def prepare(mel, f, y, p):
             mel = tf.cast(mel, tf.float32)
             if augmenter is not None:
                 mel, y = augmenter(mel, y)
@@ -173,13 +187,14 @@ class Trainer:
             mel = tf.pad(mel, [[0, tf.maximum(0, crop - length)], [0, 0]], constant_values=fc.mel_floor_db)
             mel = tf.image.random_crop(mel, [crop, fc.n_mels])
             inputs = {"mel": mel, "features": f} if use_features else {"mel": mel}
-            return inputs, y
+            return inputs, tf.concat([y, p], axis=0)
 
-        ds = tf.data.Dataset.from_tensor_slices((ragged, feats, labels)).shuffle(len(idx), seed=seed)
+        ds = tf.data.Dataset.from_tensor_slices((ragged, feats, labels, passage)).shuffle(len(idx), seed=seed)
         ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         return ds.batch(self.config.batch_size).prefetch(tf.data.AUTOTUNE)
 
-    def _embedding_dataset(self, idx: np.ndarray, labels: np.ndarray, feats: np.ndarray, seed: int):
+    def _embedding_dataset(self, idx: np.ndarray, labels: np.ndarray, passage: np.ndarray, feats: np.ndarray,
+                           seed: int):
         """One randomly chosen window embedding per recording and epoch (the cached counterpart of a
         random crop)."""
         import tensorflow as tf
@@ -192,7 +207,8 @@ class Trainer:
             chosen = emb[tf.random.uniform([], 0, tf.shape(emb)[0], dtype=tf.int32)]
             return ({"embedding": chosen, "features": f} if use_features else {"embedding": chosen}), y
 
-        ds = tf.data.Dataset.from_tensor_slices((ragged, feats, labels)).shuffle(len(idx), seed=seed)
+        targets = np.concatenate([labels, passage], axis=1)
+        ds = tf.data.Dataset.from_tensor_slices((ragged, feats, targets)).shuffle(len(idx), seed=seed)
         ds = ds.map(pick, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         return ds.batch(self.config.batch_size).prefetch(tf.data.AUTOTUNE)
 
@@ -235,7 +251,7 @@ class Trainer:
         tf.config.experimental.enable_op_determinism()
         spec = self._spec(train_idx)
         val_inputs, owner = self._window_inputs(val_idx)
-        val_data = (val_inputs, self._labels(val_idx)[owner])
+        val_data = (val_inputs, self._loss_targets(self._labels(val_idx), val_idx)[owner])
         members, history = [], []
         for member in range(self.config.ensemble):
             if self.progress:
@@ -264,7 +280,7 @@ class Trainer:
         except ValueError as exc:
             raise InputError(str(exc)) from None
         train_ds = self._train_dataset(train_idx, spec, seed)
-        loss = masked_mse
+        loss = PassageLoss(self.config.passage_weight) if self.config.passage_weight else masked_mse
         verbose = 2 if self.progress else 0
         history: list[dict] = []
 

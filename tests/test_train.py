@@ -149,6 +149,43 @@ def test_compare_runs(planted_store, tmp_path):
     assert "two *" in (tmp_path / "cmp2" / "comparison.md").read_text()
 
 
+def test_passage_loss_is_mse_plus_the_error_of_within_passage_deviations():
+    from pianokit.losses import PassageLoss
+
+    rng = np.random.default_rng(0)
+    y, p = rng.random((7, 3)).astype("float32"), rng.random((7, 3)).astype("float32")
+    y[1, 2] = np.nan  # a masked (time-stretched tempo) label
+    passage = np.array([0, 0, 1, 1, 1, 2, 2], dtype="float32")
+    expected = []
+    for i in range(7):
+        within = []
+        for d in range(3):
+            rows = [j for j in range(7) if passage[j] == passage[i] and not np.isnan(y[j, d])]
+            if not np.isnan(y[i, d]) and len(rows) >= 2:
+                within.append(((y[i, d] - y[rows, d].mean()) - (p[i, d] - p[rows, d].mean())) ** 2)
+        expected.append(np.nanmean((p[i] - y[i]) ** 2) + 2.0 * (np.mean(within) if within else 0.0))
+    got = PassageLoss(2.0)(np.concatenate([y, passage[:, None]], axis=1), p)
+    assert float(got) == pytest.approx(np.mean(expected), rel=1e-5)
+    # predictions off by a constant within each passage lose nothing on the second term
+    shifted = np.nan_to_num(y, nan=0.5) + passage[:, None] * 0.1
+    plain = PassageLoss(0.0)(np.concatenate([y, passage[:, None]], axis=1), shifted)
+    assert float(PassageLoss(5.0)(np.concatenate([y, passage[:, None]], axis=1), shifted)) == pytest.approx(float(plain))
+
+
+@pytest.mark.parametrize("arch, extra", [("multitask", ["--epochs", 150, "--patience", 30, "--lr", 3e-3]),
+                                         ("cnn", ["--epochs", 1, "--augment", "pitch,stretch", "--crop-seconds", 1,
+                                                  "--param", "filters=[8,8]", "--folds", 1])])
+def test_passage_weight_trains_and_is_recorded(planted_store, tmp_path, arch, extra):
+    out = tmp_path / arch
+    result = fit("--arch", arch, "--store", planted_store, "--out", out, "--seed", 1, "--passage-weight", 2, *extra)
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "config.json").read_text())["passage_weight"] == 2.0
+    if arch == "multitask":
+        m = metrics(out)["model"]
+        assert m["per_dimension"]["timbre_soft_loud"]["r"] > 0.7
+        assert m["within_passage"]["per_dimension"]["timbre_soft_loud"]["r"] > 0.7
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -156,6 +193,7 @@ def test_compare_runs(planted_store, tmp_path):
         (["--arch", "multitask", "--augment", "pitch"], "features only"),
         (["--arch", "mlp", "--target", "loudness"], "'loudness' is not one of 'timing_stable_unstable'"),
         (["--arch", "multitask", "--param", "widht=3"], "unknown --param 'widht' for multitask; its parameters:"),
+        (["--arch", "multitask", "--passage-weight", "-1"], "--passage-weight"),
     ],
 )
 def test_fit_errors(planted_store, tmp_path, args, message):
