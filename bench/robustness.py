@@ -15,7 +15,10 @@ Writes RUN/robustness_ratings.csv (every rating) and PREFIX.json, .md and .png (
 
 Rooms are simulated with pyroomacoustics (shoebox rooms sized and damped for each RT60, image
 sources plus ray tracing), noise is seeded pink or room-like (rumble, mains hum, hiss), the phone is
-a 300-3400 Hz band with and without the GSM codec (pedalboard). The conditions' random draws use
+a 300-3400 Hz band with and without the GSM codec (pedalboard). "stereo_44k" is the clean render
+upsampled with the loader's own filter (pianokit.audio.resample), so it keeps the 10-11 kHz band
+as a real 44.1 kHz recording would (results before 2026-11-28 upsampled with soxr, which removed it;
+bench/sample_rates.py measures native 44.1 / 48 kHz renders). The conditions' random draws use
 --seed; the training augmentation (pianokit dataset augment) draws its own with other seeds, from
 wider ranges. "other_piano" is a SoundFont the model never trained on. Only rows the manifest marks
 for evaluation (its clean renders of the training piano) are used.
@@ -49,9 +52,8 @@ def write(path: Path, y: np.ndarray, sr: int = SR, **kwargs) -> Path:
 
 def conditions(y: np.ndarray, other: Path | None, rng: np.random.Generator, tmp: Path) -> dict[str, Path]:
     """{condition: file} for one clean recording ``y`` at 22.05 kHz (pianokit.conditions does the work)."""
-    import soxr
-
     from pianokit import conditions as c
+    from pianokit.audio import resample
 
     y = y.astype(np.float32)
     files = {"clean": write(tmp / "clean.wav", y)}
@@ -69,7 +71,7 @@ def conditions(y: np.ndarray, other: Path | None, rng: np.random.Generator, tmp:
                    check=True)
     files["mp3_64k"] = mp3
     files["ogg_low"] = write(tmp / "low.ogg", y, format="OGG", subtype="VORBIS", compression_level=0.9)  # ~45 kbps
-    stereo = soxr.resample(y, SR, 44100)
+    stereo = resample(y, SR, 44100)  # flat to 95% of 11 kHz, like a real 44.1 kHz recording of the same band
     files["stereo_44k"] = write(tmp / "stereo.wav", np.stack([stereo, 0.9 * stereo], axis=1), 44100)
     if other is not None and other.is_file():
         files["other_piano"] = other
