@@ -7,7 +7,8 @@ Usage:
 The shipped recipe is the hybrid of 115 features and frozen EfficientNet-Lite0 embeddings, 5
 members, trained on three pianos plus augmented recordings (bench/training_store.py) and scored on
 the clean MuseScore renders. Entries change one thing: the within-passage loss term
-(--passage-weight), more augmented recordings per segment (a store built with --copies 3). Each
+(--passage-weight), more augmented recordings per segment (a store built with
+`python bench/training_store.py --copies 3`). Each
 entry is one `pianokit fit` (finished runs are reused). Prints a table and writes PREFIX.json and .md
 (mean R², r, within-passage R² and r, the baselines of the same folds, wall time).
 """
@@ -39,12 +40,10 @@ ENTRIES = {
             SHIPPED + PW + ["--store", STORE1]),
     "pw2_performer": ("the same, performer split", "runs/pw/hybrid_lite0_multi_piano_ens5_pw2_performer",
                       SHIPPED + PW + PERFORMER + ["--store", STORE1]),
-    "aug3": ("3 augmented recordings per segment and piano instead of 1", "runs/pw/hybrid_lite0_aug3_ens5",
-             SHIPPED + ["--store", STORE3]),
-    "aug3_pw2": ("both: 3 augmented recordings and the loss term", "runs/pw/hybrid_lite0_aug3_ens5_pw2",
-                 SHIPPED + PW + ["--final", "--store", STORE3]),
-    "aug3_pw2_performer": ("both, performer split", "runs/pw/hybrid_lite0_aug3_ens5_pw2_performer",
-                           SHIPPED + PW + PERFORMER + ["--store", STORE3]),
+    "aug3": ("3 augmented recordings per segment and piano instead of 1", "runs/hybrid_lite0_aug3_ens5",
+             SHIPPED + ["--final", "--store", STORE3]),
+    "aug3_performer": ("the same, performer split", "runs/hybrid_lite0_aug3_ens5_performer",
+                       SHIPPED + PERFORMER + ["--store", STORE3]),
 }
 
 

@@ -10,7 +10,6 @@ import os
 
 from pianokit import __version__
 from pianokit.atomic import write_text
-from pianokit.dimensions import poles
 from pianokit.explain import difference_rows, dimension_rows, leaning, summary_of_changes
 from pianokit.plots import data_uri, ratings_figure, timeline_figure
 from pianokit.report import FOOTNOTE, model_facts
@@ -75,8 +74,7 @@ def _comparison_section(a, b, scorer) -> str:
              "<tbody>"]
     for row in rows:
         cls = ' class="changed"' if row["changed"] else ""
-        aspect, low, high = poles(row["dimension"])
-        parts.append(f"<tr{cls}><td>{_e(aspect)}: {_e(low)} - {_e(high)}</td><td class=\"n\">"
+        parts.append(f"<tr{cls}><td>{_e(row['aspect'])}: {_e(row['low_pole'])} - {_e(row['high_pole'])}</td><td class=\"n\">"
                      f"{_num(row['a_1_to_7'])}</td><td class=\"n\">{_num(row['b_1_to_7'])}</td>"
                      f"<td class=\"n\">{row['change_1_to_7']:+.1f}</td>"
                      f"<td class=\"n\">{_num(row['standard_error_1_to_7'])}</td><td>{_e(row['verdict'])}</td></tr>")

@@ -10,15 +10,14 @@ import os
 import textwrap
 
 from pianokit.atomic import write_text
-from pianokit.dimensions import poles
 from pianokit.explain import difference_rows, dimension_rows, leaning, summary_of_changes
 
 SCHEMA = "pianokit-ratings/2"
 CSV_FIELDS = ("file", "duration_s", "windows", "group", "dimension", "aspect", "low_pole", "high_pole", "rating",
               "rating_1_to_7", "percentile", "interval_80_low", "interval_80_high", "ensemble_sd_1_to_7", "cv_r2",
               "cv_r", "cv_within_passage_r", "warnings")
-COMPARE_FIELDS = ("a", "b", "group", "dimension", "aspect", "a_1_to_7", "b_1_to_7", "change_1_to_7",
-                  "standard_error_1_to_7", "uncertainty_from", "changed", "verdict")
+COMPARE_FIELDS = ("a", "b", "group", "dimension", "aspect", "low_pole", "high_pole", "a_1_to_7", "b_1_to_7",
+                  "change_1_to_7", "standard_error_1_to_7", "uncertainty_from", "changed", "verdict")
 FOOTNOTE = ("1-7: the raters' scale (1 = left pole, 7 = right pole); pct: percentile among PercePiano's 1189 "
             "rated segments; 80%: the range the experts' rating falls in 8 times out of 10 for held-out "
             "passages; +-: ensemble disagreement; r / wp r: cross-validated accuracy on held-out passages "
@@ -120,8 +119,8 @@ def _comparison_table(a, b, scorer) -> str:
     out.write(f"  {'dimension (1 means - 7 means)':58} {'A':>4} {'B':>4} {'B-A':>5} {'+-':>4}  verdict\n")
     for row in rows:
         se = row["standard_error_1_to_7"]
-        aspect, low, high = poles(row["dimension"])
-        out.write(f"  {f'{aspect}: {low} - {high}'[:58]:58} {row['a_1_to_7']:4.1f} {row['b_1_to_7']:4.1f} "
+        label = f"{row['aspect']}: {row['low_pole']} - {row['high_pole']}"
+        out.write(f"  {label[:58]:58} {row['a_1_to_7']:4.1f} {row['b_1_to_7']:4.1f} "
                   f"{row['change_1_to_7']:+5.1f} {_num(se, '.1f', 4)}  {row['verdict']}\n")
     out.write(summary_of_changes(rows) + "\n" + textwrap.fill(
         "(+-: standard error of the change on the 1-7 scale, from the model's held-out errors between performances "

@@ -133,6 +133,8 @@ def test_compare_two_lessons_from_one_command(lesson, tmp_path):
     assert comparison["a"].endswith("a.wav") and comparison["b"].endswith("b.wav")
     for row in comparison["dimensions"]:
         assert row["change_1_to_7"] == pytest.approx(row["b_1_to_7"] - row["a_1_to_7"], abs=0.011)
+        assert (row["aspect"], row["low_pole"], row["high_pole"]) == poles(row["dimension"])
+        assert row["verdict"] in ("no clear change", f"more {row['low_pole']}", f"more {row['high_pole']}")
         margin = abs(row["change_1_to_7"]) - CHANGE_Z * row["standard_error_1_to_7"]
         if abs(margin) > 0.03:  # away from the threshold, where 2-decimal rounding cannot flip it
             assert row["changed"] == (margin > 0)
