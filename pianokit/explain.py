@@ -78,7 +78,8 @@ def difference_rows(a, b, scorer) -> list[dict]:
         towards = high if delta > 0 else low
         rows.append({
             "dimension": dim, "group": GROUP_TITLES.get(group_of(dim), "Other"), "aspect": aspect,
-            "low_pole": low, "high_pole": high, "a_1_to_7": _r(to_rater_scale(a.ratings[dim])), "b_1_to_7": _r(to_rater_scale(b.ratings[dim])),
+            "low_pole": low, "high_pole": high,
+            "a_1_to_7": _r(to_rater_scale(a.ratings[dim])), "b_1_to_7": _r(to_rater_scale(b.ratings[dim])),
             "change_1_to_7": _r(delta), "standard_error_1_to_7": _r(se), "uncertainty_from": basis,
             "changed": bool(changed),
             "verdict": (f"more {towards}" if changed else "no clear change") if se is not None else "not judged",

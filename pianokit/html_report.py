@@ -74,7 +74,8 @@ def _comparison_section(a, b, scorer) -> str:
              "<tbody>"]
     for row in rows:
         cls = ' class="changed"' if row["changed"] else ""
-        parts.append(f"<tr{cls}><td>{_e(row['aspect'])}: {_e(row['low_pole'])} - {_e(row['high_pole'])}</td><td class=\"n\">"
+        label = f"{row['aspect']}: {row['low_pole']} - {row['high_pole']}"
+        parts.append(f"<tr{cls}><td>{_e(label)}</td><td class=\"n\">"
                      f"{_num(row['a_1_to_7'])}</td><td class=\"n\">{_num(row['b_1_to_7'])}</td>"
                      f"<td class=\"n\">{row['change_1_to_7']:+.1f}</td>"
                      f"<td class=\"n\">{_num(row['standard_error_1_to_7'])}</td><td>{_e(row['verdict'])}</td></tr>")
