@@ -4,12 +4,12 @@ the passage split (music never heard) and the performer split (players never hea
 Usage:
   python bench/recipes.py [--only NAME ...] [--out bench/results/recipes]
 
-The shipped recipe is the hybrid of 115 features and frozen EfficientNet-Lite0 embeddings, 5
-members, trained on three pianos plus augmented recordings (bench/training_store.py) and scored on
-the clean MuseScore renders. Entries change one thing: the within-passage loss term
-(--passage-weight), more augmented recordings per segment (a store built with
-`python bench/training_store.py --copies 3`). Each
-entry is one `pianokit fit` (finished runs are reused). Prints a table and writes PREFIX.json and .md
+The reference (aug1) is the previously shipped recipe: the hybrid of 115 features and frozen
+EfficientNet-Lite0 embeddings, 5 members, trained on three pianos plus one augmented recording of
+each segment (bench/training_store.py), scored on the clean MuseScore renders. Entries change one
+thing: the within-passage loss term (--passage-weight), more augmented recordings per segment (a
+store built with `python bench/training_store.py --copies 3`). Each entry is one `pianokit fit`
+(finished runs are reused). Prints a table and writes PREFIX.json and .md
 (mean R², r, within-passage R² and r, the baselines of the same folds, wall time).
 """
 
@@ -32,15 +32,15 @@ PW = ["--passage-weight", "2"]
 
 # name: (what changes, run folder, fit arguments)
 ENTRIES = {
-    "shipped": ("the shipped recipe: 3 pianos + 1 augmented recording each", "runs/hybrid_lite0_multi_piano_ens5",
-                SHIPPED + ["--final", "--store", STORE1]),
-    "shipped_performer": ("the same, performer split", "runs/hybrid_lite0_multi_piano_ens5_performer",
-                          SHIPPED + PERFORMER + ["--store", STORE1]),
+    "aug1": ("the previously shipped recipe: 3 pianos + 1 augmented recording each",
+             "runs/hybrid_lite0_multi_piano_ens5", SHIPPED + ["--final", "--store", STORE1]),
+    "aug1_performer": ("the same, performer split", "runs/hybrid_lite0_multi_piano_ens5_performer",
+                       SHIPPED + PERFORMER + ["--store", STORE1]),
     "pw2": ("+ within-passage loss term, weight 2", "runs/pw/hybrid_lite0_multi_piano_ens5_pw2",
             SHIPPED + PW + ["--store", STORE1]),
     "pw2_performer": ("the same, performer split", "runs/pw/hybrid_lite0_multi_piano_ens5_pw2_performer",
                       SHIPPED + PW + PERFORMER + ["--store", STORE1]),
-    "aug3": ("3 augmented recordings per segment and piano instead of 1", "runs/hybrid_lite0_aug3_ens5",
+    "aug3": ("3 augmented recordings per segment and piano instead of 1 (shipped now)", "runs/hybrid_lite0_aug3_ens5",
              SHIPPED + ["--final", "--store", STORE3]),
     "aug3_performer": ("the same, performer split", "runs/hybrid_lite0_aug3_ens5_performer",
                        SHIPPED + PERFORMER + ["--store", STORE3]),
