@@ -5,8 +5,9 @@ by the caller exactly as in a local run and results are identical.
 ``--cluster local`` starts a LocalCluster of worker processes on this machine; ``--cluster ADDRESS``
 (tcp://host:8786) joins a running scheduler; ``--cluster auto`` uses $DASK_SCHEDULER_ADDRESS when set,
 else a local cluster. Workers must see the same file paths as the caller (a shared filesystem).
-A worker that dies mid-run has its files rerun on another worker; a file that kills workers
-``ALLOWED_FAILURES`` times is reported as failed, like any unreadable file.
+A worker that dies mid-run has its files rerun on another worker; files that were on workers that
+died ``ALLOWED_FAILURES`` times are run again one at a time, and one that still kills workers alone
+is reported as failed, like any unreadable file.
 """
 
 from __future__ import annotations
@@ -74,19 +75,31 @@ def connect(spec: str, workers: int) -> Iterator[Any]:
 
 def run_on_cluster(fn: Callable, items: Iterable, client, desc: str,
                    progress: bool = True) -> Iterator[tuple[Any, Any, str | None]]:
-    """Yield ``(item, result, error)`` as items finish on the cluster's workers; an item whose task
-    kept killing workers comes back with an error, the others are unaffected."""
+    """Yield ``(item, result, error)`` as items finish on the cluster's workers. A task that was on a
+    worker when it died is blamed with it, so items that come back killed are run again one at a
+    time, alone on the cluster: only an item that keeps killing workers then comes back with an
+    error, the others are unaffected."""
     _, distributed = _distributed()
     items = list(items)
     bar = tqdm(total=len(items), desc=desc, unit="file", disable=not progress or not items)
     futures = {client.submit(_call, fn, item, pure=False): item for item in items}
+    suspects = []
     try:
         for future in distributed.as_completed(futures):
             item = futures[future]
             try:
-                yield future.result()
+                result = future.result()
             except distributed.KilledWorker:
-                yield item, None, f"{_name(item)}: the worker processing it died {ALLOWED_FAILURES} times"
+                suspects.append(item)
+                continue
+            yield result
+            bar.update()
+        for item in suspects:
+            futures = {client.submit(_call, fn, item, pure=False): item}
+            try:
+                yield next(iter(futures)).result()
+            except distributed.KilledWorker:
+                yield item, None, f"{_name(item)}: the worker processing it died {ALLOWED_FAILURES} times, alone"
             bar.update()
     except BaseException:
         client.cancel(list(futures))

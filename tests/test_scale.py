@@ -88,13 +88,14 @@ def test_a_dead_worker_loses_nothing_and_a_rerun_completes(tmp_path):
 
     (tmp_path / "die-3").touch()
     (tmp_path / "poison-5").touch()
-    items = [(k, str(tmp_path)) for k in range(8)]
+    items = [(k, str(tmp_path)) for k in range(16)]
     with connect("local", 2) as client:
         out = {item[0]: (result, error) for item, result, error in run_on_cluster(_square_or_die, items, client, "t", False)}
         assert not (tmp_path / "die-3").exists()  # it did die once ...
         assert out[3] == (9, None)  # ... and the item was rerun on another worker
         assert out[5][0] is None and "died" in out[5][1]  # the poison file is reported, not fatal
-        assert {k: r for k, (r, _) in out.items() if k != 5} == {k: k * k for k in range(8) if k != 5}
+        # items queued on the poison file's worker were blamed with it by Dask; rerun alone, they complete
+        assert {k: r for k, (r, _) in out.items() if k != 5} == {k: k * k for k in range(16) if k != 5}
         (tmp_path / "poison-5").unlink()
         rerun = list(run_on_cluster(_square_or_die, [items[5]], client, "t", False))
         assert rerun == [(items[5], 25, None)]
