@@ -17,15 +17,13 @@ the same folds, wall time).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from result_files import fit_once, prefix, write_json  # noqa: E402
+from result_files import fit_entry, prefix, write_entries  # noqa: E402
 from training_store import RENDER_DIRS  # noqa: E402
 
-RESULTS = Path(__file__).parent / "results"
 COMMON = ["--epochs", "200", "--patience", "15"]
 MT = ["--arch", "multitask", *COMMON]
 LITE0 = ["--param", "frozen=true", "--backbone-weights", "imagenet"]
@@ -56,8 +54,6 @@ def piano_manifest(data: Path, piano: str, out: Path) -> Path:
 
 
 def main() -> None:
-    from pianokit.results_table import markdown_means
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", type=Path, default=Path("data/stores/multi_piano_aug0"))
     parser.add_argument("--data", type=Path, default=Path("data"))
@@ -76,28 +72,12 @@ def main() -> None:
     rows = []
     for name in args.only or ENTRIES:
         question, fit_args = ENTRIES[name]
-        folder = args.runs / name
         fit_args = [*fit_args, "--store", str(args.store), "--manifest", str(manifest)]
-        cmd = ["pianokit", "fit", *fit_args, "--out", str(folder)]
-        wall = fit_once(fit_args, folder)
-        m = json.loads((folder / "metrics.json").read_text())
-        rows.append({"name": name, "question": question, "command": " ".join(cmd), "wall_s": wall, **m})
-        wp = m["model"].get("within_passage", {}).get("mean", {})
-        print(f"{name:24} {m['split']:9} R2 {m['model']['mean']['r2']:6.3f}  wp R2 {wp.get('r2', float('nan')):6.3f}  "
-              f"wp r {wp.get('r', float('nan')):6.3f}  {wall / 60:5.1f} min", flush=True)
-    out = prefix(args.out, "frontends")
-    write_json(out.with_suffix(".json"), "frontends.py", {"runs": rows})
-    reliability = RESULTS / "label_reliability.json"
-    rel = json.loads(reliability.read_text())["mean"] if reliability.is_file() else None
-    what = ["| entry | what it answers | wall (min, 2 cores) |", "|---|---|---|"]
-    what += [f"| {r['name']} | {r['question']} | {r['wall_s'] / 60:.1f} |" for r in rows]
-    text = (f"Clean {args.piano} renders, leak-free folds; `(wp)` = within-passage R²; baselines fitted on the "
-            "same folds by the same code. The first Lite0 entry's wall time includes computing the "
-            "embedding cache.\n\n" + markdown_means([(r["name"], r) for r in rows], rel)
-            + "\n\n" + "\n".join(what) + "\n")
-    out.with_suffix(".md").write_text(text)
-    print(text)
-    print(f"-> {out}.json, .md")
+        rows.append(fit_entry(name, question, fit_args, args.runs / name))
+    write_entries(prefix(args.out, "frontends"), "frontends.py", rows,
+                  f"Clean {args.piano} renders, leak-free folds; `(wp)` = within-passage R²; baselines fitted on the "
+                  "same folds by the same code. The first Lite0 entry's wall time includes computing the "
+                  "embedding cache.", "what it answers")
 
 
 if __name__ == "__main__":

@@ -16,14 +16,12 @@ store built with `python bench/training_store.py --copies 3`). Each entry is one
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from result_files import fit_once, prefix, write_json  # noqa: E402
+from result_files import fit_entry, prefix, write_entries  # noqa: E402
 
-RESULTS = Path(__file__).parent / "results"
 SHIPPED = ["--arch", "hybrid", "--branch", "efficientnet", "--param", "frozen=true", "--backbone-weights", "imagenet",
            "--features", "all", "--epochs", "200", "--patience", "15", "--batch-size", "128", "--ensemble", "5"]
 STORE1, STORE3 = "data/stores/multi_piano_aug0", "data/stores/multi_piano_aug0x3"
@@ -48,8 +46,6 @@ ENTRIES = {
 
 
 def main() -> None:
-    from pianokit.results_table import markdown_means
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=list(ENTRIES))
     parser.add_argument("--out", type=Path, default=None,
@@ -58,27 +54,11 @@ def main() -> None:
     rows = []
     for name in args.only or ENTRIES:
         question, folder, fit_args = ENTRIES[name]
-        folder = Path(folder)
-        wall = fit_once(fit_args, folder)
-        m = json.loads((folder / "metrics.json").read_text())
-        rows.append({"name": name, "question": question, "command": " ".join(["pianokit", "fit", *fit_args, "--out",
-                                                                               str(folder)]), "wall_s": wall, **m})
-        wp = m["model"].get("within_passage", {}).get("mean", {})
-        print(f"{name:20} {m['split']:9} R2 {m['model']['mean']['r2']:6.3f}  wp R2 {wp.get('r2', float('nan')):6.3f}  "
-              f"wp r {wp.get('r', float('nan')):6.3f}", flush=True)
-    out = prefix(args.out, "recipes")
-    write_json(out.with_suffix(".json"), "recipes.py", {"runs": rows})
-    reliability = RESULTS / "label_reliability.json"
-    rel = json.loads(reliability.read_text())["mean"] if reliability.is_file() else None
-    what = ["| entry | what changes | wall (min, 2 cores) |", "|---|---|---|"]
-    what += [f"| {r['name']} | {r['question']} | {r['wall_s'] / 60:.1f} |" for r in rows]
-    text = ("Multi-piano store, scored on clean MuseScore renders, leak-free folds; `(wp)` = within-passage R²; "
-            "baselines fitted on the same folds by the same code (ridge on the 115 features of every training "
-            "row). Wall times share the 2 cores with whatever else ran.\n\n"
-            + markdown_means([(r["name"], r) for r in rows], rel) + "\n\n" + "\n".join(what) + "\n")
-    out.with_suffix(".md").write_text(text)
-    print(text)
-    print(f"-> {out}.json, .md")
+        rows.append(fit_entry(name, question, fit_args, Path(folder)))
+    write_entries(prefix(args.out, "recipes"), "recipes.py", rows,
+                  "Multi-piano store, scored on clean MuseScore renders, leak-free folds; `(wp)` = within-passage R²; "
+                  "baselines fitted on the same folds by the same code (ridge on the 115 features of every training "
+                  "row). Wall times share the 2 cores with whatever else ran.", "what changes")
 
 
 if __name__ == "__main__":

@@ -37,3 +37,31 @@ def fit_once(fit_args: list[str], folder: Path) -> float:
         if not timing.is_file():
             timing.write_text(json.dumps({"wall_s": round(time.perf_counter() - start, 1)}))
     return json.loads(timing.read_text())["wall_s"] if timing.is_file() else float("nan")
+
+
+def fit_entry(name: str, question: str, fit_args: list[str], folder: Path) -> dict:
+    """One table entry: `fit_once`, then the run's metrics with its name, question, command and wall
+    time; prints a one-line summary."""
+    wall = fit_once(fit_args, folder)
+    m = json.loads((folder / "metrics.json").read_text())
+    wp = m["model"].get("within_passage", {}).get("mean", {})
+    print(f"{name:24} {m['split']:9} R2 {m['model']['mean']['r2']:6.3f}  wp R2 {wp.get('r2', float('nan')):6.3f}  "
+          f"wp r {wp.get('r', float('nan')):6.3f}  {wall / 60:5.1f} min", flush=True)
+    command = " ".join(["pianokit", "fit", *fit_args, "--out", str(folder)])
+    return {"name": name, "question": question, "command": command, "wall_s": wall, **m}
+
+
+def write_entries(out: Path, script: str, rows: list[dict], intro: str, question_heading: str) -> None:
+    """OUT.json (the rows) and OUT.md: ``intro``, the mean-score table beside the label-reliability
+    ceiling, and each entry's question and wall time; the text is printed too."""
+    from pianokit.results_table import markdown_means
+
+    write_json(out.with_suffix(".json"), script, {"runs": rows})
+    reliability = RESULTS / "label_reliability.json"
+    rel = json.loads(reliability.read_text())["mean"] if reliability.is_file() else None
+    what = [f"| entry | {question_heading} | wall (min, 2 cores) |", "|---|---|---|"]
+    what += [f"| {r['name']} | {r['question']} | {r['wall_s'] / 60:.1f} |" for r in rows]
+    text = intro + "\n\n" + markdown_means([(r["name"], r) for r in rows], rel) + "\n\n" + "\n".join(what) + "\n"
+    out.with_suffix(".md").write_text(text)
+    print(text)
+    print(f"-> {out}.json, .md")
