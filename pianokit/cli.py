@@ -316,6 +316,10 @@ def _parse_range(text: str) -> tuple[float, float]:
               help="Weight of a second loss term: the error in how each performance differs from the other "
                    "performances of the same passage in its batch (ranking players of the same music). "
                    "0 = plain mean squared error.")
+@click.option("--consistency-weight", type=click.FloatRange(0), default=0.0, show_default=True,
+              help="Weight of a loss term on how far the ratings of one segment's recordings (its renders "
+                   "and augmented variants, manifest column source_id) spread: robustness to the piano, "
+                   "room, noise and codec. Batches then hold up to 4 recordings of each segment.")
 @click.option("--features", "feature_set", type=click.Choice(list(FEATURE_SETS)), default="extended",
               show_default=True,
               help="Feature inputs of multitask and hybrid: extended = the 79 librosa features; all = those plus "
@@ -327,7 +331,7 @@ def _parse_range(text: str) -> tuple[float, float]:
 @progress_option
 def fit(arch, store, manifest, out, split, folds, epochs, batch_size, learning_rate, patience, seed, augment,
         semitones, stretch_range, crop_seconds, target, backbone_weights, branch, params, ensemble, passage_weight,
-        feature_set, final, strategy, progress) -> None:
+        consistency_weight, feature_set, final, strategy, progress) -> None:
     """Train ARCH with cross-validation and write models, metrics.json and metrics.csv to OUT.
 
     Early stopping watches an inner split of the training folds, never the test fold. Feature and
@@ -346,7 +350,8 @@ def fit(arch, store, manifest, out, split, folds, epochs, batch_size, learning_r
         epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, patience=patience, seed=seed,
         augment=augment, max_semitones=semitones,
         stretch_range=stretch_range, crop_seconds=crop_seconds, target=target, hparams=hparams, final=final,
-        ensemble=ensemble, passage_weight=passage_weight, feature_set=feature_set, strategy=strategy,
+        ensemble=ensemble, passage_weight=passage_weight, consistency_weight=consistency_weight,
+        feature_set=feature_set, strategy=strategy,
         command=" ".join(["pianokit", *sys.argv[1:]]),
     )
     summary = run_fit(config, out, progress)

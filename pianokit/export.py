@@ -193,7 +193,8 @@ def _export(model, model_path: Path, spec: ModelSpec, run, run_config: dict, met
                               "applied": "inside the ONNX graph"},
             "hparams": spec.hparams,
             "training": {k: run_config.get(k) for k in ("store", "manifest", "split", "epochs", "seed", "augment",
-                                                         "crop_seconds", "ensemble", "passage_weight", "command")
+                                                         "crop_seconds", "ensemble", "passage_weight",
+                                                         "consistency_weight", "command")
                          if k in run_config},
             "training_audio": _training_audio(run, run_config),
             "source_model": str(model_path),

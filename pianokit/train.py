@@ -55,6 +55,7 @@ class FitConfig:
     fine_tune_blocks: int = 2
     ensemble: int = 1
     passage_weight: float = 0.0
+    consistency_weight: float = 0.0
     feature_set: str = "extended"
     strategy: str = "none"
     command: str = ""
@@ -84,6 +85,8 @@ class FitConfig:
                              f"{', '.join(sorted(defaults(self.arch)))}")
         if not self.passage_weight >= 0:
             raise InputError("--passage-weight must be 0 or more")
+        if not self.consistency_weight >= 0:
+            raise InputError("--consistency-weight must be 0 or more")
         if self.target is not None and self.target not in DIMENSIONS:
             raise InputError(f"unknown --target {self.target!r}; see 'pianokit fit --help' for the 19 names")
 
@@ -106,6 +109,9 @@ class Trainer:
         if self.embedded and config.augment:
             raise InputError("--augment acts on spectrograms; a frozen backbone trains on cached embeddings instead")
         self.data = load_training_data(config.store, config.manifest, with_mels=self.uses_mel)
+        if config.consistency_weight and len(set(self.data.sources)) == len(self.data.sources):
+            raise InputError("--consistency-weight needs several recordings of a segment (a manifest with a "
+                             "source_id column: pianokit dataset augment / combine)")
         if self.data.not_extracted:
             print(f"warning: {self.data.not_extracted} labelled segment(s) of the manifest are not in {config.store}; "
                   "training without them (run 'pianokit extract' to add them)", file=sys.stderr)
@@ -145,27 +151,45 @@ class Trainer:
         return self.data.features[idx][:, self.feature_index]
 
     def _loss_targets(self, labels: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        """What the loss compares predictions with: the labels, plus the passage number column that
-        PassageLoss reads when --passage-weight is set."""
-        if not self.config.passage_weight:
-            return labels
-        codes = pd.factorize(pd.Series(self.data.passages))[0].astype(np.float32)
-        return np.concatenate([labels, codes[idx][:, None]], axis=1)
+        """What the loss compares predictions with: the labels, then the passage number column (with
+        --passage-weight) and the source segment number column (with --consistency-weight) that
+        PassageLoss reads."""
+        extra = [column for column, weight in ((self.data.passages, self.config.passage_weight),
+                                               (self.data.sources, self.config.consistency_weight)) if weight]
+        codes = [pd.factorize(pd.Series(column))[0].astype(np.float32)[idx][:, None] for column in extra]
+        return np.concatenate([labels, *codes], axis=1)
+
+    def _ordered(self, elements: tuple, idx: np.ndarray, seed: int):
+        """A dataset of ``elements`` (arrays or ragged tensors, one row per training row) in a fresh
+        random order each epoch; with --consistency-weight, rows of one source segment come in runs of
+        up to CONSISTENCY_GROUP (pianokit.batching), so batches hold several recordings of each."""
+        import tensorflow as tf
+
+        if not self.config.consistency_weight:
+            return tf.data.Dataset.from_tensor_slices(elements).shuffle(len(idx), seed=seed)
+        from pianokit.batching import CONSISTENCY_GROUP, grouped_order
+
+        sources, rng = self.data.sources[idx], np.random.default_rng(seed)
+        order = tf.data.Dataset.from_generator(lambda: iter([grouped_order(sources, CONSISTENCY_GROUP, rng)]),
+                                               output_signature=tf.TensorSpec([len(idx)], tf.int64))
+        order = order.unbatch().apply(tf.data.experimental.assert_cardinality(len(idx)))
+        return order.map(lambda i: tuple(tf.gather(e, i) for e in elements))
 
     def _train_dataset(self, idx: np.ndarray, spec: ModelSpec, seed: int):
-        """Shuffled batches of (inputs, loss targets); loss targets are the labels plus, with
-        --passage-weight, the passage number column (possibly zero columns wide)."""
+        """Shuffled batches of (inputs, loss targets); loss targets are the labels plus the group
+        columns of _loss_targets (possibly zero columns wide)."""
         import tensorflow as tf
 
         from pianokit.augment import MelAugmenter
 
         labels, feats = self._labels(idx), self._features(idx)
-        passage = self._loss_targets(labels, idx)[:, labels.shape[1]:]
+        groups = self._loss_targets(labels, idx)[:, labels.shape[1]:]
         if self.embedded:
-            return self._embedding_dataset(idx, labels, passage, feats, seed)
+            return self._embedding_dataset(idx, labels, groups, feats, seed)
         if not self.arch.uses_mel:
-            ds = tf.data.Dataset.from_tensor_slices(({"features": feats}, np.concatenate([labels, passage], axis=1)))
-            return ds.shuffle(len(idx), seed=seed).batch(self.config.batch_size).prefetch(tf.data.AUTOTUNE)
+            ds = self._ordered((feats, np.concatenate([labels, groups], axis=1)), idx, seed)
+            ds = ds.map(lambda f, y: ({"features": f}, y))
+            return ds.batch(self.config.batch_size).prefetch(tf.data.AUTOTUNE)
         fc, crop = self.feature_config, self.crop_frames
         mels = [self.data.mels[i] for i in idx]
         ragged = tf.RaggedTensor.from_row_lengths(np.concatenate(mels), [len(m) for m in mels])
@@ -189,11 +213,11 @@ class Trainer:
             inputs = {"mel": mel, "features": f} if use_features else {"mel": mel}
             return inputs, tf.concat([y, p], axis=0)
 
-        ds = tf.data.Dataset.from_tensor_slices((ragged, feats, labels, passage)).shuffle(len(idx), seed=seed)
+        ds = self._ordered((ragged, feats, labels, groups), idx, seed)
         ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         return ds.batch(self.config.batch_size).prefetch(tf.data.AUTOTUNE)
 
-    def _embedding_dataset(self, idx: np.ndarray, labels: np.ndarray, passage: np.ndarray, feats: np.ndarray,
+    def _embedding_dataset(self, idx: np.ndarray, labels: np.ndarray, groups: np.ndarray, feats: np.ndarray,
                            seed: int):
         """One randomly chosen window embedding per recording and epoch (the cached counterpart of a
         random crop)."""
@@ -207,8 +231,8 @@ class Trainer:
             chosen = emb[tf.random.uniform([], 0, tf.shape(emb)[0], dtype=tf.int32)]
             return ({"embedding": chosen, "features": f} if use_features else {"embedding": chosen}), y
 
-        targets = np.concatenate([labels, passage], axis=1)
-        ds = tf.data.Dataset.from_tensor_slices((ragged, feats, targets)).shuffle(len(idx), seed=seed)
+        targets = np.concatenate([labels, groups], axis=1)
+        ds = self._ordered((ragged, feats, targets), idx, seed)
         ds = ds.map(pick, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         return ds.batch(self.config.batch_size).prefetch(tf.data.AUTOTUNE)
 
@@ -280,7 +304,9 @@ class Trainer:
         except ValueError as exc:
             raise InputError(str(exc)) from None
         train_ds = self._train_dataset(train_idx, spec, seed)
-        loss = PassageLoss(self.config.passage_weight) if self.config.passage_weight else masked_mse
+        c = self.config
+        loss = PassageLoss(c.passage_weight, consistency=c.consistency_weight) \
+            if c.passage_weight or c.consistency_weight else masked_mse
         verbose = 2 if self.progress else 0
         history: list[dict] = []
 

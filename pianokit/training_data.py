@@ -42,6 +42,13 @@ class TrainingData:
         column = "passage" if "passage" in self.table.columns else "segment_id"
         return self.table[column].astype(str).to_numpy()
 
+    @property
+    def sources(self) -> np.ndarray:
+        """The segment each row is a recording of (source_id of renders and augmented variants, else
+        the row's own id)."""
+        column = "source_id" if "source_id" in self.table.columns else "segment_id"
+        return self.table[column].astype(str).to_numpy()
+
 
 def load_training_data(store_dir: str | os.PathLike, manifest: str | os.PathLike | None = None,
                        with_mels: bool = True) -> TrainingData:

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -150,7 +151,7 @@ def test_compare_runs(planted_store, tmp_path):
 
 
 def test_passage_loss_is_mse_plus_the_error_of_within_passage_deviations():
-    from pianokit.losses import PassageLoss
+    from pianokit.losses import PassageLoss, masked_mse
 
     rng = np.random.default_rng(0)
     y, p = rng.random((7, 3)).astype("float32"), rng.random((7, 3)).astype("float32")
@@ -168,8 +169,88 @@ def test_passage_loss_is_mse_plus_the_error_of_within_passage_deviations():
     assert float(got) == pytest.approx(np.mean(expected), rel=1e-5)
     # predictions off by a constant within each passage lose nothing on the second term
     shifted = np.nan_to_num(y, nan=0.5) + passage[:, None] * 0.1
-    plain = PassageLoss(0.0)(np.concatenate([y, passage[:, None]], axis=1), shifted)
-    assert float(PassageLoss(5.0)(np.concatenate([y, passage[:, None]], axis=1), shifted)) == pytest.approx(float(plain))
+    plain = masked_mse(y, shifted)
+    assert float(PassageLoss(5.0)(np.concatenate([y, passage[:, None]], axis=1), shifted)) == \
+        pytest.approx(float(np.mean(plain)))
+
+
+def test_consistency_term_is_the_spread_of_one_sources_ratings():
+    from pianokit.losses import PassageLoss, masked_mse
+
+    rng = np.random.default_rng(1)
+    source = np.array([0, 0, 0, 1, 1, 2], dtype="float32")
+    y = rng.random((3, 4)).astype("float32")[source.astype(int)]  # recordings of one source share labels
+    p = rng.random((6, 4)).astype("float32")
+    spread = [np.mean((p[i] - p[source == source[i]].mean(axis=0)) ** 2) if (source == source[i]).sum() > 1 else 0.0
+              for i in range(6)]
+    mse = np.asarray(masked_mse(y, p))
+    got = PassageLoss(0.0, consistency=3.0)(np.concatenate([y, source[:, None]], axis=1), p)
+    assert float(got) == pytest.approx(np.mean(mse + 3.0 * np.array(spread)), rel=1e-5)
+    passage = np.array([0, 0, 0, 0, 0, 1], dtype="float32")
+    both = PassageLoss(2.0, consistency=3.0)(np.concatenate([y, passage[:, None], source[:, None]], axis=1), p)
+    alone = PassageLoss(2.0)(np.concatenate([y, passage[:, None]], axis=1), p)
+    assert float(both) == pytest.approx(float(alone) + 3.0 * np.mean(spread), rel=1e-5)
+    config = PassageLoss(2.0, consistency=3.0).get_config()
+    assert PassageLoss.from_config(config).consistency == 3.0
+
+
+def test_grouped_order_is_a_permutation_in_runs_of_one_source():
+    from pianokit.batching import grouped_order
+
+    groups = np.repeat(np.array(["a", "b", "c", "d"]), [6, 3, 1, 5])
+    rng = np.random.default_rng(0)
+    orders = [grouped_order(groups, 4, rng) for _ in range(2)]
+    for order in orders:
+        assert sorted(order) == list(range(len(groups)))
+        runs = np.split(order, np.flatnonzero(groups[order][1:] != groups[order][:-1]) + 1)
+        assert sum(len(r) >= 2 for r in runs) >= 3  # every source with 2+ rows sits together
+    assert not np.array_equal(*orders)  # a fresh order each epoch
+
+
+@pytest.fixture(scope="module")
+def two_room_store(planted_store, tmp_path_factory):
+    """The planted tones recorded twice: as they are, and with hiss at a random 5-25 dB SNR; one
+    combined manifest (source_id links the two recordings; both train and are evaluated)."""
+    import soundfile as sf
+
+    from conftest import write_wav
+    from pianokit.extract import run_extract
+    from pianokit.variants import combine_manifests
+
+    root = tmp_path_factory.mktemp("two_rooms")
+    clean = pd.read_csv(planted_store / "manifest.csv")
+    noisy = clean.copy()
+    rng = np.random.default_rng(3)
+    for i, path in enumerate(clean["audio"]):
+        y, sr = sf.read(path, dtype="float32")
+        hiss = rng.standard_normal(len(y)).astype("float32")
+        hiss *= np.sqrt(np.mean(y ** 2) / np.mean(hiss ** 2)) * 10 ** (-rng.uniform(5, 25) / 20)
+        noisy.loc[i, "audio"] = str(write_wav(root / "noisy" / Path(path).name, y + hiss, sr))
+    clean.to_csv(root / "clean.csv", index=False)
+    noisy.to_csv(root / "noisy.csv", index=False)
+    table = combine_manifests({"clean": root / "clean.csv", "noisy": root / "noisy.csv"})
+    store = root / "store"
+    run_extract([(i, Path(a)) for i, a in zip(table["segment_id"], table["audio"])], store, jobs=1, progress=False)
+    table.to_csv(store / "manifest.csv", index=False)
+    return store
+
+
+def test_consistency_weight_pulls_one_segments_recordings_together(two_room_store, tmp_path):
+    """On held-out passages, the ratings of the clean and the hissy recording of one performance
+    differ less when training penalised that difference, and the planted rating is still learnt."""
+    spread = {}
+    for weight in (0, 10):
+        out = tmp_path / f"cw{weight}"
+        result = fit("--arch", "multitask", "--store", two_room_store, "--out", out, "--epochs", 150,
+                     "--patience", 30, "--seed", 1, "--lr", 3e-3, "--consistency-weight", weight)
+        assert result.exit_code == 0, result.output
+        assert json.loads((out / "config.json").read_text())["consistency_weight"] == weight
+        preds = pd.concat(pd.read_csv(f) for f in sorted(out.glob("fold*/predictions.csv")))
+        preds["source"] = preds["segment_id"].str.split("@").str[0]
+        columns = [c for c in preds.columns if c.startswith("pred_")]
+        spread[weight] = preds.groupby("source")[columns].agg(lambda v: v.max() - v.min()).to_numpy().mean()
+        assert metrics(out)["model"]["per_dimension"]["timbre_soft_loud"]["r"] > 0.7
+    assert spread[10] < 0.7 * spread[0], spread
 
 
 @pytest.mark.parametrize("arch, extra", [("multitask", ["--epochs", 150, "--patience", 30, "--lr", 3e-3]),
@@ -194,6 +275,7 @@ def test_passage_weight_trains_and_is_recorded(planted_store, tmp_path, arch, ex
         (["--arch", "mlp", "--target", "loudness"], "'loudness' is not one of 'timing_stable_unstable'"),
         (["--arch", "multitask", "--param", "widht=3"], "unknown --param 'widht' for multitask; its parameters:"),
         (["--arch", "multitask", "--passage-weight", "-1"], "--passage-weight"),
+        (["--arch", "multitask", "--consistency-weight", "1"], "several recordings of a segment"),
     ],
 )
 def test_fit_errors(planted_store, tmp_path, args, message):
