@@ -13,6 +13,7 @@ from pianokit.dimensions import DIMENSIONS
 from pianokit.errors import InputError
 from pianokit.parallel import run_parallel
 from pianokit.render import find_fluidsynth, find_soundfont, render_midi
+from pianokit.soundfont import for_rendering
 from pianokit.manifest import check_ratings, read_csv, write_csv_atomic
 from pianokit.safety import own_folder
 
@@ -98,7 +99,8 @@ def prepare_percepiano(
     out = own_folder(out, "audio", "pianokit dataset folder")
     audio_dir = out / "audio"
     todo = [m for m in src.midi_files() if not (audio_dir / f"{segment_id(m)}.wav").exists()]
-    render = functools.partial(_render_one, audio_dir=audio_dir, soundfont=font, sample_rate=sample_rate)
+    render = functools.partial(_render_one, audio_dir=audio_dir, soundfont=for_rendering(font) if todo else font,
+                               sample_rate=sample_rate)
     failures = [
         (midi, error)
         for midi, _, error in run_parallel(render, todo, jobs, "render", threads=True, progress=progress)

@@ -12,9 +12,10 @@ import numpy as np
 import soundfile as sf
 
 from pianokit.errors import InputError
+from pianokit.soundfont import for_rendering
 
-# Debian's SoundFonts. FluidR3 (uncompressed .sf2) renders ~3x faster than the compressed .sf3
-# MuseScore fonts, whose piano is closer to PercePiano's audio: pass those with --soundfont.
+# Debian's SoundFonts. The compressed .sf3 MuseScore fonts, whose piano is closer to PercePiano's
+# audio, are decompressed once into a cached .sf2 (pianokit.soundfont): pass those with --soundfont.
 DEBIAN_SOUNDFONTS = (
     "/usr/share/sounds/sf2/FluidR3_GM.sf2",
     "/usr/share/sounds/sf3/MuseScore_General.sf3",
@@ -71,8 +72,9 @@ def render_midi(
 
     FluidSynth honours the sustain pedal (CC64) by default; the gain is fixed for every file so
     loudness differences between performances survive; chorus and reverb are off for a dry signal.
+    A compressed SoundFont is played from its decompressed copy (the same samples, decoded once).
     """
-    midi, out = Path(midi), Path(out)
+    midi, out, soundfont = Path(midi), Path(out), for_rendering(soundfont)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".render-") as tmp:
         raw = Path(tmp) / "raw.wav"
