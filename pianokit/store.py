@@ -30,6 +30,7 @@ class FeatureStore:
         self.root = Path(root)
         self.config = config
         self._table: pd.DataFrame | None = None
+        self._sources: dict[str, tuple[int, int]] | None = None  # id -> (size, mtime) of its audio
 
     @classmethod
     def open(cls, root: str | os.PathLike) -> "FeatureStore":
@@ -117,12 +118,14 @@ class FeatureStore:
 
     def is_current(self, item_id: str, audio: Path) -> bool:
         """True when ``item_id`` was extracted from ``audio`` as it is now."""
-        rows = self.table[self.table["id"] == item_id]
-        if rows.empty or not self.mel_path(item_id).is_file():
+        if self._sources is None:
+            t = self.table
+            self._sources = dict(zip(t["id"], zip(t["source_size"].astype(int), t["source_mtime_ns"].astype(int))))
+        known = self._sources.get(item_id)
+        if known is None or not self.mel_path(item_id).is_file():
             return False
         stat = audio.stat()
-        row = rows.iloc[0]
-        return int(row["source_size"]) == stat.st_size and int(row["source_mtime_ns"]) == stat.st_mtime_ns
+        return known == (stat.st_size, stat.st_mtime_ns)
 
     def write_mel(self, item_id: str, mel: np.ndarray) -> None:
         with atomic_path(self.mel_path(item_id)) as tmp, tmp.open("wb") as fh:
@@ -136,6 +139,7 @@ class FeatureStore:
         old = self.table[~self.table["id"].isin(new["id"])]
         frames = [df for df in (old, new) if not df.empty]
         self._table = pd.concat(frames, ignore_index=True).sort_values("id", ignore_index=True)
+        self._sources = None
         with atomic_path(self.root / "features.csv") as tmp:
             self._table.to_csv(tmp, index=False)
 
