@@ -320,6 +320,10 @@ def _parse_range(text: str) -> tuple[float, float]:
               help="Weight of a loss term on how far the ratings of one segment's recordings (its renders "
                    "and augmented variants, manifest column source_id) spread: robustness to the piano, "
                    "room, noise and codec. Batches then hold up to 4 recordings of each segment.")
+@click.option("--consistency-by", default="source_id", show_default=True, metavar="COLUMN[,COLUMN]",
+              help="Manifest column(s) naming what must be rated alike: source_id = every recording of a "
+                   "segment; source_id,soundfont = a segment's recordings on one piano (rooms, noise and "
+                   "codecs, not the piano).")
 @click.option("--features", "feature_set", type=click.Choice(list(FEATURE_SETS)), default="extended",
               show_default=True,
               help="Feature inputs of multitask and hybrid: extended = the 79 librosa features; all = those plus "
@@ -331,7 +335,7 @@ def _parse_range(text: str) -> tuple[float, float]:
 @progress_option
 def fit(arch, store, manifest, out, split, folds, epochs, batch_size, learning_rate, patience, seed, augment,
         semitones, stretch_range, crop_seconds, target, backbone_weights, branch, params, ensemble, passage_weight,
-        consistency_weight, feature_set, final, strategy, progress) -> None:
+        consistency_weight, consistency_by, feature_set, final, strategy, progress) -> None:
     """Train ARCH with cross-validation and write models, metrics.json and metrics.csv to OUT.
 
     Early stopping watches an inner split of the training folds, never the test fold. Feature and
@@ -351,6 +355,7 @@ def fit(arch, store, manifest, out, split, folds, epochs, batch_size, learning_r
         augment=augment, max_semitones=semitones,
         stretch_range=stretch_range, crop_seconds=crop_seconds, target=target, hparams=hparams, final=final,
         ensemble=ensemble, passage_weight=passage_weight, consistency_weight=consistency_weight,
+        consistency_by=tuple(c.strip() for c in consistency_by.split(",") if c.strip()),
         feature_set=feature_set, strategy=strategy,
         command=" ".join(["pianokit", *sys.argv[1:]]),
     )

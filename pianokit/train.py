@@ -56,6 +56,7 @@ class FitConfig:
     ensemble: int = 1
     passage_weight: float = 0.0
     consistency_weight: float = 0.0
+    consistency_by: tuple[str, ...] = ("source_id",)
     feature_set: str = "extended"
     strategy: str = "none"
     command: str = ""
@@ -109,9 +110,12 @@ class Trainer:
         if self.embedded and config.augment:
             raise InputError("--augment acts on spectrograms; a frozen backbone trains on cached embeddings instead")
         self.data = load_training_data(config.store, config.manifest, with_mels=self.uses_mel)
-        if config.consistency_weight and len(set(self.data.sources)) == len(self.data.sources):
-            raise InputError("--consistency-weight needs several recordings of a segment (a manifest with a "
-                             "source_id column: pianokit dataset augment / combine)")
+        self.consistency_groups = None
+        if config.consistency_weight:
+            self.consistency_groups = self.data.groups(config.consistency_by)
+            if len(set(self.consistency_groups)) == len(self.consistency_groups):
+                raise InputError("--consistency-weight needs several recordings of a segment (a manifest whose "
+                                 f"{'+'.join(config.consistency_by)} repeats: pianokit dataset augment / combine)")
         if self.data.not_extracted:
             print(f"warning: {self.data.not_extracted} labelled segment(s) of the manifest are not in {config.store}; "
                   "training without them (run 'pianokit extract' to add them)", file=sys.stderr)
@@ -152,24 +156,25 @@ class Trainer:
 
     def _loss_targets(self, labels: np.ndarray, idx: np.ndarray) -> np.ndarray:
         """What the loss compares predictions with: the labels, then the passage number column (with
-        --passage-weight) and the source segment number column (with --consistency-weight) that
+        --passage-weight) and the consistency group number column (with --consistency-weight) that
         PassageLoss reads."""
         extra = [column for column, weight in ((self.data.passages, self.config.passage_weight),
-                                               (self.data.sources, self.config.consistency_weight)) if weight]
+                                               (self.consistency_groups, self.config.consistency_weight)) if weight]
         codes = [pd.factorize(pd.Series(column))[0].astype(np.float32)[idx][:, None] for column in extra]
         return np.concatenate([labels, *codes], axis=1)
 
     def _ordered(self, elements: tuple, idx: np.ndarray, seed: int):
         """A dataset of ``elements`` (arrays or ragged tensors, one row per training row) in a fresh
-        random order each epoch; with --consistency-weight, rows of one source segment come in runs of
-        up to CONSISTENCY_GROUP (pianokit.batching), so batches hold several recordings of each."""
+        random order each epoch; with --consistency-weight, rows of one consistency group (one
+        segment's recordings) come in runs of up to CONSISTENCY_GROUP (pianokit.batching), so batches
+        hold several recordings of each."""
         import tensorflow as tf
 
         if not self.config.consistency_weight:
             return tf.data.Dataset.from_tensor_slices(elements).shuffle(len(idx), seed=seed)
         from pianokit.batching import CONSISTENCY_GROUP, grouped_order
 
-        sources, rng = self.data.sources[idx], np.random.default_rng(seed)
+        sources, rng = self.consistency_groups[idx], np.random.default_rng(seed)
         order = tf.data.Dataset.from_generator(lambda: iter([grouped_order(sources, CONSISTENCY_GROUP, rng)]),
                                                output_signature=tf.TensorSpec([len(idx)], tf.int64))
         order = order.unbatch().apply(tf.data.experimental.assert_cardinality(len(idx)))

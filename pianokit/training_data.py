@@ -42,12 +42,14 @@ class TrainingData:
         column = "passage" if "passage" in self.table.columns else "segment_id"
         return self.table[column].astype(str).to_numpy()
 
-    @property
-    def sources(self) -> np.ndarray:
-        """The segment each row is a recording of (source_id of renders and augmented variants, else
-        the row's own id)."""
-        column = "source_id" if "source_id" in self.table.columns else "segment_id"
-        return self.table[column].astype(str).to_numpy()
+    def groups(self, columns: tuple[str, ...]) -> np.ndarray:
+        """One label per row joining the manifest ``columns`` (e.g. source_id: the segment a render or
+        augmented variant was made from; a missing source_id is the row's own segment_id)."""
+        table = self.table.assign(source_id=self.table.get("source_id", self.table["segment_id"]))
+        missing = [c for c in columns if c not in table.columns]
+        if missing:
+            raise InputError(f"the manifest has no {', '.join(missing)} column(s), needed by --consistency-by")
+        return table[list(columns)].astype(str).agg("\x1f".join, axis=1).to_numpy()
 
 
 def load_training_data(store_dir: str | os.PathLike, manifest: str | os.PathLike | None = None,

@@ -253,6 +253,15 @@ def test_consistency_weight_pulls_one_segments_recordings_together(two_room_stor
     assert spread[10] < 0.7 * spread[0], spread
 
 
+def test_consistency_groups_join_the_columns_given(two_room_store, tmp_path):
+    """source_id,source puts each recording in a group of its own here (one per room), so there is
+    nothing to hold alike and the fit is refused before training."""
+    result = fit("--arch", "multitask", "--store", two_room_store, "--out", tmp_path / "x", "--consistency-weight", 1,
+                 "--consistency-by", "source_id,source")
+    assert result.exit_code == 2 and "source_id+source repeats" in result.output
+    assert not (tmp_path / "x").exists()
+
+
 @pytest.mark.parametrize("arch, extra", [("multitask", ["--epochs", 150, "--patience", 30, "--lr", 3e-3]),
                                          ("cnn", ["--epochs", 1, "--augment", "pitch,stretch", "--crop-seconds", 1,
                                                   "--param", "filters=[8,8]", "--folds", 1])])
@@ -276,6 +285,8 @@ def test_passage_weight_trains_and_is_recorded(planted_store, tmp_path, arch, ex
         (["--arch", "multitask", "--param", "widht=3"], "unknown --param 'widht' for multitask; its parameters:"),
         (["--arch", "multitask", "--passage-weight", "-1"], "--passage-weight"),
         (["--arch", "multitask", "--consistency-weight", "1"], "several recordings of a segment"),
+        (["--arch", "multitask", "--consistency-weight", "1", "--consistency-by", "source_id,mic"],
+         "no mic column(s), needed by --consistency-by"),
     ],
 )
 def test_fit_errors(planted_store, tmp_path, args, message):
