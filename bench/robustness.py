@@ -10,7 +10,10 @@ sample of its test passage groups (whole groups, so within-passage scores exist)
 fold's model, with the real `Scorer.score_file` path, clean and under each condition: gain, room
 reverb, background noise, phone band, lossy codecs, 44.1 kHz stereo, and another piano (the same
 MIDI rendered with another SoundFont). Per condition: mean R² and within-passage R² over the 19
-dimensions, and the mean |rating shift| from clean in units of the within-passage label SD.
+dimensions, and the mean |rating shift| from clean in units of the within-passage label SD (the
+issue's unit) and of the model's own clean within-passage rating SD (scale-free: a model that
+shrinks every rating toward the mean looks steadier in the first unit only).
+--summarise-only re-tabulates a run's saved ratings.
 Writes RUN/robustness_ratings.csv (every rating) and PREFIX.json, .md and .png (--out).
 
 Rooms are simulated with pyroomacoustics (shoebox rooms sized and damped for each RT60, image
@@ -116,8 +119,16 @@ def main() -> None:
                         help="result prefix (default: a new bench/results/robustness-<time>; "
                              "bench/results/robustness to update the committed results)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--summarise-only", action="store_true",
+                        help="re-tabulate RUN/robustness_ratings.csv of an earlier run, scoring nothing")
     args = parser.parse_args()
     table, wp_sd = evaluated_rows(args.run)
+    if args.summarise_only:
+        earlier = args.out.with_suffix(".json") if args.out else None
+        before = json.loads(earlier.read_text()) if earlier and earlier.is_file() else {}
+        summarise(pd.read_csv(args.run / "robustness_ratings.csv"), wp_sd, args, before.get("wall_s"),
+                  before.get("ratings_from_command", before.get("command")))  # the scoring run's time and command
+        return
     models = fold_models(args.run)
     partial = args.run / f"robustness_ratings.seed{args.seed}.partial.csv"  # a rerun resumes from it
     done = set(pd.read_csv(partial)["segment_id"]) if partial.is_file() else set()
@@ -164,10 +175,12 @@ def draw_groups(in_fold: pd.DataFrame, args, k: int) -> list:
     return chosen
 
 
-def summarise(df: pd.DataFrame, wp_sd: float, args, wall: float) -> None:
+def summarise(df: pd.DataFrame, wp_sd: float, args, wall: float | None, scored_by: str | None = None) -> None:
     """Per-condition accuracy and shift from the per-segment ratings; writes the result files."""
     clean = df[df["condition"] == "clean"].set_index("segment_id")
     pred_cols, true_cols = [f"pred_{d}" for d in DIMENSIONS], [f"true_{d}" for d in DIMENSIONS]
+    _, centred = passage_deviations(clean[pred_cols].to_numpy(), clean[pred_cols].to_numpy(), clean["passage"])
+    model_sd = float(np.sqrt(np.mean(centred ** 2)))  # how far the model's own clean ratings spread within passages
     results = {}
     for name, part in df.groupby("condition", sort=False):
         part = part.set_index("segment_id")
@@ -176,22 +189,27 @@ def summarise(df: pd.DataFrame, wp_sd: float, args, wall: float) -> None:
         shift = np.abs(part[pred_cols].to_numpy() - clean.loc[part.index, pred_cols].to_numpy()).mean() / wp_sd
         results[name] = {"segments": len(part), "r2": ev["mean"]["r2"],
                          "within_passage_r2": ev.get("within_passage", {}).get("mean", {}).get("r2"),
-                         "mean_abs_shift_in_wp_sd": float(shift)}
+                         "mean_abs_shift_in_wp_sd": float(shift),
+                         "mean_abs_shift_in_model_wp_sd": float(shift * wp_sd / model_sd)}
     lines = [f"Run `{args.run}` (fold models on their own held-out passages), {len(clean)} segments in whole "
              f"passage groups (at least {args.segments_per_fold} per fold); shift in units of the within-passage label SD "
-             f"({wp_sd:.3f}).", "", "| condition | segments | R² | within-passage R² | mean shift (wp SD) |",
-             "|---|---|---|---|---|"]
+             f"({wp_sd:.3f}), and in units of the within-passage SD of the model's own clean ratings ({model_sd:.3f}): "
+             "a model that rates everything alike moves little in the first unit, not in the second.", "",
+             "| condition | segments | R² | within-passage R² | mean shift (wp SD) | shift (model's wp SD) |",
+             "|---|---|---|---|---|---|"]
     for name, r in results.items():
         wp = f"{r['within_passage_r2']:.3f}" if r["within_passage_r2"] is not None else "-"
-        lines.append(f"| {name} | {r['segments']} | {r['r2']:.3f} | {wp} | {r['mean_abs_shift_in_wp_sd']:.2f} |")
+        lines.append(f"| {name} | {r['segments']} | {r['r2']:.3f} | {wp} | {r['mean_abs_shift_in_wp_sd']:.2f} | "
+                     f"{r['mean_abs_shift_in_model_wp_sd']:.2f} |")
     text = "\n".join(lines) + "\n"
     print(text)
     from result_files import prefix, write_json
 
     out = prefix(args.out, "robustness")
     write_json(out.with_suffix(".json"), "robustness.py", {
-        "within_passage_label_sd": wp_sd, "targets_mean_shift_in_wp_sd": TARGETS,
-        "wall_s": round(wall, 1), "conditions": results})
+        "within_passage_label_sd": wp_sd, "model_within_passage_sd": model_sd, "targets_mean_shift_in_wp_sd": TARGETS,
+        "wall_s": None if wall is None else round(wall, 1), "conditions": results,
+        **({"ratings_from_command": scored_by} if scored_by else {})})
     out.with_suffix(".md").write_text(text)
     plot(results, out.with_suffix(".png"))
     print(f"-> {out}.json, .md, .png")
