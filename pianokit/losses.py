@@ -35,12 +35,12 @@ class PassageLoss(keras.losses.Loss):
 
     - ``weight`` x the error of each rating's deviation from its *passage's* mean in the batch: what
       tells two performances of the same music apart;
-    - ``consistency`` x the same over rows of one *source segment* (its renders and augmented
-      recordings, which share their labels): the spread of the ratings one performance gets across
-      recordings, i.e. a penalty on rating shifts caused by the piano, room, noise or codec.
+    - ``consistency`` x the same over rows of one *consistency group* (a segment's renders and
+      augmented recordings, which share their labels): the spread of the ratings one performance
+      gets across recordings, i.e. a penalty on rating shifts caused by the piano, room, noise or codec.
 
     ``y_true`` carries one extra column per nonzero weight, after the labels: the passage number
-    (when ``weight``), then the source number (when ``consistency``)."""
+    (when ``weight``), then the consistency group number (when ``consistency``)."""
 
     def __init__(self, weight: float = 1.0, name: str = "passage_loss", consistency: float = 0.0, **kwargs):
         super().__init__(name=name, **kwargs)
