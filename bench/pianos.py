@@ -28,7 +28,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
 from result_files import fit_once, prefix, write_json  # noqa: E402
-from training_store import RENDER_DIRS, TRAIN_PIANOS  # noqa: E402
+from training_store import PIANOS, RENDER_DIRS, TRAIN_PIANOS  # noqa: E402
 
 from pianokit.dimensions import DIMENSIONS  # noqa: E402
 from pianokit.metrics import evaluate  # noqa: E402
@@ -40,6 +40,21 @@ def manifests(data: Path, seed: int) -> dict[str, Path]:
     named = {name: data / RENDER_DIRS[name] / "manifest.csv" for name in ALL_PIANOS}
     named.update({f"{name}_aug": data / f"{RENDER_DIRS[name]}_aug{seed}" / "manifest.csv" for name in TRAIN_PIANOS})
     return named
+
+
+def render_heldout_piano(source: str, data: Path) -> None:
+    """Render the never-trained piano unless done (bench/training_store.py leaves it out by default)."""
+    for name in ALL_PIANOS:
+        if name not in TRAIN_PIANOS:
+            subprocess.run([sys.executable, "-m", "pianokit", "dataset", "percepiano", "--source", source, "--out",
+                            str(data / RENDER_DIRS[name]), "--soundfont", PIANOS[name], "--no-progress"], check=True,
+                           stdout=subprocess.DEVNULL)
+
+
+def extract_missing(manifest: Path, store: Path) -> None:
+    """Extract the rows of ``manifest`` that ``store`` lacks (the held-out piano's); a no-op otherwise."""
+    subprocess.run([sys.executable, "-m", "pianokit", "extract", "--manifest", str(manifest), "--out", str(store),
+                    "--no-progress"], check=True, stdout=subprocess.DEVNULL)
 
 
 def combine(named: dict[str, Path], train: list[str], evaluate_on: list[str], out: Path) -> Path:
@@ -91,6 +106,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", type=Path, default=Path("data/stores/multi_piano_aug0"))
     parser.add_argument("--data", type=Path, default=Path("data"))
+    parser.add_argument("--source", default="../shared/percepiano", help="PercePiano folder (MIDI and labels)")
     parser.add_argument("--seed", type=int, default=0, help="augmentation seed of the store")
     parser.add_argument("--recipe", choices=list(RECIPES), default="hybrid_lite0",
                         help="hybrid_lite0: 115 features + frozen EfficientNet-Lite0 embeddings (the shipped recipe)")
@@ -106,12 +122,14 @@ def main() -> None:
                         help="result prefix (default: a new bench/results/pianos-<time>; "
                              "bench/results/pianos updates the committed results)")
     args = parser.parse_args()
+    render_heldout_piano(args.source, args.data)
     named = manifests(args.data, args.seed)
     args.runs = args.runs or Path(f"runs/pianos_{args.recipe}")
     args.runs.mkdir(parents=True, exist_ok=True)
     walls = {}
     train_all = [n for n in named if n.split("_")[0] in TRAIN_PIANOS]
     inside = combine(named, train_all, list(ALL_PIANOS), args.runs / "in_piano.csv")
+    extract_missing(inside, args.store)
     extra = args.fit_args.split()
     walls["in_piano"] = fit(args.recipe, args.store, inside, args.runs / "in_piano", args.epochs, args.batch_size,
                             extra)

@@ -2,13 +2,15 @@
 
 Usage:
   python bench/training_store.py [--source ../shared/percepiano] [--data data] [--copies 1] [--seed 0]
-                                 [--jobs 2] [--out bench/results/training_store.json]
+                                 [--jobs 2] [--heldout-piano] [--out bench/results/training_store.json]
 
 Steps, each a `pianokit` command (all resumable, so a rerun only does what is missing):
-  1. render PercePiano with every piano below (pianokit dataset percepiano --soundfont ...);
+  1. render PercePiano with every training piano below (pianokit dataset percepiano --soundfont ...);
   2. record each training piano again under random conditions (pianokit dataset augment);
-  3. combine them into one manifest: ids <segment>@<name>, csound evaluated but never trained on;
+  3. combine them into one manifest: ids <segment>@<name>;
   4. extract features of every row into one store (pianokit extract --manifest).
+--heldout-piano also renders and extracts the csound piano, never trained on (rows with train=0,
+eval=0): the training store does not need it; bench/pianos.py adds it to a store when it runs.
 The manifest and store are named multi_piano_aug<seed>, plus x<copies> when copies > 1.
 A step whose outputs already existed is reported with the time it took now (near zero), so the
 JSON says which steps ran: the full build time is the sum over a run where every step ran.
@@ -53,6 +55,8 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--heldout-piano", action="store_true",
+                        help="also render and extract the never-trained csound piano (as bench/pianos.py needs)")
     parser.add_argument("--out", type=Path, default=None,
                         help="result JSON (default: a new file bench/results/training_store-<time>.json)")
     args = parser.parse_args()
@@ -61,6 +65,8 @@ def main() -> None:
     log: list[dict] = []
     named = {}
     for name, font in PIANOS.items():
+        if name not in TRAIN_PIANOS and not args.heldout_piano:
+            continue
         folder = args.data / RENDER_DIRS[name]
         step(f"render {name}", [*pk, "dataset", "percepiano", "--source", args.source, "--out", str(folder),
                                 "--soundfont", font, *jobs], log)
@@ -85,7 +91,8 @@ def main() -> None:
     out.write_text(json.dumps({"command": "python bench/training_store.py " + " ".join(sys.argv[1:]),
                                "machine": {"platform": platform.platform(), "python": platform.python_version(),
                                            "cores": args.jobs},
-                               "total_wall_s": round(total, 1), "steps": log}, indent=2) + "\n")
+                               "heldout_piano": args.heldout_piano, "total_wall_s": round(total, 1),
+                               "steps": log}, indent=2) + "\n")
     print(f"-> {out}")
 
 

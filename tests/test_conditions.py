@@ -93,3 +93,24 @@ def test_ogg_survives_a_long_recording():
     assert proc.returncode == 0, proc.stderr[-2000:]
     length, corr = proc.stdout.split()
     assert int(length) == 22050 * 100 and float(corr) > 0.5
+
+
+@pytest.mark.parametrize("colour", ["pink", "room"])
+def test_noise_is_the_numpy_fft_definition(colour):
+    """Stores built before the switch to scipy.fft stay reproducible: a seed gives the noise of the
+    numpy.fft formula it replaced, on an awkward (prime) length."""
+    n, rng = 220_013, np.random.default_rng(3)
+    white = rng.standard_normal(n)
+    spectrum = np.fft.rfft(white)
+    bins = np.maximum(np.arange(len(spectrum)), 1)
+    if colour == "pink":
+        expected = np.fft.irfft(spectrum / np.sqrt(bins), n)
+    else:
+        brown = np.fft.irfft(spectrum / bins, n)
+        brown /= np.std(brown) + 1e-12
+        t = np.arange(n) / SR
+        mains = rng.choice([50.0, 60.0])
+        hum = sum(np.sin(2 * np.pi * mains * k * t + rng.uniform(0, 2 * np.pi)) / k for k in (1, 2, 3))
+        expected = brown + 0.3 * hum + 0.1 * white
+    got = conditions.noise(n, SR, colour, np.random.default_rng(3))
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)

@@ -81,3 +81,15 @@ def test_feature_subset_order():
     full, _ = extract(sine(440, 2), FeatureConfig())
     index = [EXTENDED_FEATURES.index(n) for n in BASIC_FEATURES]
     np.testing.assert_allclose(vector, full[index])
+
+
+@pytest.mark.parametrize("frames", [1, 3, 7, 15, 16, 200])
+def test_hpss_median_filter_equals_scipy(frames):
+    from scipy.ndimage import median_filter
+
+    from pianokit.features import HPSS_KERNEL, _median_filter
+
+    power = np.random.default_rng(frames).random((128, frames)).astype(np.float32) ** 4
+    power[:, frames // 2] = 0.0
+    for axis, size in ((1, (1, HPSS_KERNEL)), (0, (HPSS_KERNEL, 1))):
+        np.testing.assert_array_equal(_median_filter(power, axis), median_filter(power, size=size, mode="reflect"))
