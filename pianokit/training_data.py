@@ -45,7 +45,10 @@ class TrainingData:
     def groups(self, columns: tuple[str, ...]) -> np.ndarray:
         """One label per row joining the manifest ``columns`` (e.g. source_id: the segment a render or
         augmented variant was made from; a missing source_id is the row's own segment_id)."""
-        table = self.table.assign(source_id=self.table.get("source_id", self.table["segment_id"]))
+        own = self.table["segment_id"]
+        source = self.table.get("source_id", own)
+        blank = source.isna() | (source.astype(str).str.strip() == "")
+        table = self.table.assign(source_id=source.where(~blank, own))
         missing = [c for c in columns if c not in table.columns]
         if missing:
             raise InputError(f"the manifest has no {', '.join(missing)} column(s), needed by --consistency-by")

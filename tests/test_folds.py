@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pianokit.errors import InputError
-from pianokit.training_data import final_holdout, make_folds, straddling_groups
+from pianokit.training_data import TrainingData, final_holdout, make_folds, straddling_groups
 
 PERCEPIANO = Path(__file__).resolve().parents[2] / "shared" / "percepiano"
 
@@ -109,3 +109,18 @@ def test_percepiano_folds_are_leak_free_and_the_old_ones_are_not():
         assert_no_group_straddles(t, make_folds(t, "performer", 4, seed=seed), "performer_group")
     with pytest.raises(InputError, match="both sides"):
         make_folds(t.assign(fold_passage=t["fold_passage_v1"]), "passage")
+
+
+def test_consistency_groups_fall_back_to_the_rows_own_segment():
+    """A manifest where only some rows name a source: blank ones are each their own group, never
+    one shared "nan" group."""
+    table = pd.DataFrame({"segment_id": ["a@x", "a@y", "b", "c", "d"],
+                          "source_id": ["a", "a", np.nan, "", "  "],
+                          "soundfont": ["x", "y", "x", "x", "x"]})
+    data = TrainingData(None, table, np.zeros((5, 1)), np.zeros((5, 1)), None)
+    groups = data.groups(("source_id",))
+    assert groups[0] == groups[1]
+    assert len(set(groups[2:])) == 3 and not set(groups[2:]) & {groups[0]}
+    assert list(data.groups(("source_id", "soundfont"))[:2]) == ["a\x1fx", "a\x1fy"]
+    no_column = TrainingData(None, table.drop(columns="source_id"), np.zeros((5, 1)), np.zeros((5, 1)), None)
+    assert len(set(no_column.groups(("source_id",)))) == 5
