@@ -20,14 +20,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from result_files import fit_once  # noqa: E402
+from result_files import RESULTS, fit_once, write_json  # noqa: E402
 
-RESULTS = Path(__file__).parent / "results"
 MT = ["--arch", "multitask", "--epochs", "200", "--patience", "15"]
 TR = ["--arch", "transformer", "--epochs", "40", "--patience", "8", "--crop-seconds", "6"]
 MUSESCORE = "data/stores/percepiano_musescore"
@@ -108,10 +106,7 @@ def main() -> None:
               f"wp R2 {wp.get('r2', float('nan')):6.3f}  wp r {wp.get('r', float('nan')):6.3f}  "
               + "  ".join(f"{b} {v['mean']['r2']:6.3f}" for b, v in m["baselines"].items()), flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "ablations.json").write_text(json.dumps({
-        "command": "python bench/ablations.py " + " ".join(sys.argv[1:]),
-        "machine": {"platform": platform.platform(), "python": platform.python_version()},
-        "runs": rows}, indent=2) + "\n")
+    write_json(RESULTS / "ablations.json", "ablations.py", {"runs": rows})
     reliability = RESULTS / "label_reliability.json"
     rel = json.loads(reliability.read_text())["mean"] if reliability.is_file() else None
     what = ["| ablation | what changes | wall (min) |", "|---|---|---|"]

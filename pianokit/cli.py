@@ -13,7 +13,6 @@ from pianokit import __version__
 from pianokit.errors import InputError
 from pianokit.dimensions import DIMENSIONS, unknown_augmentation
 from pianokit.distribute import STRATEGIES
-from pianokit.feature_names import FEATURE_SETS
 from pianokit.models import ARCHITECTURES
 from pianokit.safety import printable
 
@@ -324,10 +323,10 @@ def _parse_range(text: str) -> tuple[float, float]:
               help="Manifest column(s) naming what must be rated alike: source_id = every recording of a "
                    "segment; source_id,soundfont = a segment's recordings on one piano (rooms, noise and "
                    "codecs, not the piano).")
-@click.option("--features", "feature_set", type=click.Choice(list(FEATURE_SETS)), default="extended",
-              show_default=True,
+@click.option("--features", "feature_set", default="extended", show_default=True, metavar="SET|LIST",
               help="Feature inputs of multitask and hybrid: extended = the 79 librosa features; all = those plus "
-                   "the transcription features (tr_*: notes found by the basic-pitch model).")
+                   "the transcription features (tr_*: notes found by the basic-pitch model); or a comma list of "
+                   "sets, feature names and patterns, '-' removing, e.g. 'all,-mfcc*_mean'.")
 @click.option("--final/--no-final", default=False, help="Also fit one model on all labelled data.")
 @click.option("--strategy", type=click.Choice(STRATEGIES), default="none", show_default=True,
               help="mirrored: data-parallel training on every GPU (tf.distribute.MirroredStrategy; each batch "

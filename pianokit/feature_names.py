@@ -57,3 +57,23 @@ TRANSCRIPTION_FEATURES: tuple[str, ...] = (
 )
 ALL_FEATURES: tuple[str, ...] = EXTENDED_FEATURES + TRANSCRIPTION_FEATURES
 FEATURE_SETS: dict[str, tuple[str, ...]] = {"extended": EXTENDED_FEATURES, "all": ALL_FEATURES}
+
+
+def resolve_features(spec: str) -> tuple[str, ...]:
+    """The feature names ``spec`` selects, in ALL_FEATURES order: a set name (FEATURE_SETS), or a
+    comma-separated list of set names, feature names and shell patterns (``mfcc*_mean``), each
+    adding its features, or removing them when it starts with ``-``. ValueError names a bad item."""
+    from fnmatch import fnmatchcase
+
+    chosen: set[str] = set()
+    for item in (part.strip() for part in spec.split(",")):
+        remove = item.startswith("-")
+        pattern = item[1:] if remove else item
+        names = set(FEATURE_SETS.get(pattern, ())) or {f for f in ALL_FEATURES if fnmatchcase(f, pattern)}
+        if not names:
+            raise ValueError(f"--features: {item!r} is neither a feature set ({', '.join(FEATURE_SETS)}) nor "
+                             "matches a feature name")
+        chosen = chosen - names if remove else chosen | names
+    if not chosen:
+        raise ValueError(f"--features {spec!r} selects no feature")
+    return tuple(f for f in ALL_FEATURES if f in chosen)

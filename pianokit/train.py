@@ -19,7 +19,7 @@ from pianokit.contract import Window
 from pianokit.dimensions import DIMENSIONS, unknown_augmentation
 from pianokit.distribute import STRATEGIES, make_strategy, scope
 from pianokit.errors import InputError
-from pianokit.feature_names import EXTENDED_FEATURES, FEATURE_SETS
+from pianokit.feature_names import EXTENDED_FEATURES, resolve_features
 from pianokit.inference import concat, recording_ratings, segment_inputs
 from pianokit.losses import PassageLoss, masked_mse
 from pianokit.metrics import METRICS, evaluate
@@ -76,8 +76,10 @@ class FitConfig:
             raise InputError(f"--augment needs a spectrogram model; {self.arch} uses features only")
         if self.strategy not in STRATEGIES:
             raise InputError(f"unknown --strategy {self.strategy!r}; choose {' or '.join(STRATEGIES)}")
-        if self.feature_set not in FEATURE_SETS:
-            raise InputError(f"unknown --features {self.feature_set!r}; choose {' or '.join(FEATURE_SETS)}")
+        try:
+            resolve_features(self.feature_set)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
         if self.feature_set != "extended" and ARCHITECTURES[self.arch].features != EXTENDED_FEATURES:
             raise InputError(f"--features {self.feature_set} applies to multitask and hybrid, not {self.arch}")
         unknown = sorted(set(self.hparams) - set(defaults(self.arch)))
@@ -124,7 +126,7 @@ class Trainer:
         self.crop_frames = fc.frames(config.crop_seconds)
         self.window = Window.for_crop(self.crop_frames)
         names = list(fc.features)
-        self.model_features = FEATURE_SETS[config.feature_set] if self.arch.features == EXTENDED_FEATURES \
+        self.model_features = resolve_features(config.feature_set) if self.arch.features == EXTENDED_FEATURES \
             else self.arch.features
         missing = [f for f in self.model_features if f not in names]
         if missing:

@@ -64,6 +64,19 @@ def test_feature_sets():
     assert not ARCHITECTURES["cnn"].features
 
 
+def test_feature_lists_resolve_sets_names_and_patterns():
+    from pianokit.feature_names import ALL_FEATURES, TRANSCRIPTION_FEATURES, resolve_features
+
+    assert resolve_features("extended") == EXTENDED_FEATURES
+    assert resolve_features("all,-extended") == TRANSCRIPTION_FEATURES
+    no_means = resolve_features("all,-mfcc*_mean")
+    assert len(no_means) == len(ALL_FEATURES) - 13 and "mfcc0_std" in no_means and "mfcc0_mean" not in no_means
+    assert resolve_features("rms_mean, tempo") == ("tempo", "rms_mean")  # ALL_FEATURES order
+    for bad in ("loudness", "tempo,-tempo", ""):
+        with pytest.raises(ValueError):
+            resolve_features(bad)
+
+
 def test_label_statistics_are_baked_in():
     spec = small_spec("multitask").with_statistics(
         np.zeros((10, len(EXTENDED_FEATURES))), None, np.full((10, 19), 0.7) + np.linspace(0, 0.01, 10)[:, None]

@@ -326,6 +326,29 @@ def test_feature_set_choice_is_checked_before_any_work(planted_store, tmp_path):
     assert not (tmp_path / "m").exists()
 
 
+def test_a_feature_list_chooses_what_the_model_hears(planted_store, tmp_path):
+    """The planted strike is heard as brightness: a model given the spectral-shape features learns
+    it; one given only the timing features cannot. The fold models record the features they use."""
+    common = ("--arch", "multitask", "--store", planted_store, "--epochs", 150, "--patience", 30, "--seed", 1,
+              "--lr", 3e-3, "--folds", 2)
+    bright = fit(*common, "--features", "spectral_centroid_*,spectral_rolloff_*,mfcc*", "--out", tmp_path / "bright")
+    timing = fit(*common, "--features", "tempo,pulse_clarity,onset_rate,ioi_*", "--out", tmp_path / "timing")
+    assert bright.exit_code == 0 and timing.exit_code == 0, bright.output + timing.output
+
+    def loud_r(run):
+        return metrics(run)["model"]["per_dimension"]["timbre_soft_loud"]["r"]
+    assert loud_r(tmp_path / "bright") > 0.7 and loud_r(tmp_path / "timing") < 0.5
+    spec = json.loads((tmp_path / "timing" / "fold0" / "spec.json").read_text())
+    assert spec["feature_names"] == ["tempo", "pulse_clarity", "onset_rate", "ioi_mean", "ioi_std", "ioi_cv"]
+
+
+@pytest.mark.parametrize("spec, message", [("loudness", "neither a feature set"), ("all,-all", "selects no feature")])
+def test_a_bad_feature_list_is_refused_in_one_line(planted_store, tmp_path, spec, message):
+    result = fit("--arch", "multitask", "--features", spec, "--store", planted_store, "--out", tmp_path / "r")
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "r").exists()
+
+
 def test_all_features_need_a_store_that_has_them(planted_store, tmp_path):
     import shutil
 
