@@ -10,8 +10,10 @@ each segment (bench/training_store.py), scored on the clean MuseScore renders. E
 thing: the within-passage loss term (--passage-weight), more augmented recordings per segment (a
 store built with `python bench/training_store.py --copies 3`), the consistency term over each
 segment's recordings (--consistency-weight; its weight was chosen among 1, 3 and 10 on fold 0's
-test passages, so this entry's fold 0 is not a clean held-out figure). Each entry is one `pianokit fit`
-(finished runs are reused). Prints a table and writes PREFIX.json and .md
+test passages, so this entry's fold 0 is not a clean held-out figure), and the shipped recipe again
+on a store built from MIDI by the current code (aug3_fresh; its wall time, taken from the run's
+timestamps, includes computing the Lite0 embeddings of every row, about 7 minutes). Each entry is one
+`pianokit fit` (finished runs are reused). Prints a table and writes PREFIX.json and .md
 (mean R², r, within-passage R² and r, the baselines of the same folds, wall time).
 """
 
@@ -27,6 +29,7 @@ from result_files import fit_entry, prefix, write_entries  # noqa: E402
 SHIPPED = ["--arch", "hybrid", "--branch", "efficientnet", "--param", "frozen=true", "--backbone-weights", "imagenet",
            "--features", "all", "--epochs", "200", "--patience", "15", "--batch-size", "128", "--ensemble", "5"]
 STORE1, STORE3 = "data/stores/multi_piano_aug0", "data/stores/multi_piano_aug0x3"
+FRESH3 = "data/fresh_v7/stores/multi_piano_aug0x3"  # bench/training_store.py --data data/fresh_v7 --copies 3
 PERFORMER = ["--split", "performer"]
 PW = ["--passage-weight", "2"]
 CW = ["--consistency-weight", "1"]
@@ -45,6 +48,9 @@ ENTRIES = {
              SHIPPED + ["--final", "--store", STORE3]),
     "aug3_performer": ("the same, performer split", "runs/hybrid_lite0_aug3_ens5_performer",
                        SHIPPED + PERFORMER + ["--store", STORE3]),
+    "aug3_fresh": ("aug3 on the training store built again from MIDI (bench/results/training_store_fresh_x3_v7.json; "
+                   "no held-out piano rows, other rooms in 12 % of rows): does the shipped result reproduce?",
+                   "runs/repro/fresh_v7_ens5", SHIPPED + ["--store", FRESH3]),
     "cw1": ("aug3 + consistency term over each segment's recordings, weight 1", "runs/hybrid_lite0_aug3_cw1_ens5",
             SHIPPED + CW + ["--final", "--store", STORE3]),
     "cw1_performer": ("the same, performer split", "runs/hybrid_lite0_aug3_cw1_ens5_performer",
