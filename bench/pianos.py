@@ -54,9 +54,17 @@ def render_heldout_piano(source: str, data: Path) -> None:
 
 
 def extract_missing(manifest: Path, store: Path) -> None:
-    """Extract the rows of ``manifest`` that ``store`` lacks (the held-out piano's); a no-op otherwise."""
-    subprocess.run([sys.executable, "-m", "pianokit", "extract", "--manifest", str(manifest), "--out", str(store),
-                    "--no-progress"], check=True, stdout=subprocess.DEVNULL)
+    """Extract the rows of ``manifest`` that ``store`` lacks (the held-out piano's); a no-op otherwise.
+    Through the Python API: the store's own manifest.csv (what `fit` reads by default) is left alone."""
+    from pianokit.extract import run_extract
+    from pianokit.manifest import read_manifest
+    from pianokit.store import FeatureStore
+
+    table = read_manifest(manifest, labelled=True)
+    summary = run_extract(list(zip(table["segment_id"].astype(str), map(Path, table["audio"]))), store,
+                          FeatureStore.open(store).config, jobs=2, progress=False)
+    if summary.failures:
+        raise SystemExit(f"{len(summary.failures)} recordings could not be extracted, e.g. {summary.failures[0]}")
 
 
 def combine(named: dict[str, Path], train: list[str], evaluate_on: list[str], out: Path) -> Path:

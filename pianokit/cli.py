@@ -173,6 +173,23 @@ def dataset_combine(manifests, out, train, eval_names) -> None:
                f"evaluate) -> {out}")
 
 
+def _save_store_manifest(df, out: Path) -> None:
+    """Write OUT/manifest.csv (paths made absolute); a different manifest already there is kept as
+    OUT/manifest.previous.csv, and said, rather than lost."""
+    from pianokit.atomic import write_text
+    from pianokit.manifest import PATH_COLUMNS
+
+    for column in PATH_COLUMNS:
+        if column in df.columns:
+            df[column] = [str(Path(p).resolve()) if isinstance(p, str) and p else p for p in df[column]]
+    target, text = out / "manifest.csv", df.to_csv(index=False)
+    if target.is_file() and target.read_text() != text:
+        write_text(out / "manifest.previous.csv", target.read_text())
+        click.echo(f"note: {target} now holds the new manifest; the previous one is {out / 'manifest.previous.csv'}",
+                   err=True)
+    write_text(target, text)
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--manifest", type=click.Path(path_type=Path), default=None,
@@ -186,7 +203,8 @@ def extract(paths, manifest, out, jobs, cluster, progress) -> None:
 
     Incremental: only new or changed files are processed. The store is plain files:
     OUT/features.csv (one row per recording), OUT/mels/<id>.npy, OUT/config.json, OUT/failures.csv,
-    and with --manifest a copy of it, OUT/manifest.csv, that `pianokit fit` reads the labels from.
+    and with --manifest a copy of it, OUT/manifest.csv, that `pianokit fit` reads the labels from (a
+    different manifest already there is kept as OUT/manifest.previous.csv).
     """
     from pianokit.extract import collect_inputs, run_extract
 
@@ -208,12 +226,7 @@ def extract(paths, manifest, out, jobs, cluster, progress) -> None:
             click.echo(f"failed: {message}", err=True)
         raise InputError(f"none of the {len(messages)} files could be used; nothing was written")
     if manifest:
-        from pianokit.manifest import PATH_COLUMNS, write_csv_atomic
-
-        for column in PATH_COLUMNS:
-            if column in df.columns:
-                df[column] = [str(Path(p).resolve()) if isinstance(p, str) and p else p for p in df[column]]
-        write_csv_atomic(df, out / "manifest.csv")
+        _save_store_manifest(df, out)
     for message in messages:
         click.echo(f"failed: {message}", err=True)
     click.echo(

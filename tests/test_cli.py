@@ -48,6 +48,23 @@ def test_extract_manifest(tmp_path):
     assert set(pd.read_csv(tmp_path / "store" / "features.csv")["id"]) == {"s0", "s1"}
 
 
+def test_extracting_another_manifest_keeps_the_previous_one(tmp_path):
+    """Adding rows from a second manifest must not silently drop the manifest fit reads by default."""
+    audio = [write_wav(tmp_path / f"s{i}.wav", sine(220 * (i + 1))) for i in range(3)]
+    first = labelled_manifest(tmp_path / "first.csv", audio[:2])
+    second = labelled_manifest(tmp_path / "second.csv", audio, role=["a", "b", "c"])
+    store = tmp_path / "store"
+    assert run("extract", "--manifest", first, "--out", store, "--no-progress").exit_code == 0
+    saved_first = (store / "manifest.csv").read_text()
+    again = run("extract", "--manifest", first, "--out", store, "--no-progress")
+    assert again.exit_code == 0 and "previous" not in again.output and not (store / "manifest.previous.csv").exists()
+    result = run("extract", "--manifest", second, "--out", store, "--no-progress")
+    assert result.exit_code == 0 and "manifest.previous.csv" in result.output
+    assert (store / "manifest.previous.csv").read_text() == saved_first
+    assert list(pd.read_csv(store / "manifest.csv")["segment_id"]) == ["s0", "s1", "s2"]
+    assert set(pd.read_csv(store / "features.csv")["id"]) == {"s0", "s1", "s2"}
+
+
 def test_extract_reports_bad_files_and_goes_on(tmp_path, bad_audio):
     good = write_wav(tmp_path / "good.wav", sine())
     result = run("extract", good, bad_audio["corrupt"], bad_audio["silent"], "--out", tmp_path / "s",
