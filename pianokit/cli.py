@@ -173,23 +173,6 @@ def dataset_combine(manifests, out, train, eval_names) -> None:
                f"evaluate) -> {out}")
 
 
-def _save_store_manifest(df, out: Path) -> None:
-    """Write OUT/manifest.csv (paths made absolute); a different manifest already there is kept as
-    OUT/manifest.previous.csv, and said, rather than lost."""
-    from pianokit.atomic import write_text
-    from pianokit.manifest import PATH_COLUMNS
-
-    for column in PATH_COLUMNS:
-        if column in df.columns:
-            df[column] = [str(Path(p).resolve()) if isinstance(p, str) and p else p for p in df[column]]
-    target, text = out / "manifest.csv", df.to_csv(index=False)
-    if target.is_file() and target.read_text() != text:
-        write_text(out / "manifest.previous.csv", target.read_text())
-        click.echo(f"note: {target} now holds the new manifest; the previous one is {out / 'manifest.previous.csv'}",
-                   err=True)
-    write_text(target, text)
-
-
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--manifest", type=click.Path(path_type=Path), default=None,
@@ -226,7 +209,12 @@ def extract(paths, manifest, out, jobs, cluster, progress) -> None:
             click.echo(f"failed: {message}", err=True)
         raise InputError(f"none of the {len(messages)} files could be used; nothing was written")
     if manifest:
-        _save_store_manifest(df, out)
+        from pianokit.manifest import save_store_manifest
+
+        previous = save_store_manifest(df, out)
+        if previous:
+            click.echo(f"note: {out / 'manifest.csv'} now holds the new manifest; the previous one is {previous}",
+                       err=True)
     for message in messages:
         click.echo(f"failed: {message}", err=True)
     click.echo(

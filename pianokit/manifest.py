@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pianokit.atomic import atomic_path
+from pianokit.atomic import atomic_path, write_text
 from pianokit.dimensions import DIMENSIONS
 from pianokit.errors import InputError
 from pianokit.safety import check_id, printable
@@ -35,6 +35,20 @@ def read_csv(path: str | os.PathLike, required: tuple[str, ...] = ()) -> pd.Data
 def write_csv_atomic(df: pd.DataFrame, path: str | os.PathLike) -> None:
     with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False)
+
+
+def save_store_manifest(df: pd.DataFrame, store: str | os.PathLike) -> Path | None:
+    """Write STORE/manifest.csv, paths made absolute. A different manifest already there is kept as
+    STORE/manifest.previous.csv, whose path is returned (None when nothing was replaced)."""
+    for column in PATH_COLUMNS:
+        if column in df.columns:
+            df[column] = [str(Path(p).resolve()) if isinstance(p, str) and p else p for p in df[column]]
+    target, previous, text = Path(store, "manifest.csv"), Path(store, "manifest.previous.csv"), df.to_csv(index=False)
+    replaced = target.is_file() and target.read_text() != text
+    if replaced:
+        write_text(previous, target.read_text())
+    write_text(target, text)
+    return previous if replaced else None
 
 
 def check_ratings(df: pd.DataFrame, path: str | os.PathLike) -> None:
