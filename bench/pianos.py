@@ -34,6 +34,7 @@ from training_store import PIANOS, RENDER_DIRS, TRAIN_PIANOS  # noqa: E402
 
 from pianokit.dimensions import DIMENSIONS  # noqa: E402
 from pianokit.metrics import evaluate  # noqa: E402
+from pianokit.variants import role_mask  # noqa: E402
 
 ALL_PIANOS = (*TRAIN_PIANOS, "csound")
 
@@ -92,7 +93,7 @@ def fit(recipe: str, store: Path, manifest: Path, run: Path, epochs: int, batch_
 def per_piano(run: Path, manifest: Path) -> dict[str, dict]:
     """Model and baseline scores per piano from the run's fold predictions (mean over folds)."""
     table = pd.read_csv(manifest).set_index("segment_id")
-    trainable = table[table["train"] == 1] if "train" in table.columns else table
+    trainable = table[role_mask(table, "train")]
     out: dict[str, list] = {}
     for fold in sorted(run.glob("fold*/predictions.csv")):
         preds = pd.read_csv(fold)

@@ -37,18 +37,24 @@ def write_csv_atomic(df: pd.DataFrame, path: str | os.PathLike) -> None:
         df.to_csv(tmp, index=False)
 
 
-def save_store_manifest(df: pd.DataFrame, store: str | os.PathLike) -> Path | None:
-    """Write STORE/manifest.csv, paths made absolute. A different manifest already there is kept as
-    STORE/manifest.previous.csv, whose path is returned (None when nothing was replaced)."""
+def absolute_paths(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with its PATH_COLUMNS made absolute (in place; blanks kept)."""
     for column in PATH_COLUMNS:
         if column in df.columns:
             df[column] = [str(Path(p).resolve()) if isinstance(p, str) and p else p for p in df[column]]
-    target, previous, text = Path(store, "manifest.csv"), Path(store, "manifest.previous.csv"), df.to_csv(index=False)
-    replaced = target.is_file() and target.read_text() != text
-    if replaced:
-        write_text(previous, target.read_text())
+    return df
+
+
+def save_store_manifest(df: pd.DataFrame, store: str | os.PathLike) -> Path | None:
+    """Write STORE/manifest.csv, paths made absolute. A different manifest already there is kept as
+    STORE/manifest.previous.csv, whose path is returned (None when nothing was replaced)."""
+    target, previous = Path(store, "manifest.csv"), Path(store, "manifest.previous.csv")
+    text = absolute_paths(df).to_csv(index=False)
+    old = target.read_text() if target.is_file() else text
+    if old != text:
+        write_text(previous, old)
     write_text(target, text)
-    return previous if replaced else None
+    return previous if old != text else None
 
 
 def check_ratings(df: pd.DataFrame, path: str | os.PathLike) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from pianokit.atomic import atomic_path
-from pianokit.manifest import PATH_COLUMNS, read_manifest, write_csv_atomic
+from pianokit.manifest import absolute_paths, read_manifest, write_csv_atomic
 from pianokit.errors import InputError
 from pianokit.parallel import run_parallel
 from pianokit.safety import check_id, own_folder
@@ -75,7 +75,7 @@ def augment_manifest(manifest: str | os.PathLike, out: str | os.PathLike, copies
         row.update(segment_id=result["variant_id"], audio=result["audio"], source_id=row.get("source_id", sid),
                    augmentation=result["augmentation"], augment_seed=seed)
         rows.append(row)
-    table = _absolute_paths(pd.DataFrame(rows, columns=[*source.columns, *(
+    table = absolute_paths(pd.DataFrame(rows, columns=[*source.columns, *(
         c for c in ("source_id", "augmentation", "augment_seed") if c not in source.columns)]))
     write_csv_atomic(table, out / "manifest.csv")
     return table, failures
@@ -107,14 +107,7 @@ def combine_manifests(named: dict[str, str | os.PathLike], train: list[str] | No
     table = pd.concat(parts, ignore_index=True)
     if not table["train"].any() or not table["eval"].any():
         raise InputError("the combined manifest needs at least one training and one evaluation source")
-    return _absolute_paths(table)
-
-
-def _absolute_paths(df: pd.DataFrame) -> pd.DataFrame:
-    for column in PATH_COLUMNS:
-        if column in df.columns:
-            df[column] = [str(Path(p).resolve()) if isinstance(p, str) and p else p for p in df[column]]
-    return df
+    return absolute_paths(table)
 
 
 def role_mask(table: pd.DataFrame, role: str) -> np.ndarray:
