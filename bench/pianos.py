@@ -15,6 +15,8 @@ Per piano: plain and within-passage R² in-piano vs held out, the held-out R² o
 rating offset is removed (a diagnostic using the test labels' mean; and, label-free, with the
 predictions' mean set to the training labels' mean), and the baselines of the same
 folds (ridge on the same features, symbolic reference, player mean, training mean) computed on P.
+Both recentrings use the scored recordings themselves, so they also remove the fold's own music
+bias; bench/setup_calibration.py simulates an offset learnt on other music, as a user could.
 """
 
 from __future__ import annotations
@@ -174,8 +176,8 @@ def main() -> None:
              f"batch {args.batch_size}, store {args.store}; scores on each piano's clean renders. "
              "In-piano: trained on musescore, fluidr3, timgm (+ their augmented variants). Held out: trained "
              "without that piano (csound is never trained on). Recentred: R² after moving each fold's predictions "
-             "for that piano by their mean error (a diagnostic that uses the test labels' mean: how much of the "
-             "drop is one offset per piano); batch-recentred: their mean moved to the training labels' mean "
+             "for that piano by their mean error (a diagnostic that uses the test labels' mean; it also removes "
+             "the fold's own music bias, see bench/setup_calibration.py); batch-recentred: their mean moved to the training labels' mean "
              "instead (no test labels; assumes the batch is as varied as the test fold).", "",
              "| piano | in-piano R² | held-out R² | R² drop | held-out R² recentred | batch-recentred | in-piano wp R² | "
              "held-out wp R² | held-out wp r | ridge R² (held out) | symbolic R² | player-mean wp R² |",
