@@ -1,7 +1,8 @@
 """What the scorer cannot vouch for: recordings unlike the ones the model learned from.
 
-The shipped model learned from clean, unclipped piano renders played back at one fixed gain. Three
-cheap checks flag a recording that is far from that, so a user knows which ratings to doubt:
+The shipped model learned from unclipped SoundFont piano renders, clean and through simulated
+rooms, microphones, noise, phones and codecs (docs/results.md). Three cheap checks flag a recording
+that is far from that, so a user knows which ratings to doubt:
 - clipping: more than 0.05 % of samples at full scale;
 - level: a peak below -50 dBFS (features are level-normalised, so the level itself does not matter,
   but so quiet a recording is mostly hiss and quantisation noise once amplified);
@@ -19,7 +20,7 @@ import numpy as np
 
 CLIP_LEVEL = 0.999
 CLIP_SHARE = 0.0005
-QUIET_PEAK_DBFS = -50.0  # the training renders peak between -28 and -9 dBFS
+QUIET_PEAK_DBFS = -50.0  # the clean training renders peak at -28 to -9 dBFS, the augmented ones at -30 to -1
 FLATNESS_LIMIT = 0.005
 FRAME, HOP = 2048, 512
 
