@@ -177,8 +177,9 @@ def main() -> None:
              "In-piano: trained on musescore, fluidr3, timgm (+ their augmented variants). Held out: trained "
              "without that piano (csound is never trained on). Recentred: R² after moving each fold's predictions "
              "for that piano by their mean error (a diagnostic that uses the test labels' mean; it also removes "
-             "the fold's own music bias, see bench/setup_calibration.py); batch-recentred: their mean moved to the training labels' mean "
-             "instead (no test labels; assumes the batch is as varied as the test fold).", "",
+             "the fold's own music bias, see bench/setup_calibration.py); batch-recentred: their mean moved to "
+             "the training labels' mean instead (no test labels; assumes the batch is as varied as the test "
+             "fold).", "",
              "| piano | in-piano R² | held-out R² | R² drop | held-out R² recentred | batch-recentred | in-piano wp R² | "
              "held-out wp R² | held-out wp r | ridge R² (held out) | symbolic R² | player-mean wp R² |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
