@@ -33,7 +33,7 @@ import pandas as pd
 import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).parent))
-from result_files import prefix, write_json  # noqa: E402
+from result_files import write_table  # noqa: E402
 from robustness import conditions, evaluated_rows  # noqa: E402
 
 from pianokit.baselines import ridge  # noqa: E402
@@ -163,12 +163,7 @@ def main() -> None:
         lines.append(f"| {floor} | {e['cv_r2']:.3f} | {e['cv_within_passage_r2']:.3f} | "
                      f"{e['conditions']['clean']['r2']:.3f} | " + " | ".join(
                          f"{e['conditions'][c]['shift']:.2f} / {e['conditions'][c]['r2']:.3f}" for c in cols) + " |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    out = prefix(args.out, "mel_floor")
-    write_json(out.with_suffix(".json"), "mel_floor.py", {"floors": args.floors, "results": results})
-    out.with_suffix(".md").write_text(text)
-    print(f"-> {out}.json, .md")
+    write_table(args.out, "mel_floor", lines, {"floors": args.floors, "results": results})
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).parent))
 from pianos import RECIPES, extract_missing, per_piano  # noqa: E402
-from result_files import fit_once, prefix, write_json  # noqa: E402
+from result_files import fit_once, write_table  # noqa: E402
 from robustness import fold_models  # noqa: E402
 from training_store import RENDER_DIRS  # noqa: E402
 
@@ -245,13 +245,7 @@ def main() -> None:
         a, b = trained[f"without_colour_seed{seed}"], trained[f"with_colour_seed{seed}"]
         lines.append(f"| {seed} | {a['r2']:.3f} | {a['within_passage_r2']:.3f} | {b['r2']:.3f} | "
                      f"{b['within_passage_r2']:.3f} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    out = prefix(args.out, "piano_colour")
-    write_json(out.with_suffix(".json"), "piano_colour.py", {"wide_colour": WIDE_COLOUR, "oracle": oracle,
-                                                             "training": trained})
-    out.with_suffix(".md").write_text(text)
-    print(f"-> {out}.json, .md")
+    write_table(args.out, "piano_colour", lines, {"wide_colour": WIDE_COLOUR, "oracle": oracle, "training": trained})
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
-from result_files import prefix, write_json  # noqa: E402
+from result_files import write_table  # noqa: E402
 
 from pianokit.manifest import read_manifest  # noqa: E402
 from pianokit.store import FeatureStore  # noqa: E402
@@ -65,16 +65,12 @@ def main() -> None:
              f"{args.max_shift} on every piano.", "", "| feature | " + " | ".join(args.pianos) + " |",
              "|---|" + "---|" * len(args.pianos)]
     lines += [f"| {f} | " + " | ".join(f"{ordered.loc[f, p]:.2f}" for p in args.pianos) + " |" for f in ordered.index]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    out = prefix(args.out, "piano_shift")
-    write_json(out.with_suffix(".json"), "piano_shift.py", {
+    out = write_table(args.out, "piano_shift", lines, {
         "reference": args.reference, "pianos": args.pianos, "max_shift": args.max_shift,
         "shift": {f: {p: round(float(table.loc[f, p]), 3) for p in args.pianos} for f in table.index},
         "kept": kept})
-    out.with_suffix(".md").write_text(text)
     out.with_suffix(".txt").write_text(",".join(kept) + "\n")
-    print(f"-> {out}.json, .md, .txt ({len(kept)} features)")
+    print(f"-> {out}.txt ({len(kept)} features)")
 
 
 if __name__ == "__main__":

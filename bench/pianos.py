@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
-from result_files import fit_once, prefix, write_json  # noqa: E402
+from result_files import fit_once, write_table  # noqa: E402
 from training_store import PIANOS, RENDER_DIRS, TRAIN_PIANOS  # noqa: E402
 
 from pianokit.dimensions import DIMENSIONS  # noqa: E402
@@ -192,14 +192,9 @@ def main() -> None:
                      f"{h['r2_batch_recentred']:.3f} | "
                      f"{i['within_passage_r2']:.3f} | {h['within_passage_r2']:.3f} | {h['within_passage_r']:.3f} | "
                      f"{base('ridge', 'r2')} | {base('symbolic', 'r2')} | {base('player_mean', 'within_passage_r2')} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    out = prefix(args.out, "pianos")
-    write_json(out.with_suffix(".json"), "pianos.py", {
+    write_table(args.out, "pianos", lines, {
         "recipe": args.recipe, "target": "held-out R² within 0.05 of in-piano",
         "wall_s": {k: round(v, 1) for k, v in walls.items()}, "pianos": results})
-    out.with_suffix(".md").write_text(text)
-    print(f"-> {out}.json, .md")
 
 
 if __name__ == "__main__":

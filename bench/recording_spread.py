@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
-from result_files import prefix, write_json  # noqa: E402
+from result_files import write_table  # noqa: E402
 
 from pianokit.dimensions import DIMENSIONS  # noqa: E402
 from pianokit.metrics import passage_deviations  # noqa: E402
@@ -84,12 +84,7 @@ def main() -> None:
         cells = [f"{r['kinds'][k]['shift_in_label_wp_sd']:.2f} / {r['kinds'][k]['shift_in_model_wp_sd']:.2f}"
                  if k in r["kinds"] else "-" for k in kinds]
         lines.append(f"| {run} | {r['model_wp_sd']:.3f} | " + " | ".join(cells) + " |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    out = prefix(args.out, "recording_spread")
-    write_json(out.with_suffix(".json"), "recording_spread.py", {"reference": args.reference, "runs": results})
-    out.with_suffix(".md").write_text(text)
-    print(f"-> {out}.json, .md")
+    write_table(args.out, "recording_spread", lines, {"reference": args.reference, "runs": results})
 
 
 if __name__ == "__main__":

@@ -26,6 +26,18 @@ def write_json(path: Path, script: str, payload: dict) -> None:
     path.write_text(json.dumps({**header, **payload}, indent=2) + "\n")
 
 
+def write_table(out: Path | None, name: str, lines: list[str], payload: dict) -> Path:
+    """Print the markdown ``lines``, then write them to PREFIX.md and ``payload`` (with the header) to
+    PREFIX.json, PREFIX being ``prefix(out, name)`` and the script bench/<name>.py; returns PREFIX."""
+    text = "\n".join(lines) + "\n"
+    print(text)
+    chosen = prefix(out, name)
+    write_json(chosen.with_suffix(".json"), f"{name}.py", payload)
+    chosen.with_suffix(".md").write_text(text)
+    print(f"-> {chosen}.json, .md")
+    return chosen
+
+
 def fit_once(fit_args: list[str], folder: Path) -> float:
     """`pianokit fit FIT_ARGS --out FOLDER` unless FOLDER holds a finished run; returns the wall seconds
     of the first, full training run (kept in FOLDER/wall_time.json), NaN when unknown."""

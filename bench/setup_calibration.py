@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
-from result_files import prefix, write_json  # noqa: E402
+from result_files import write_table  # noqa: E402
 from training_store import TRAIN_PIANOS  # noqa: E402
 
 from pianokit.dimensions import DIMENSIONS  # noqa: E402
@@ -95,7 +95,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     results = {}
-    for run in sorted(p for p in args.runs.iterdir() if p.is_dir() and (p / "metrics.json").is_file()):
+    wanted = {"in_piano", *(f"without_{p}" for p in TRAIN_PIANOS)}  # bench/pianos.py's runs, not later ones
+    for run in sorted(p for p in args.runs.iterdir() if p.name in wanted and (p / "metrics.json").is_file()):
         scored = simulate(run, run.with_suffix(".csv"), args.sizes, args.repeats, args.seed)
         for piano, values in scored.items():
             if run.name == "in_piano":
@@ -110,13 +111,8 @@ def main() -> None:
              "recordings.", "",
              "| piano | " + " | ".join(settings) + " |", "|---|" + "---|" * len(settings)]
     lines += [f"| {piano} | " + " | ".join(f"{v[s]:.3f}" for s in settings) + " |" for piano, v in results.items()]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    out = prefix(args.out, "setup_calibration")
-    write_json(out.with_suffix(".json"), "setup_calibration.py", {
+    write_table(args.out, "setup_calibration", lines, {
         "runs": str(args.runs), "sizes": args.sizes, "repeats": args.repeats, "seed": args.seed, "r2": results})
-    out.with_suffix(".md").write_text(text)
-    print(f"-> {out}.json, .md")
 
 
 if __name__ == "__main__":

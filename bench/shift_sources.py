@@ -34,7 +34,7 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).parent))
 from pianos import RECIPES  # noqa: E402
-from result_files import fit_once, prefix, write_json  # noqa: E402
+from result_files import fit_once, write_table  # noqa: E402
 from robustness import conditions, evaluated_rows, fold_models  # noqa: E402
 
 from pianokit.dimensions import DIMENSIONS  # noqa: E402
@@ -188,14 +188,9 @@ def main() -> None:
         lines.append(f"| {name} | {r['n_features']} | {r['cv_r2']:.3f} | {r['cv_within_passage_r2']:.3f} | "
                      f"{r['clean_r2']:.3f} | " + " | ".join(f"{r['shift'][c]:.2f} / {r['r2'][c]:.3f}"
                                                           for c in CONDITIONS) + " |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    out = prefix(args.out, "shift_sources")
-    write_json(out.with_suffix(".json"), "shift_sources.py", {
+    write_table(args.out, "shift_sources", lines, {
         "run": str(args.run), "wp_sd": cached["wp_sd"], "input_paths": cached["paths"], "groups": cached["groups"],
         "group_patterns": GROUPS, "candidates": candidates})
-    out.with_suffix(".md").write_text(text)
-    print(f"-> {out}.json, .md")
 
 
 if __name__ == "__main__":
