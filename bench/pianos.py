@@ -92,25 +92,31 @@ def fit(recipe: str, store: Path, manifest: Path, run: Path, epochs: int, batch_
                      *extra, "--store", str(store), "--manifest", str(manifest)], run)
 
 
+def fold_pianos(run: Path, table: pd.DataFrame):
+    """For each fold of ``run`` and each piano (manifest ``source``) it scored: (fold, piano, those
+    manifest rows, their predictions (n, 19), the mean label of the fold's training rows)."""
+    trainable = table[role_mask(table, "train")]
+    for path in sorted(run.glob("fold*/predictions.csv")):
+        k = int(path.parent.name.removeprefix("fold"))
+        preds = pd.read_csv(path)
+        rows = table.loc[preds["segment_id"]]
+        train_mean = trainable.loc[trainable["fold_passage"] != k, list(DIMENSIONS)].mean().to_numpy(float)
+        for piano in rows["source"].unique():
+            keep = (rows["source"] == piano).to_numpy()
+            yield k, piano, rows[keep], preds.loc[keep, [f"pred_{d}" for d in DIMENSIONS]].to_numpy(float), train_mean
+
+
 def per_piano(run: Path, manifest: Path) -> dict[str, dict]:
     """Model and baseline scores per piano from the run's fold predictions (mean over folds)."""
-    table = pd.read_csv(manifest).set_index("segment_id")
-    trainable = table[role_mask(table, "train")]
     out: dict[str, list] = {}
-    for fold in sorted(run.glob("fold*/predictions.csv")):
-        preds = pd.read_csv(fold)
-        preds["source"] = table.loc[preds["segment_id"], "source"].to_numpy()
-        k = int(fold.parent.name.removeprefix("fold"))
-        train_mean = trainable.loc[trainable["fold_passage"] != k, list(DIMENSIONS)].mean().to_numpy(float)
-        for piano, part in preds.groupby("source"):
-            truth = table.loc[part["segment_id"], list(DIMENSIONS)].to_numpy(float)
-            pred = part[[f"pred_{d}" for d in DIMENSIONS]].to_numpy(float)
-            passages = part["passage"].astype(str).to_numpy()
-            offset = pred - pred.mean(axis=0)
-            out.setdefault(piano, []).append((
-                evaluate(truth, pred, DIMENSIONS, passages),
-                evaluate(truth, offset + truth.mean(axis=0), DIMENSIONS, passages)["mean"]["r2"],
-                evaluate(truth, offset + train_mean, DIMENSIONS, passages)["mean"]["r2"]))
+    for _, piano, rows, pred, train_mean in fold_pianos(run, pd.read_csv(manifest).set_index("segment_id")):
+        truth = rows[list(DIMENSIONS)].to_numpy(float)
+        passages = rows["passage"].astype(str).to_numpy()
+        offset = pred - pred.mean(axis=0)
+        out.setdefault(piano, []).append((
+            evaluate(truth, pred, DIMENSIONS, passages),
+            evaluate(truth, offset + truth.mean(axis=0), DIMENSIONS, passages)["mean"]["r2"],
+            evaluate(truth, offset + train_mean, DIMENSIONS, passages)["mean"]["r2"]))
     return {piano: {"r2": float(np.mean([e["mean"]["r2"] for e, _, _ in evals])),
                     "within_passage_r2": float(np.mean([e["within_passage"]["mean"]["r2"] for e, _, _ in evals])),
                     "within_passage_r": float(np.mean([e["within_passage"]["mean"]["r"] for e, _, _ in evals])),

@@ -27,14 +27,12 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
+from pianos import fold_pianos  # noqa: E402
 from result_files import write_table  # noqa: E402
 from training_store import TRAIN_PIANOS  # noqa: E402
 
 from pianokit.dimensions import DIMENSIONS  # noqa: E402
 from pianokit.metrics import evaluate  # noqa: E402
-from pianokit.variants import role_mask  # noqa: E402
-
-PRED = [f"pred_{d}" for d in DIMENSIONS]
 
 
 def r2(truth: np.ndarray, pred: np.ndarray, passages: np.ndarray) -> float:
@@ -54,33 +52,24 @@ def calibrated(truth, pred, groups, train_mean, size, rated, rng) -> np.ndarray:
 
 def simulate(run: Path, manifest: Path, sizes: list[int], repeats: int, seed: int) -> dict[str, dict[str, float]]:
     """{piano: {setting: mean R² over folds (and over repeats)}} for one pianos.py run folder."""
-    table = pd.read_csv(manifest).set_index("segment_id")
-    trainable = table[role_mask(table, "train")]
     scores: dict[str, dict[str, list[float]]] = {}
-    for path in sorted(run.glob("fold*/predictions.csv")):
-        fold = int(path.parent.name.removeprefix("fold"))
-        preds = pd.read_csv(path)
-        rows = table.loc[preds["segment_id"]]
-        train_mean = trainable.loc[trainable["fold_passage"] != fold, list(DIMENSIONS)].mean().to_numpy(float)
-        rng = np.random.default_rng([seed, fold])
-        for piano in rows["source"].unique():
-            keep = (rows["source"] == piano).to_numpy()
-            part, info = preds[keep], rows[keep]
-            truth = info[list(DIMENSIONS)].to_numpy(float)
-            pred = part[PRED].to_numpy(float)
-            passages = part["passage"].astype(str).to_numpy()
-            groups = info["passage_group"].astype(str).to_numpy()
-            got = scores.setdefault(piano, {})
-            got.setdefault("none", []).append(r2(truth, pred, passages))
-            got.setdefault("fold_recentred", []).append(r2(truth, pred - pred.mean(0) + truth.mean(0), passages))
-            got.setdefault("fold_batch_recentred", []).append(r2(truth, pred - pred.mean(0) + train_mean, passages))
-            for rated in (False, True):
-                for size in sizes:
-                    name = f"{'rated' if rated else 'label_free'}_{size or 'all'}"
-                    draws = 1 if size == 0 else repeats
-                    got.setdefault(name, []).append(float(np.mean([
-                        r2(truth, calibrated(truth, pred, groups, train_mean, size, rated, rng), passages)
-                        for _ in range(draws)])))
+    rngs: dict[int, np.random.Generator] = {}
+    for fold, piano, info, pred, train_mean in fold_pianos(run, pd.read_csv(manifest).set_index("segment_id")):
+        rng = rngs.setdefault(fold, np.random.default_rng([seed, fold]))
+        truth = info[list(DIMENSIONS)].to_numpy(float)
+        passages = info["passage"].astype(str).to_numpy()
+        groups = info["passage_group"].astype(str).to_numpy()
+        got = scores.setdefault(piano, {})
+        got.setdefault("none", []).append(r2(truth, pred, passages))
+        got.setdefault("fold_recentred", []).append(r2(truth, pred - pred.mean(0) + truth.mean(0), passages))
+        got.setdefault("fold_batch_recentred", []).append(r2(truth, pred - pred.mean(0) + train_mean, passages))
+        for rated in (False, True):
+            for size in sizes:
+                name = f"{'rated' if rated else 'label_free'}_{size or 'all'}"
+                draws = 1 if size == 0 else repeats
+                got.setdefault(name, []).append(float(np.mean([
+                    r2(truth, calibrated(truth, pred, groups, train_mean, size, rated, rng), passages)
+                    for _ in range(draws)])))
     return {piano: {k: float(np.mean(v)) for k, v in got.items()} for piano, got in scores.items()}
 
 
