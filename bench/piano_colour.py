@@ -39,6 +39,7 @@ from result_files import fit_once, write_table  # noqa: E402
 from robustness import fold_models  # noqa: E402
 from training_store import RENDER_DIRS  # noqa: E402
 
+from pianokit.atomic import atomic_path  # noqa: E402
 from pianokit.dimensions import DIMENSIONS  # noqa: E402
 from pianokit.manifest import absolute_paths, read_manifest, write_csv_atomic  # noqa: E402
 from pianokit.metrics import evaluate  # noqa: E402
@@ -158,8 +159,8 @@ def colour_one(job: tuple[str, str], audio_dir: Path, seed: int) -> dict:
     if not target.is_file():
         y, sr = sf.read(audio, dtype="float32")
         out = conditions.colour(y, sr, *params)
-        out = 0.5 * out / max(1e-9, float(np.abs(out).max()))
-        sf.write(target, out, sr, format="FLAC", subtype="PCM_16")
+        with atomic_path(target) as tmp:  # an interrupted run leaves no half file for the next to reuse
+            sf.write(tmp, 0.5 * out / max(1e-9, float(np.abs(out).max())), sr, format="FLAC", subtype="PCM_16")
     return {"segment_id": f"{segment_id}@colour", "audio": str(target.resolve()),
             "augmentation": f'{{"colour": {list(params)}}}'}
 
