@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -34,7 +33,7 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).parent))
 from result_files import write_table  # noqa: E402
-from robustness import conditions, evaluated_rows  # noqa: E402
+from robustness import conditions, evaluated_rows, run_data  # noqa: E402
 
 from pianokit.baselines import ridge  # noqa: E402
 from pianokit.dimensions import DIMENSIONS  # noqa: E402
@@ -42,7 +41,6 @@ from pianokit.features import extract  # noqa: E402
 from pianokit.metrics import evaluate  # noqa: E402
 from pianokit.parallel import run_parallel  # noqa: E402
 from pianokit.store import FeatureStore  # noqa: E402
-from pianokit.training_data import load_training_data  # noqa: E402
 from pianokit.variants import role_mask  # noqa: E402
 
 CONDITIONS = ("clean", "reverb_0.8s", "reverb_2.0s", "noise_pink_30dB", "phone_gsm", "ogg_low")
@@ -101,9 +99,8 @@ def main() -> None:
     librosa_names = [n for n in store.config.features if not n.startswith("tr_")]
     transcribed = [n for n in store.config.features if n.startswith("tr_")]
     configs = {f: dataclasses.replace(store.config, features=tuple(librosa_names), mel_floor_db=f) for f in args.floors}
-    table, wp_sd = evaluated_rows(args.run)
-    config = json.loads((args.run / "config.json").read_text())
-    data = load_training_data(config["store"], config.get("manifest"), with_mels=False)
+    data = run_data(args.run)
+    table, wp_sd = evaluated_rows(args.run, data)
     rows = data.table.reset_index(drop=True)
     train, evaluated = role_mask(rows, "train"), role_mask(rows, "eval")
     ids = rows["segment_id"].astype(str).tolist()

@@ -81,14 +81,20 @@ def conditions(y: np.ndarray, other: Path | None, rng: np.random.Generator, tmp:
     return files
 
 
-def evaluated_rows(run: Path) -> tuple[pd.DataFrame, float]:
-    """The run's manifest rows marked for evaluation (clean renders of the training piano) and the
-    within-passage SD of their labels (the unit of rating shifts)."""
+def run_data(run: Path):
+    """The run's training data (its store and manifest, no log-mels)."""
     from pianokit.training_data import load_training_data
-    from pianokit.variants import role_mask
 
     config = json.loads((run / "config.json").read_text())
-    data = load_training_data(config["store"], config.get("manifest"), with_mels=False)
+    return load_training_data(config["store"], config.get("manifest"), with_mels=False)
+
+
+def evaluated_rows(run: Path, data=None) -> tuple[pd.DataFrame, float]:
+    """The run's manifest rows marked for evaluation (clean renders of the training piano) and the
+    within-passage SD of their labels (the unit of rating shifts); ``data``: run_data(run) if loaded."""
+    from pianokit.variants import role_mask
+
+    data = data if data is not None else run_data(run)
     evaluated = role_mask(data.table, "eval")
     labels = data.table[evaluated][list(DIMENSIONS)].to_numpy()
     centred, _ = passage_deviations(labels, labels, data.passages[evaluated])
