@@ -87,14 +87,13 @@ def segment_inputs(scorer, path: Path) -> dict[str, np.ndarray]:
     return {"features": inputs["features"][0], "mel": inputs["mel"]}
 
 
-def first_pass(run: Path, cache: Path) -> dict:
-    """Parts 1 and 2 on RUN's fold models; caches every segment's clean and conditioned features."""
+def first_pass(run: Path, table: pd.DataFrame, wp_sd: float, cache: Path) -> dict:
+    """Parts 1 and 2 on RUN's fold models (``table``: its evaluated rows by segment_id, ``wp_sd``: their
+    within-passage label SD); caches every segment's clean and conditioned features."""
     from pianokit.scorer import Scorer
 
     if cache.is_file():
         return pickle.loads(cache.read_bytes())
-    table, wp_sd = evaluated_rows(run)
-    table = table.set_index("segment_id", drop=False)
     ratings = pd.read_csv(run / "robustness_ratings.csv")
     segments = ratings[ratings["condition"] == "clean"][["segment_id", "fold"]].to_numpy()
     scorers = {k: Scorer(path, "cpu") for k, path in fold_models(run).items()}
@@ -161,10 +160,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     args.runs.mkdir(parents=True, exist_ok=True)
-    cached = first_pass(args.run, args.runs / "inputs.pkl")
-    store = json.loads((args.run / "config.json").read_text())["store"]
-    table, _ = evaluated_rows(args.run)
+    table, wp_sd = evaluated_rows(args.run)
     table = table.set_index("segment_id", drop=False)
+    cached = first_pass(args.run, table, wp_sd, args.runs / "inputs.pkl")
+    store = json.loads((args.run / "config.json").read_text())["store"]
     candidates = {"all features": candidate("all", "all", store, args.runs, cached, table)}
     for item in args.drop:
         name, _, features = item.partition("=")
