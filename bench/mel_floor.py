@@ -5,8 +5,9 @@ Usage:
   python bench/mel_floor.py [--store data/stores/multi_piano_aug0x3] [--run runs/hybrid_lite0_aug3_ens5]
                             [--floors -100 -80 -70] [--work runs/mel_floor] [--out bench/results/mel_floor]
 
-The log-mel floor (FeatureConfig.mel_floor_db, -100 dB below full scale of the level-normalised
-audio) clips quiet bands; codecs and noise change what lies near it. For each floor, the 79 librosa
+The floor of the log-mel the librosa features read (-100 dB below full scale of the level-normalised
+audio in feature version 4, where it was mel_floor_db; FeatureConfig.feature_floor_db since version 5,
+which this measurement led to) clips quiet bands; codecs and noise change what lies near it. For each floor, the 79 librosa
 features of every store row are computed again (cached in --work; the store's own values are used
 for its floor) and joined with the store's 36 transcription features, which do not depend on it.
 1. Accuracy: ridge on the 115 features, trained on each fold's training rows (every piano and
@@ -70,7 +71,7 @@ def store_features(store: FeatureStore, ids: list[str], floor: float, config, wo
     """Librosa features of ``ids`` at ``floor`` (the store's own when it was made with that floor)."""
     names = list(config.features)
     table = store.table.set_index("id")
-    if floor == store.config.mel_floor_db:
+    if floor == store.config.feature_floor_db:
         return table.loc[ids, names]
     cache = work / f"features_{int(floor)}.csv"
     if not cache.is_file():
@@ -98,7 +99,8 @@ def main() -> None:
     store = FeatureStore.open(args.store)
     librosa_names = [n for n in store.config.features if not n.startswith("tr_")]
     transcribed = [n for n in store.config.features if n.startswith("tr_")]
-    configs = {f: dataclasses.replace(store.config, features=tuple(librosa_names), mel_floor_db=f) for f in args.floors}
+    configs = {f: dataclasses.replace(store.config, features=tuple(librosa_names), feature_floor_db=f)
+               for f in args.floors}
     data = run_data(args.run)
     table, wp_sd = evaluated_rows(args.run, data)
     rows = data.table.reset_index(drop=True)

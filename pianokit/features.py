@@ -43,7 +43,12 @@ def normalise_level(y: np.ndarray, config: FeatureConfig) -> np.ndarray:
 
 def log_mel(y: np.ndarray, config: FeatureConfig, power_spec: np.ndarray | None = None) -> np.ndarray:
     """Log-mel spectrogram in dB relative to full scale of the level-normalised audio (``y`` is
-    normalised here unless the power spectrogram of normalised audio is given)."""
+    normalised here unless the power spectrogram of normalised audio is given), floored at
+    ``config.mel_floor_db``."""
+    return np.maximum(_log_mel_unfloored(y, config, power_spec), config.mel_floor_db)
+
+
+def _log_mel_unfloored(y: np.ndarray, config: FeatureConfig, power_spec: np.ndarray | None) -> np.ndarray:
     if power_spec is None:
         y = normalise_level(y, config)
         power_spec = np.abs(librosa.stft(y, n_fft=config.n_fft, hop_length=config.hop_length)) ** 2
@@ -51,7 +56,7 @@ def log_mel(y: np.ndarray, config: FeatureConfig, power_spec: np.ndarray | None 
         S=power_spec, sr=config.sample_rate, n_mels=config.n_mels, fmin=config.fmin, fmax=config.fmax
     )
     db = librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=None)
-    return np.maximum(db, config.mel_floor_db).astype(np.float32)
+    return db.astype(np.float32)
 
 
 def _mean_std(x: np.ndarray) -> list[float]:
@@ -137,8 +142,10 @@ def extract(y: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, np.ndarra
     """Return (feature vector in ``config.features`` order, log-mel of shape (n_mels, T)).
 
     The audio is first level-normalised (``normalise_level``). One STFT is shared by every spectral
-    feature; tempo and HPSS use the log-mel. Transcription features (``tr_*``, pianokit.transcribe)
-    are computed only when ``config.features`` asks for them.
+    feature; tempo, onsets, MFCCs and HPSS use the log-mel floored at ``config.feature_floor_db``
+    (higher than the model's ``mel_floor_db``, so a codec's emptied bands or a quiet noise floor
+    move them less); the log-mel returned is floored at ``mel_floor_db``. Transcription features
+    (``tr_*``, pianokit.transcribe) are computed only when ``config.features`` asks for them.
     """
     y = normalise_level(y, config)
     sr, hop = config.sample_rate, config.hop_length
@@ -146,9 +153,11 @@ def extract(y: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, np.ndarra
     duration = len(y) / sr
     stft_mag = np.abs(librosa.stft(y, n_fft=config.n_fft, hop_length=hop))
     power = stft_mag**2
-    mel_db = log_mel(y, config, power_spec=power)
+    raw_db = _log_mel_unfloored(y, config, power)
+    mel_db = np.maximum(raw_db, config.mel_floor_db)
+    feature_db = np.maximum(raw_db, config.feature_floor_db)
 
-    onset_env = librosa.onset.onset_strength(S=mel_db, sr=sr, hop_length=hop)
+    onset_env = librosa.onset.onset_strength(S=feature_db, sr=sr, hop_length=hop)
     tempo, pulse_clarity = _tempo(onset_env, frame_rate)
     onset_frames = librosa.onset.onset_detect(onset_envelope=onset_env, sr=sr, hop_length=hop)
     onset_times = onset_frames / frame_rate
@@ -158,7 +167,7 @@ def extract(y: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, np.ndarra
     values = [tempo, pulse_clarity, len(onset_frames) / duration, ioi_mean, ioi_std]
     values.append(ioi_std / ioi_mean if ioi_mean > 0 else 0.0)
 
-    mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=MFCC_COUNT)
+    mfcc = librosa.feature.mfcc(S=feature_db, n_mfcc=MFCC_COUNT)
     values += list(mfcc.mean(axis=1)) + list(mfcc.std(axis=1))
     contrast = librosa.feature.spectral_contrast(S=stft_mag, sr=sr, n_bands=CONTRAST_BANDS - 1, fmin=100.0)
     values += list(contrast.mean(axis=1))
@@ -174,7 +183,7 @@ def extract(y: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, np.ndarra
     values += list(librosa.feature.tonnetz(chroma=chroma).mean(axis=1))
     values.append(_key_strength(chroma_mean))
 
-    values.append(_harmonic_ratio(librosa.db_to_power(mel_db)))
+    values.append(_harmonic_ratio(librosa.db_to_power(feature_db)))
     values += [float(np.mean(onset_env)), float(np.std(onset_env)), float(np.max(onset_env))]
 
     rms = librosa.feature.rms(S=stft_mag, frame_length=config.n_fft, hop_length=hop)[0]

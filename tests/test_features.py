@@ -93,3 +93,28 @@ def test_hpss_median_filter_equals_scipy(frames):
     power[:, frames // 2] = 0.0
     for axis, size in ((1, (1, HPSS_KERNEL)), (0, (HPSS_KERNEL, 1))):
         np.testing.assert_array_equal(_median_filter(power, axis), median_filter(power, size=size, mode="reflect"))
+
+
+def test_features_ignore_a_noise_floor_below_the_feature_floor_while_the_model_mel_keeps_it():
+    t = np.arange(SR // 2) / SR
+    notes = [np.sin(2 * np.pi * f * t) * np.exp(-4 * t) for f in (262, 330, 392, 523, 440, 349, 294, 262)]
+    y = (0.3 * np.concatenate(notes)).astype(np.float32)
+    hiss = y + 1e-5 * np.random.default_rng(0).standard_normal(len(y)).astype(np.float32)  # ~80 dB down
+    mfcc = [i for i, name in enumerate(EXTENDED_FEATURES) if name.startswith("mfcc")]
+    moved, mels = {}, {}
+    for floor in (-100.0, -80.0):
+        config = FeatureConfig(features=EXTENDED_FEATURES, feature_floor_db=floor)
+        (clean, mels[floor]), (noisy, _) = extract(y, config), extract(hiss, config)
+        moved[floor] = np.abs(clean[mfcc] - noisy[mfcc]).mean()
+    assert moved[-80.0] < 0.1 * moved[-100.0]
+    np.testing.assert_array_equal(mels[-80.0], mels[-100.0])
+    assert mels[-80.0].min() == pytest.approx(FeatureConfig().mel_floor_db)
+
+
+def test_a_version_4_config_reads_with_the_floor_it_was_made_with():
+    old = FeatureConfig().to_dict()
+    del old["feature_floor_db"]
+    old["version"] = 4
+    assert FeatureConfig.from_dict(old).feature_floor_db == old["mel_floor_db"]
+    with pytest.raises(ValueError, match="feature_floor_db"):
+        FeatureConfig.from_dict({**FeatureConfig().to_dict(), "feature_floor_db": 5})
