@@ -348,7 +348,8 @@ numbers = st.one_of(st.integers(-10**13, 10**13), st.floats(allow_nan=True, allo
 
 @settings(max_examples=200, deadline=None)
 @given(st.dictionaries(st.sampled_from(["sample_rate", "n_fft", "hop_length", "n_mels", "fmin", "fmax",
-                                        "mel_floor_db", "min_duration"]), numbers, min_size=1, max_size=4),
+                                        "mel_floor_db", "feature_floor_db", "min_duration"]), numbers,
+                             min_size=1, max_size=4),
        st.dictionaries(st.sampled_from(["frames", "hop_frames", "segment_seconds"]), numbers, max_size=3))
 def test_fuzz_metadata_numbers(config_change, window_change):
     meta = copy.deepcopy(DEFAULT_META)
@@ -362,6 +363,7 @@ def test_fuzz_metadata_numbers(config_change, window_change):
         fc, w = meta["feature_config"], meta["window"]
         assert 8000 <= fc["sample_rate"] <= 96000 and 16 <= fc["hop_length"] <= fc["n_fft"]
         assert 0 <= fc["fmin"] < fc["fmax"] <= fc["sample_rate"] / 2 and 0.05 <= fc["min_duration"] <= 60
+        assert -200 <= fc["feature_floor_db"] <= 0
         assert 1 <= w["hop_frames"] <= w["frames"] <= 100_000 and 1 <= w.get("segment_seconds", 30) <= 600
 
 
