@@ -15,7 +15,10 @@ on a store built from MIDI by the current code (aug3_fresh; its wall time, taken
 timestamps, includes computing the Lite0 embeddings of every row, about 7 minutes), and the shipped
 recipe with feature version 5 (floor80: the librosa features read the log-mel floored at -80 dB, on the
 x3 store carried over by bench/refloor_store.py; the floor was chosen on test folds by
-bench/mel_floor.py). Each entry is one
+bench/mel_floor.py), and that recipe without the 19 harmonic features (chroma, tonnetz, key
+strength), with one member beside its one-member reference and with five (the one-member runs were
+made by the same `pianokit fit` commands before the entries existed; their wall times are taken from
+the runs' timestamps). Each entry is one
 `pianokit fit` (finished runs are reused). Prints a table and writes PREFIX.json and .md
 (mean R², r, within-passage R² and r, the baselines of the same folds, wall time).
 """
@@ -34,6 +37,14 @@ SHIPPED = ["--arch", "hybrid", "--branch", "efficientnet", "--param", "frozen=tr
 STORE1, STORE3 = "data/stores/multi_piano_aug0", "data/stores/multi_piano_aug0x3"
 STORE5 = "data/stores/multi_piano_v5"  # bench/refloor_store.py --old data/stores/multi_piano_aug0x3
 FRESH3 = "data/fresh_v7/stores/multi_piano_aug0x3"  # bench/training_store.py --data data/fresh_v7 --copies 3
+ONE = SHIPPED[:-1] + ["1"]  # the shipped recipe with one member
+HARMONIC = "all,-chroma_*,-tonnetz*,-key_strength"  # the features less the 19 harmonic ones
+
+
+def no_harmonic(args: list[str]) -> list[str]:
+    return [HARMONIC if a == "all" and args[i - 1] == "--features" else a for i, a in enumerate(args)]
+
+
 PERFORMER = ["--split", "performer"]
 PW = ["--passage-weight", "2"]
 CW = ["--consistency-weight", "1"]
@@ -63,6 +74,18 @@ ENTRIES = {
                 "runs/hybrid_lite0_v5_ens5", SHIPPED + ["--final", "--store", STORE5]),
     "floor80_performer": ("the same, performer split", "runs/hybrid_lite0_v5_ens5_performer",
                           SHIPPED + PERFORMER + ["--store", STORE5]),
+    "floor80_1": ("floor80 with one member (reference for the next entry)", "runs/harmonic/all_1",
+                  ONE + ["--store", STORE5]),
+    "floor80_1_performer": ("the same, performer split", "runs/harmonic/all_1_performer",
+                            ONE + PERFORMER + ["--store", STORE5]),
+    "no_harmonic_1": ("floor80_1 without the 19 harmonic features (chroma, tonnetz, key strength: they name the "
+                      "music more than the playing)", "runs/harmonic/noharm_1", no_harmonic(ONE) + ["--store", STORE5]),
+    "no_harmonic_1_performer": ("the same, performer split", "runs/harmonic/noharm_1_performer",
+                                no_harmonic(ONE) + PERFORMER + ["--store", STORE5]),
+    "no_harmonic": ("floor80 without the 19 harmonic features, 5 members", "runs/harmonic/noharm_ens5",
+                    no_harmonic(SHIPPED) + ["--store", STORE5]),
+    "no_harmonic_performer": ("the same, performer split", "runs/harmonic/noharm_ens5_performer",
+                              no_harmonic(SHIPPED) + PERFORMER + ["--store", STORE5]),
 }
 
 
@@ -78,8 +101,8 @@ def main() -> None:
         rows.append(fit_entry(name, question, fit_args, Path(folder)))
     write_entries(prefix(args.out, "recipes"), "recipes.py", rows,
                   "Multi-piano store, scored on clean MuseScore renders, leak-free folds; `(wp)` = within-passage R²; "
-                  "baselines fitted on the same folds by the same code (ridge on the 115 features of every training "
-                  "row). Wall times share the 2 cores with whatever else ran.", "what changes")
+                  "baselines fitted on the same folds by the same code (ridge on the run's features, 115 unless the "
+                  "entry drops some, of every training row). Wall times share the 2 cores with whatever else ran.", "what changes")
 
 
 if __name__ == "__main__":
