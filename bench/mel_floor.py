@@ -6,10 +6,11 @@ Usage:
                             [--floors -100 -80 -70] [--work runs/mel_floor] [--out bench/results/mel_floor]
 
 The floor of the log-mel the librosa features read (-100 dB below full scale of the level-normalised
-audio in feature version 4, where it was mel_floor_db; FeatureConfig.feature_floor_db since version 5,
-which this measurement led to) clips quiet bands; codecs and noise change what lies near it. For each floor, the 79 librosa
-features of every store row are computed again (cached in --work; the store's own values are used
-for its floor) and joined with the store's 36 transcription features, which do not depend on it.
+audio in feature version 4, where it was mel_floor_db; FeatureConfig.feature_floor_db since version
+5, which this measurement led to) clips quiet bands; codecs and noise change what lies near it. For
+each floor, the 79 librosa features of every store row are computed again (cached in --work; the
+store's own values are used for its floor) and joined with the store's 36 transcription features,
+which do not depend on it.
 1. Accuracy: ridge on the 115 features, trained on each fold's training rows (every piano and
    augmented recording the manifest marks for training), scored on the held-out clean renders.
 2. Steadiness: the same fold models rate the segments and conditions of bench/robustness.py (the
