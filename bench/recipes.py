@@ -59,7 +59,7 @@ ENTRIES = {
             SHIPPED + PW + ["--store", STORE1]),
     "pw2_performer": ("the same, performer split", "runs/pw/hybrid_lite0_multi_piano_ens5_pw2_performer",
                       SHIPPED + PW + PERFORMER + ["--store", STORE1]),
-    "aug3": ("3 augmented recordings per segment and piano instead of 1 (shipped now)", "runs/hybrid_lite0_aug3_ens5",
+    "aug3": ("3 augmented recordings per segment and piano instead of 1 (shipped with feature version 4)", "runs/hybrid_lite0_aug3_ens5",
              SHIPPED + ["--final", "--store", STORE3]),
     "aug3_performer": ("the same, performer split", "runs/hybrid_lite0_aug3_ens5_performer",
                        SHIPPED + PERFORMER + ["--store", STORE3]),
