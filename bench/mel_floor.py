@@ -2,7 +2,7 @@
 without costing accuracy? Measured with ridge regression (pianokit.baselines.ridge), leak-free folds.
 
 Usage:
-  python bench/mel_floor.py [--store data/stores/multi_piano_aug0x3] [--run runs/hybrid_lite0_aug3_ens5]
+  python bench/mel_floor.py [--store data/stores/multi_piano_v5] [--run runs/hybrid_lite0_v5_ens5]
                             [--floors -100 -80 -70] [--work runs/mel_floor] [--out bench/results/mel_floor]
 
 The floor of the log-mel the librosa features read (-100 dB below full scale of the level-normalised
@@ -14,10 +14,11 @@ which do not depend on it.
 1. Accuracy: ridge on the 115 features, trained on each fold's training rows (every piano and
    augmented recording the manifest marks for training), scored on the held-out clean renders.
 2. Steadiness: the same fold models rate the segments and conditions of bench/robustness.py (the
-   shipped run's robustness_ratings.csv, seed 0), features made again at each floor: mean |rating
-   shift| from clean in within-passage label SDs, and R².
+   run's robustness_ratings.csv, seed 0), librosa features made again at each floor under each
+   condition while the transcription features keep their clean values (so the shift is the librosa
+   features' part alone): mean |rating shift| from clean in within-passage label SDs, and R².
 Ridge is the in-house baseline, not the shipped hybrid: this asks whether the features get steadier,
-which a retrained store would have to confirm for the shipped recipe.
+which a retrained model has to confirm (bench/results/robustness.md measures the shipped one).
 """
 
 from __future__ import annotations
@@ -89,8 +90,8 @@ def store_features(store: FeatureStore, ids: list[str], floor: float, config, wo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--store", type=Path, default=Path("data/stores/multi_piano_aug0x3"))
-    parser.add_argument("--run", type=Path, default=Path("runs/hybrid_lite0_aug3_ens5"),
+    parser.add_argument("--store", type=Path, default=Path("data/stores/multi_piano_v5"))
+    parser.add_argument("--run", type=Path, default=Path("runs/hybrid_lite0_v5_ens5"),
                         help="run whose robustness_ratings.csv names the segments (and whose manifest is used)")
     parser.add_argument("--floors", type=float, nargs="+", default=[-100.0, -80.0, -70.0])
     parser.add_argument("--work", type=Path, default=Path("runs/mel_floor"))
@@ -156,7 +157,8 @@ def main() -> None:
     cols = [c for c in CONDITIONS if c != "clean"]
     lines = [f"Ridge on 79 librosa features (made at each floor) + 36 transcription features, trained on the "
              f"training rows of `{args.run}`'s manifest, leak-free passage folds; steadiness on its "
-             f"{len(segments)} robustness segments (shift in within-passage label SDs, {wp_sd:.3f}).", "",
+             f"{len(segments)} robustness segments (shift in within-passage label SDs, {wp_sd:.3f}; librosa features "
+             f"made under each condition, transcription features held at their clean values).", "",
              "| mel floor (dB) | CV R² | CV wp R² | clean R² | " + " | ".join(f"{c}: shift / R²" for c in cols) + " |",
              "|---|---|---|---|" + "---|" * len(cols)]
     for floor, e in results.items():
