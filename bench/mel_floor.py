@@ -38,7 +38,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from result_files import write_table  # noqa: E402
 from robustness import conditions, evaluated_rows, run_data  # noqa: E402
 
+from pianokit.audio import load_audio  # noqa: E402
 from pianokit.baselines import ridge  # noqa: E402
+from pianokit.contract import SEGMENT_SECONDS  # noqa: E402
 from pianokit.dimensions import DIMENSIONS  # noqa: E402
 from pianokit.features import extract  # noqa: E402
 from pianokit.metrics import evaluate  # noqa: E402
@@ -50,8 +52,19 @@ CONDITIONS = ("clean", "reverb_0.8s", "reverb_2.0s", "noise_pink_30dB", "phone_g
 
 
 def librosa_features(audio: str, config) -> np.ndarray:
-    y, _ = sf.read(audio, dtype="float32", always_2d=True)
-    return extract(y.mean(axis=1), config)[0]
+    """``config.features`` of one audio file, read as `pianokit extract` reads it (pianokit.audio.load_audio)."""
+    return extract(load_audio(audio, config.sample_rate, config.min_duration, SEGMENT_SECONDS), config)[0]
+
+
+def compute_features(audio: list[str], config, jobs: int, label: str) -> np.ndarray:
+    """``librosa_features`` of every file, (len(audio), len(config.features)), in parallel; stops on a failure."""
+    worker = functools.partial(librosa_features, config=config)
+    done = {}
+    for path, result, error in run_parallel(worker, audio, jobs, label, progress=True):
+        if error:
+            raise SystemExit(f"{path}: {error}")
+        done[path] = result
+    return np.array([done[a] for a in audio]).reshape(len(audio), len(config.features))
 
 
 def conditioned_features(job: tuple[str, str], configs: dict) -> dict:
@@ -77,14 +90,8 @@ def store_features(store: FeatureStore, ids: list[str], floor: float, config, wo
         return table.loc[ids, names]
     cache = work / f"features_{int(floor)}.csv"
     if not cache.is_file():
-        jobs = [str(table.loc[i, "audio"]) for i in ids]
-        worker = functools.partial(librosa_features, config=config)
-        rows = {}
-        for audio, result, error in run_parallel(worker, jobs, 2, f"floor {floor:g}", progress=True):
-            if error:
-                raise SystemExit(f"{audio}: {error}")
-            rows[audio] = result
-        pd.DataFrame([rows[a] for a in jobs], index=ids, columns=names).rename_axis("id").to_csv(cache)
+        values = compute_features([str(table.loc[i, "audio"]) for i in ids], config, 2, f"floor {floor:g}")
+        pd.DataFrame(values, index=ids, columns=names).rename_axis("id").to_csv(cache)
     return pd.read_csv(cache, index_col="id").loc[ids, names]
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import functools
 import json
 import os
 import shutil
@@ -26,32 +25,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).parent))
+from mel_floor import compute_features  # noqa: E402
 from result_files import write_table  # noqa: E402
 
 from pianokit.atomic import atomic_path, write_text  # noqa: E402
 from pianokit.contract import FEATURE_VERSION, FeatureConfig  # noqa: E402
-from pianokit.features import extract  # noqa: E402
-from pianokit.parallel import run_parallel  # noqa: E402
 
 CHECKED = 20  # reused rows recomputed to prove the reuse file was made with these settings
-
-
-def librosa_features(audio: str, config: FeatureConfig) -> np.ndarray:
-    y, _ = sf.read(audio, dtype="float32", always_2d=True)
-    return extract(y.mean(axis=1), config)[0]
-
-
-def compute(audio: list[str], config: FeatureConfig, jobs: int) -> np.ndarray:
-    worker = functools.partial(librosa_features, config=config)
-    done = {}
-    for path, result, error in run_parallel(worker, audio, jobs, "features", progress=True):
-        if error:
-            raise SystemExit(f"{path}: {error}")
-        done[path] = result
-    return np.array([done[a] for a in audio]).reshape(len(audio), len(config.features))
 
 
 def main() -> None:
@@ -73,22 +55,21 @@ def main() -> None:
     librosa_names = [n for n in new.features if not n.startswith("tr_")]
     lib_config = dataclasses.replace(new, features=tuple(librosa_names))
     table = pd.read_csv(args.old / "features.csv", dtype={"id": str})
+    audio_of = table.set_index("id")["audio"].astype(str)
     values = pd.DataFrame(np.nan, index=table["id"], columns=librosa_names)
     reused = 0
     if args.reuse:
         cache = pd.read_csv(args.reuse, dtype={"id": str}).set_index("id")[librosa_names]
         cache = cache[cache.index.isin(values.index)]
         sample = cache.sample(min(CHECKED, len(cache)), random_state=0)
-        audio = table.set_index("id").loc[sample.index, "audio"].astype(str).tolist()
-        fresh = compute(audio, lib_config, args.jobs)
+        fresh = compute_features(audio_of[sample.index].tolist(), lib_config, args.jobs, "check")
         if not np.allclose(fresh, sample.to_numpy(float), rtol=1e-4, atol=1e-5):
             raise SystemExit(f"{args.reuse}: its rows differ from features computed now; not reused")
         values.loc[cache.index] = cache.to_numpy(float)
         reused = len(cache)
     todo = values.index[values.isna().any(axis=1)]
-    audio = table.set_index("id").loc[todo, "audio"].astype(str).tolist()
     if len(todo):
-        values.loc[todo] = compute(audio, lib_config, args.jobs)
+        values.loc[todo] = compute_features(audio_of[todo].tolist(), lib_config, args.jobs, "features")
     computing_s = time.perf_counter() - start
 
     staging = args.new.with_name(args.new.name + ".partial")
