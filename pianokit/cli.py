@@ -92,7 +92,8 @@ def dataset() -> None:
 @click.option("--out", default="data/percepiano", show_default=True, type=click.Path(path_type=Path),
               help="Where audio/ and manifest.csv are written.")
 @click.option("--soundfont", type=click.Path(path_type=Path), default=None,
-              help="SoundFont (.sf2/.sf3); default: the first Debian SoundFont installed.")
+              help="SoundFont (.sf2/.sf3), or a folder of recorded piano notes named like A0v1.ogg "
+                   "(e.g. Salamander Grand Piano, see docs/percepiano.md); default: the first Debian SoundFont installed.")
 @click.option("--sample-rate", type=click.IntRange(8000, 96000), default=22050, show_default=True)
 @jobs_option
 @progress_option

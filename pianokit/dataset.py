@@ -94,8 +94,9 @@ def prepare_percepiano(
     ``out/manifest.csv`` of the labelled segments. Returns (manifest, failures)."""
     src = Source.open(source)
     segments = src.labelled_segments()
-    find_fluidsynth()
     font = find_soundfont(soundfont)
+    if not font.is_dir():
+        find_fluidsynth()
     out = own_folder(out, "audio", "pianokit dataset folder")
     audio_dir = out / "audio"
     todo = [m for m in src.midi_files() if not (audio_dir / f"{segment_id(m)}.wav").exists()]

@@ -40,10 +40,15 @@ def find_fluidsynth() -> str:
 
 
 def find_soundfont(path: str | os.PathLike | None = None) -> Path:
-    """The given SoundFont, or the first Debian SoundFont installed."""
+    """The given SoundFont or folder of piano samples (pianokit.sampler), or the first Debian
+    SoundFont installed."""
+    from pianokit.sampler import is_sample_folder
+
     if path is not None:
         path = Path(path)
-        if not path.is_file():
+        if path.is_dir() and not is_sample_folder(path):
+            raise InputError(f"{path}: a folder without piano samples named like A0v1.ogg (pianokit.sampler)")
+        if not path.exists():
             raise InputError(f"{path}: SoundFont not found")
         return path
     for candidate in DEBIAN_SOUNDFONTS:
@@ -70,10 +75,15 @@ def render_midi(
 ) -> Path:
     """Render ``midi`` to a mono 16-bit WAV at ``out`` (written atomically).
 
+    ``soundfont`` may be a folder of recorded notes instead: pianokit.sampler renders it. Otherwise
     FluidSynth honours the sustain pedal (CC64) by default; the gain is fixed for every file so
     loudness differences between performances survive; chorus and reverb are off for a dry signal.
     A compressed SoundFont is played from its decompressed copy (the same samples, decoded once).
     """
+    if Path(soundfont).is_dir():
+        from pianokit import sampler
+
+        return sampler.render(midi, out, soundfont, sample_rate)
     midi, out, soundfont = Path(midi), Path(out), for_rendering(soundfont)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".render-") as tmp:

@@ -109,7 +109,7 @@ def for_rendering(path: str | os.PathLike, cache: Path | None = None) -> Path:
     """``path`` itself, or for a compressed SoundFont its decompressed copy in the cache (made once;
     keyed by name, size and modification time, so a changed file is decompressed again)."""
     path = Path(path)
-    if not is_compressed(path):
+    if path.is_dir() or not is_compressed(path):
         return path
     stat = path.stat()
     target = (cache or CACHE) / f"{path.stem}-{stat.st_size}-{stat.st_mtime_ns}.sf2"
