@@ -18,7 +18,9 @@ x3 store carried over by bench/refloor_store.py; the floor was chosen on test fo
 bench/mel_floor.py), and that recipe without the 19 harmonic features (chroma, tonnetz, key
 strength), with one member beside its one-member reference and with five (the one-member runs were
 made by the same `pianokit fit` commands before the entries existed; their wall times are taken from
-the runs' timestamps). Each entry is one
+the runs' timestamps), and floor80 with a fourth training piano, the Salamander grand (salamander:
+its renders by pianokit.sampler and 3 augmented recordings of each, extracted into a copy of the
+version-5 store whose other rows are reused; wall time includes the new rows' Lite0 embeddings). Each entry is one
 `pianokit fit` (finished runs are reused). Prints a table and writes PREFIX.json and .md
 (mean R², r, within-passage R² and r, the baselines of the same folds, wall time).
 """
@@ -36,6 +38,7 @@ SHIPPED = ["--arch", "hybrid", "--branch", "efficientnet", "--param", "frozen=tr
            "--features", "all", "--epochs", "200", "--patience", "15", "--batch-size", "128", "--ensemble", "5"]
 STORE1, STORE3 = "data/stores/multi_piano_aug0", "data/stores/multi_piano_aug0x3"
 STORE5 = "data/stores/multi_piano_v5"  # bench/refloor_store.py --old data/stores/multi_piano_aug0x3
+STORE5S = "data/stores/multi_piano_v5s"  # STORE5 + the Salamander grand and 3 augmented recordings of it (docs/results.md)
 FRESH3 = "data/fresh_v7/stores/multi_piano_aug0x3"  # bench/training_store.py --data data/fresh_v7 --copies 3
 ONE = SHIPPED[:-1] + ["1"]  # the shipped recipe with one member
 HARMONIC = "all,-chroma_*,-tonnetz*,-key_strength"  # the features less the 19 harmonic ones
@@ -86,6 +89,11 @@ ENTRIES = {
                     no_harmonic(SHIPPED) + ["--store", STORE5]),
     "no_harmonic_performer": ("the same, performer split", "runs/harmonic/noharm_ens5_performer",
                               no_harmonic(SHIPPED) + PERFORMER + ["--store", STORE5]),
+    "salamander": ("floor80 + a fourth training piano: the Salamander grand (recorded notes, pianokit.sampler), its "
+                   "clean renders and 3 augmented recordings of each", "runs/hybrid_lite0_v5s_ens5",
+                   SHIPPED + ["--final", "--store", STORE5S]),
+    "salamander_performer": ("the same, performer split", "runs/hybrid_lite0_v5s_ens5_performer",
+                             SHIPPED + PERFORMER + ["--store", STORE5S]),
 }
 
 
