@@ -104,16 +104,17 @@ def rate_equalised(job: tuple[str, str, str], curves: dict[str, np.ndarray]) -> 
 
 
 def scores_by_fold(table: pd.DataFrame, preds: pd.DataFrame) -> dict[str, float]:
-    """Mean over folds of R² and within-passage R² of a predictions table (segment_id, pred_*)."""
-    r2, wp = [], []
+    """Mean over folds of R², within-passage R² and within-passage r of a predictions table
+    (segment_id, pred_*); ``table`` is indexed by segment_id."""
+    scores = []
     rows = table.loc[preds["segment_id"]]
     for _, part in preds.groupby(rows["fold_passage"].to_numpy()):
         info = table.loc[part["segment_id"]]
         ev = evaluate(info[list(DIMENSIONS)].to_numpy(float), part[[f"pred_{d}" for d in DIMENSIONS]].to_numpy(float),
                       DIMENSIONS, info["passage"].astype(str).to_numpy())
-        r2.append(ev["mean"]["r2"])
-        wp.append(ev["within_passage"]["mean"]["r2"])
-    return {"r2": float(np.mean(r2)), "within_passage_r2": float(np.mean(wp))}
+        scores.append((ev["mean"]["r2"], ev["within_passage"]["mean"]["r2"], ev["within_passage"]["mean"]["r"]))
+    r2, wp_r2, wp_r = np.mean(scores, axis=0)
+    return {"r2": float(r2), "within_passage_r2": float(wp_r2), "within_passage_r": float(wp_r)}
 
 
 def oracle_part(run: Path, pairs: int, seed: int) -> dict:

@@ -24,11 +24,11 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
+from piano_colour import scores_by_fold  # noqa: E402
 from result_files import write_table  # noqa: E402
 from robustness import evaluated_rows, fold_models  # noqa: E402
 
 from pianokit.dimensions import DIMENSIONS  # noqa: E402
-from pianokit.metrics import evaluate  # noqa: E402
 from pianokit.parallel import run_parallel  # noqa: E402
 
 PRED = [f"pred_{d}" for d in DIMENSIONS]
@@ -46,9 +46,10 @@ def ratings_on(run: Path, name: str, folder: Path, rows: pd.DataFrame, models: d
     """RUN/unheard_<name>.csv: segment_id, fold, pred_* for every evaluated row whose render exists."""
     cache = run / f"unheard_{name}.csv"
     done = pd.read_csv(cache) if cache.is_file() else pd.DataFrame(columns=["segment_id", "fold", *PRED])
+    rated = set(done["segment_id"])
     todo = [(str(folder / f"{source}.wav"), str(models[int(fold)].with_suffix(".onnx")), sid)
             for sid, source, fold in zip(rows["segment_id"], rows["source_id"], rows["fold_passage"])
-            if sid not in set(done["segment_id"]) and (folder / f"{source}.wav").is_file()]
+            if sid not in rated and (folder / f"{source}.wav").is_file()]
     fold_of = dict(zip(rows["segment_id"], rows["fold_passage"]))
     new = []
     for (_, _, sid), result, error in run_parallel(rate, todo, jobs, f"rate {name}", progress=True):
@@ -64,18 +65,10 @@ def ratings_on(run: Path, name: str, folder: Path, rows: pd.DataFrame, models: d
 
 
 def summary(rows: pd.DataFrame, rated: pd.DataFrame, reference: pd.DataFrame, label_sd: float) -> dict:
-    info = rows.set_index("segment_id").loc[rated["segment_id"]]
-    scores = []
-    for fold in sorted(rated["fold"].unique()):
-        part = (rated["fold"] == fold).to_numpy()
-        ev = evaluate(info[list(DIMENSIONS)].to_numpy(float)[part], rated[PRED].to_numpy(float)[part], DIMENSIONS,
-                      info["passage"].astype(str).to_numpy()[part])
-        scores.append((ev["mean"]["r2"], ev["within_passage"]["mean"]["r2"], ev["within_passage"]["mean"]["r"]))
     ref = reference.set_index("segment_id").loc[rated["segment_id"], PRED].to_numpy(float)
     shift = np.abs(rated[PRED].to_numpy(float) - ref).mean() / label_sd
-    r2, wp_r2, wp_r = np.mean(scores, axis=0)
-    return {"segments": int(len(rated)), "r2": float(r2), "within_passage_r2": float(wp_r2),
-            "within_passage_r": float(wp_r), "mean_shift_wp_sd": float(shift)}
+    return {"segments": int(len(rated)), **scores_by_fold(rows.set_index("segment_id", drop=False), rated),
+            "mean_shift_wp_sd": float(shift)}
 
 
 def main() -> None:
