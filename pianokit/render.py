@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from pianokit.atomic import atomic_path
 from pianokit.errors import InputError
 from pianokit.soundfont import for_rendering
 
@@ -103,8 +104,12 @@ def render_midi(
             detail = (proc.stderr or proc.stdout).strip().splitlines()
             reason = detail[-1] if detail else "no notes sounded"
             raise InputError(f"{midi}: FluidSynth rendered silence ({reason}); is it a valid MIDI file?")
-        mono = trim_trailing_silence(stereo.mean(axis=1), rate)
-        part = Path(tmp) / "mono.wav"
-        sf.write(part, np.clip(mono, -1.0, 1.0), rate, subtype="PCM_16")
-        os.replace(part, out)
+        return write_render(stereo.mean(axis=1), rate, out)
+
+
+def write_render(mono: np.ndarray, sample_rate: int, out: Path) -> Path:
+    """A rendered mono signal as the 16-bit WAV ``out`` (written atomically), trailing silence cut."""
+    with atomic_path(out) as tmp:
+        sf.write(tmp, np.clip(trim_trailing_silence(mono, sample_rate), -1.0, 1.0), sample_rate,
+                 subtype="PCM_16", format="WAV")
     return out

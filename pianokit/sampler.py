@@ -136,10 +136,7 @@ def synthesise(notes, pedal: list[tuple[float, int]], bank: SampleBank, gain: fl
 def render(midi: str | os.PathLike, out: str | os.PathLike, folder: str | os.PathLike, sample_rate: int = 22050,
            gain: float = DEFAULT_GAIN) -> Path:
     """Render ``midi`` to a mono 16-bit WAV at ``out`` (written atomically) with the samples in ``folder``."""
-    import soundfile as sf
-
-    from pianokit.atomic import atomic_path
-    from pianokit.render import TRIM_THRESHOLD, trim_trailing_silence
+    from pianokit.render import TRIM_THRESHOLD, write_render
     from pianokit.symbolic import read_notes
 
     frame, controls = read_notes(midi)
@@ -147,12 +144,7 @@ def render(midi: str | os.PathLike, out: str | os.PathLike, folder: str | os.Pat
                    _bank(str(folder), sample_rate), gain)
     if np.max(np.abs(y), initial=0.0) < TRIM_THRESHOLD:
         raise InputError(f"{midi}: the samples rendered silence")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out) as tmp:
-        sf.write(tmp, np.clip(trim_trailing_silence(y, sample_rate), -1.0, 1.0), sample_rate, subtype="PCM_16",
-                 format="WAV")
-    return out
+    return write_render(y, sample_rate, Path(out))
 
 
 @lru_cache(maxsize=4)
