@@ -175,7 +175,7 @@ class Scorer:
         checks = RecordingStats()
         windowed = "mel" in self.metadata.input_names
         for offset, segment in segments:
-            checks.add(segment)
+            checks.add(segment, sr)
             outputs.append(self.session.run(None, self.inputs_for(segment)))
             frames = window_offsets(1 + len(segment) // hop, self.window) if windowed else [0]
             starts += [round(offset + f * hop / sr, 3) for f in frames]

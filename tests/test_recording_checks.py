@@ -3,7 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import SR, sine, write_wav
+from conftest import SR, needs_fluidsynth, sine, tiny_midi, write_wav
 from pianokit.recording_checks import RecordingStats
 from pianokit.scorer import DEFAULT_MODEL, Scorer
 
@@ -70,3 +70,132 @@ def test_scorer_reports_warnings_in_every_format(tmp_path, piano):
     quiet = write_wav(tmp_path / "quiet.wav", sine(440, 3, amp=0.3))
     as_csv = CliRunner().invoke(cli, ["score", str(quiet), "--format", "csv"])
     assert as_csv.stdout.splitlines()[0].endswith(",warnings")
+
+
+NOT_PIANO = "does not sound like a piano"
+
+
+def not_piano(y: np.ndarray, sr: int = SR) -> bool:
+    stats = RecordingStats()
+    stats.add(y, sr)
+    return any(w.startswith(NOT_PIANO) for w in stats.warnings())
+
+
+def test_steady_tones_do_not_sound_like_a_piano():
+    assert not_piano(sine(440, 8))
+    t = np.arange(8 * SR) / SR
+    assert not_piano((0.1 * sum(np.sin(2 * np.pi * f * t) for f in (261.6, 329.6, 392.0))).astype(np.float32))
+
+
+def vowels(seconds: float = 8.0, seed: int = 0) -> np.ndarray:
+    """Speech-like sound: a gliding harmonic voice through formants, in syllables that swell and fade."""
+    import scipy.signal
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SR)) / SR
+    f0 = 140 * (1 + 0.15 * np.sin(2 * np.pi * 0.7 * t) + 0.05 * np.sin(2 * np.pi * 3.1 * t))
+    phase = 2 * np.pi * np.cumsum(f0) / SR
+    voice = sum(np.sin(k * phase) / k for k in range(1, 30))
+    out = np.zeros_like(t)
+    for formant in (rng.uniform(500, 800), rng.uniform(1000, 1800), rng.uniform(2300, 3000)):
+        b, a = scipy.signal.iirpeak(formant, 5, SR)
+        out += scipy.signal.lfilter(b, a, voice)
+    syllables = np.clip(np.sin(2 * np.pi * 4.0 * t + rng.uniform(0, 6)), 0, None) ** 2
+    out *= syllables * (1 - 0.9 * (np.sin(2 * np.pi * 0.5 * t) > 0.9))
+    return (0.5 * out / np.abs(out).max()).astype(np.float32)
+
+
+def test_speech_like_sound_does_not_sound_like_a_piano():
+    assert not_piano(vowels())
+    assert not_piano(vowels(seed=1), sr=SR)
+
+
+def test_real_speech_does_not_sound_like_a_piano(tmp_path):
+    import shutil
+    import subprocess
+
+    import librosa
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng (Debian package) is not installed")
+    wav = tmp_path / "speech.wav"
+    subprocess.run(["espeak-ng", "-w", str(wav), "Please play the second movement a little more slowly, and "
+                    "listen to the left hand before the lesson on Thursday."], check=True)
+    y, _ = librosa.load(wav, sr=SR)
+    assert not_piano(y)
+    assert not_piano(np.concatenate([y, y]))
+
+
+@pytest.mark.parametrize("condition", ["clean", "gain_-18dB", "reverb_2s", "pink_30dB", "room_20dB", "phone_gsm",
+                                       "ogg_low", "mp3_64k", "colour"])
+def test_piano_under_everyday_conditions_still_sounds_like_a_piano(piano, condition):
+    from pianokit import conditions
+
+    rng = np.random.default_rng(0)
+    y = {"clean": lambda: piano,
+         "gain_-18dB": lambda: conditions.gain(piano, -18),
+         "reverb_2s": lambda: conditions.reverberate(piano, SR, 2.0, rng),
+         "pink_30dB": lambda: conditions.add_noise(piano, SR, 30, "pink", rng),
+         "room_20dB": lambda: conditions.add_noise(piano, SR, 20, "room", rng),
+         "phone_gsm": lambda: conditions.phone(piano, SR),
+         "ogg_low": lambda: conditions.ogg(piano, SR, 0.0),
+         "mp3_64k": lambda: conditions.mp3(piano, SR, 6.0),
+         "colour": lambda: conditions.colour(piano, SR, 6, -9, 2000, 5)}[condition]()
+    stats = RecordingStats()
+    stats.add(y, SR)
+    assert stats.shape() is not None
+    assert not any(w.startswith(NOT_PIANO) for w in stats.warnings())
+
+
+MELODY = tuple((p, 0.6 * i, 0.6 * i + 0.55) for i, p in enumerate([60, 62, 64, 65, 67, 69, 71, 72, 71, 69, 67, 65, 64]))
+
+
+@needs_fluidsynth
+def test_a_rendered_piano_melody_sounds_like_a_piano(tmp_path):
+    import soundfile as sf
+
+    from pianokit.render import find_soundfont, render_midi
+
+    midi = tiny_midi(tmp_path / "melody.mid", MELODY, pedal=False)
+    y, sr = sf.read(render_midi(midi, tmp_path / "melody.wav", find_soundfont()), dtype="float32")
+    assert not not_piano(y, sr)
+
+
+def test_a_short_recording_is_not_judged_by_its_shape():
+    stats = RecordingStats()
+    stats.add(sine(440, 1.0), SR)
+    assert stats.shape() is None
+    assert not any(w.startswith(NOT_PIANO) for w in stats.warnings())
+
+
+def test_shape_adds_up_over_segments(piano):
+    whole, parts = RecordingStats(), RecordingStats()
+    whole.add(piano, SR)
+    half = len(piano) // 2
+    parts.add(piano[:half], SR)
+    parts.add(piano[half:], SR)
+    a, b = whole.shape(), parts.shape()
+    assert abs(a["skewness"] - b["skewness"]) < 0.25 and abs(a["abrupt_falls"] - b["abrupt_falls"]) < 0.05
+
+
+def test_shape_is_measured_the_same_at_other_sample_rates(piano):
+    import librosa
+
+    at_48k = RecordingStats()
+    at_48k.add(librosa.resample(piano, orig_sr=SR, target_sr=48000), 48000)
+    at_sr = RecordingStats()
+    at_sr.add(piano, SR)
+    assert abs(at_48k.shape()["skewness"] - at_sr.shape()["skewness"]) < 0.1
+
+
+@pytest.mark.parametrize("drive", [2.0, 10.0])
+def test_clipping_is_flagged_after_scaling_down(piano, drive):
+    y = piano / np.abs(piano).max()
+    clipped = np.clip(y * drive, -1, 1) * 0.5
+    assert any(w.startswith("clipped") for w in warnings_for(clipped))
+    assert not any(w.startswith("clipped") for w in warnings_for(y * 0.5))
+
+
+@pytest.mark.parametrize("freq", [50.0, 440.0, 4000.0])
+def test_a_pure_tone_below_full_scale_is_not_called_clipped(freq):
+    assert not any(w.startswith("clipped") for w in warnings_for(sine(freq, 5, amp=0.3)))
