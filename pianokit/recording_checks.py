@@ -17,13 +17,14 @@ recording that is far from that, so a user knows which ratings to doubt:
   falls. Speech, winds, bowed strings, organs and synthesiser tones rise and fall alike, or stop
   abruptly, or hold still. Flagged when the steps' skewness is below 0.15, or more than 45 % of the
   falling level goes in steps of over 6 dB per frame, or more than half the steps hold within
-  0.15 dB. Measured on 523 piano recordings (FluidR3, MuseScore and Salamander renders of PercePiano,
-  clean and under random and extreme rooms, noise, phone and codec conditions: skewness >= 0.26,
-  abrupt falls <= 0.31, still steps <= 0.19, none flagged), on 12 speech recordings (espeak-ng) and
-  6 steady or synthetic tones (all flagged), and on FluidR3 and MuseScore renders of other General
-  MIDI instruments playing the same MIDI: 2 in 5 of the sustained ones are flagged (clarinet and
-  flute nearly always, violin, trumpet and choir half the time, organs and synth pads never), none
-  of the plucked or struck ones (guitar, harp, mallets). A pass is no proof of a piano.
+  0.15 dB. The limits were chosen on 523 piano recordings (none flagged) and other sounds, and
+  checked on a fresh draw by bench/recording_checks.py (bench/results/recording_checks.md): none
+  of 312 piano recordings (FluidR3, MuseScore and Salamander renders of PercePiano, clean and
+  through rooms up to 3 s, noise, phones, codecs and random recipes; skewness >= 0.47) is flagged;
+  every speech recording and steady tone is flagged (as not piano or noisy), 2 in 5 renders of
+  sustained instruments (clarinet, choir and square lead mostly, organs and synth pads never), and
+  of the plucked or struck ones only the harpsichord and some electric pianos. A pass is no
+  proof of a piano.
 """
 
 from __future__ import annotations
