@@ -101,15 +101,21 @@ def evaluated_rows(run: Path, data=None) -> tuple[pd.DataFrame, float]:
     return data.table[evaluated], float(np.sqrt(np.mean(centred ** 2)))
 
 
-def fold_models(run: Path) -> dict[int, Path]:
+def fold_models(run: Path, noise_floor: float | None = None) -> dict[int, Path]:
+    """The run's fold models exported to ONNX (once), with the scorer's noise floor when given."""
     out = {}
     for k in range(4):
-        target = run / "onnx" / f"fold{k}"
+        target = run / ("onnx" if noise_floor is None else f"onnx_noise_floor{noise_floor:g}") / f"fold{k}"
         if not target.with_suffix(".onnx").is_file():
+            floor = [] if noise_floor is None else ["--noise-floor", str(noise_floor)]
             subprocess.run([sys.executable, "-m", "pianokit", "export", str(run / f"fold{k}" / "model.keras"),
-                            "--out", str(target)], check=True, stdout=subprocess.DEVNULL)
+                            "--out", str(target), *floor], check=True, stdout=subprocess.DEVNULL)
         out[k] = target
     return out
+
+
+def ratings_file(run: Path, noise_floor: float | None) -> Path:
+    return run / ("robustness_ratings.csv" if noise_floor is None else f"robustness_ratings_noise_floor{noise_floor:g}.csv")
 
 
 def main() -> None:
@@ -125,6 +131,8 @@ def main() -> None:
                         help="result prefix (default: a new bench/results/robustness-<time>; "
                              "bench/results/robustness to update the committed results)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--noise-floor", type=float, default=None, metavar="DB",
+                        help="score through fold models exported with 'pianokit export --noise-floor DB'")
     parser.add_argument("--summarise-only", action="store_true",
                         help="re-tabulate RUN/robustness_ratings.csv of an earlier run, scoring nothing")
     args = parser.parse_args()
@@ -132,11 +140,11 @@ def main() -> None:
     if args.summarise_only:
         earlier = args.out.with_suffix(".json") if args.out else None
         before = json.loads(earlier.read_text()) if earlier and earlier.is_file() else {}
-        summarise(pd.read_csv(args.run / "robustness_ratings.csv"), wp_sd, args, before.get("wall_s"),
+        summarise(pd.read_csv(ratings_file(args.run, args.noise_floor)), wp_sd, args, before.get("wall_s"),
                   before.get("ratings_from_command", before.get("command")))  # the scoring run's time and command
         return
-    models = fold_models(args.run)
-    partial = args.run / f"robustness_ratings.seed{args.seed}.partial.csv"  # a rerun resumes from it
+    models = fold_models(args.run, args.noise_floor)
+    partial = ratings_file(args.run, args.noise_floor).with_suffix(f".seed{args.seed}.partial.csv")  # a rerun resumes
     done = set(pd.read_csv(partial)["segment_id"]) if partial.is_file() else set()
     start = time.perf_counter()
     for k, model in models.items():
@@ -160,7 +168,7 @@ def main() -> None:
             pd.DataFrame(rows).to_csv(partial, mode="a", header=not partial.is_file(), index=False)
         print(f"fold {k} done, {time.perf_counter() - start:.0f} s", flush=True)
     df = pd.read_csv(partial)
-    df.to_csv(args.run / "robustness_ratings.csv", index=False)
+    df.to_csv(ratings_file(args.run, args.noise_floor), index=False)
     partial.unlink()
     summarise(df, wp_sd, args, time.perf_counter() - start)
 
@@ -197,7 +205,8 @@ def summarise(df: pd.DataFrame, wp_sd: float, args, wall: float | None, scored_b
                          "within_passage_r2": ev.get("within_passage", {}).get("mean", {}).get("r2"),
                          "mean_abs_shift_in_wp_sd": float(shift),
                          "mean_abs_shift_in_model_wp_sd": float(shift * wp_sd / model_sd)}
-    lines = [f"Run `{args.run}` (fold models on their own held-out passages), {len(clean)} segments in whole "
+    floor = "" if args.noise_floor is None else f", scored with a {args.noise_floor:g} dB noise floor"
+    lines = [f"Run `{args.run}` (fold models on their own held-out passages{floor}), {len(clean)} segments in whole "
              f"passage groups (at least {args.segments_per_fold} per fold); shift in units of the within-passage label SD "
              f"({wp_sd:.3f}), and in units of the within-passage SD of the model's own clean ratings ({model_sd:.3f}): "
              "a model that rates everything alike moves little in the first unit, not in the second.", "",

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from pianokit import __version__
+from pianokit.contract import NOISE_FLOOR_DB
 from pianokit.errors import InputError
 from pianokit.dimensions import DIMENSIONS, unknown_augmentation
 from pianokit.distribute import STRATEGIES
@@ -402,7 +403,10 @@ def compare(runs, out, metric, allow_mixed) -> None:
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option("--out", required=True, type=click.Path(path_type=Path),
               help="Output name: writes OUT.onnx and OUT.json (e.g. exported_models/mymodel).")
-def export(source, out) -> None:
+@click.option("--noise-floor", "noise_floor", type=click.FloatRange(*NOISE_FLOOR_DB), default=None, metavar="DB",
+              help="Have the scorer add a fixed pink-noise floor DB below each recording before rating it, so "
+                   "quieter noise and codec artefacts matter less (bench/robustness.py --noise-floor measures it).")
+def export(source, out, noise_floor) -> None:
     """Export a run (its final/ model, else fold 0) or a model.keras file to ONNX plus metadata.
 
     The ONNX graph includes all normalisation; the metadata (also embedded in the ONNX file) holds the
@@ -413,7 +417,7 @@ def export(source, out) -> None:
     from pianokit.export import export_model
     from pianokit.metadata import model_paths
 
-    meta = export_model(source, out)
+    meta = export_model(source, out, noise_floor_db=noise_floor)
     onnx_path, json_path = model_paths(out)
     click.echo(f"wrote {onnx_path} and {json_path} ({meta['architecture']}, {len(meta['dimensions'])} outputs, "
                f"max |ONNX - Keras| = {meta['parity_max_abs_diff']:.2g})")

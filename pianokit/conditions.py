@@ -4,7 +4,8 @@ Used twice, with different random draws: to build augmented training variants
 (``random_recipe`` + ``apply``) and by bench/robustness.py to test fixed conditions. Rooms come from
 pyroomacoustics (image sources for the early reflections plus ray tracing for the tail, in a
 shoebox sized and damped for the wanted RT60); filters and the MP3 / GSM codecs from Spotify's
-pedalboard; Ogg Vorbis from libsndfile. All are training-time dependencies, never the scorer's.
+pedalboard; Ogg Vorbis from libsndfile. All are training-time dependencies, never the scorer's; the
+scorer uses only ``noise_floor`` (numpy and scipy, which librosa brings).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 
 NOISE_COLOURS = ("white", "pink", "room")
 OGG_BLOCK = 65536
+NOISE_FLOOR_SEED = 20261129
 
 
 def gain(y: np.ndarray, db: float) -> np.ndarray:
@@ -86,6 +88,12 @@ def add_noise(y: np.ndarray, sr: int, snr_db: float, colour: str, rng: np.random
     """``y`` plus noise ``snr_db`` below its mean power."""
     n = noise(len(y), sr, colour, rng)
     return (y + n * np.sqrt(np.mean(y ** 2) / (np.mean(n ** 2) + 1e-20)) / 10 ** (snr_db / 20)).astype(np.float32)
+
+
+def noise_floor(y: np.ndarray, sr: int, db: float) -> np.ndarray:
+    """``y`` with pink noise ``db`` below its mean power, always drawn with the same seed: the common
+    noise floor a scorer adds when a model asks for one (contract.Window.noise_floor_db)."""
+    return add_noise(y, sr, db, "pink", np.random.default_rng(NOISE_FLOOR_SEED))
 
 
 def colour(y: np.ndarray, sr: int, low_db: float, high_db: float, peak_hz: float, peak_db: float) -> np.ndarray:

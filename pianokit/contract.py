@@ -29,6 +29,7 @@ FEATURE_VERSION = 5  # bump whenever extraction code changes its numbers (4: lev
 # (the longest is 98 s), so a training recording is one segment in the store and in the scorer alike;
 # longer recordings are cut into the fewest equal segments of at most this length.
 SEGMENT_SECONDS = 120.0
+NOISE_FLOOR_DB = (10, 80)  # the noise floors a model may ask for, in dB below the recording
 LEGACY_SEGMENT_SECONDS = 30.0  # what models exported before the window carried it were scored with
 
 
@@ -111,11 +112,14 @@ class FeatureConfig:
 @dataclass(frozen=True)
 class Window:
     """How a model sees a recording: equal segments of at most ``segment_seconds`` (one feature vector
-    each), and spectrogram windows of ``frames`` frames every ``hop_frames`` within each segment."""
+    each), and spectrogram windows of ``frames`` frames every ``hop_frames`` within each segment.
+    With ``noise_floor_db``, the scorer first adds seeded pink noise that many dB below each
+    segment's mean power: a common floor that hides quieter noise and codec artefacts."""
 
     frames: int
     hop_frames: int
     segment_seconds: float = SEGMENT_SECONDS
+    noise_floor_db: float | None = None
 
     @classmethod
     def for_crop(cls, crop_frames: int) -> "Window":
@@ -127,7 +131,8 @@ class Window:
 
     def to_dict(self, config: FeatureConfig) -> dict:
         return {"frames": self.frames, "hop_frames": self.hop_frames, "seconds": self.seconds(config),
-                "segment_seconds": self.segment_seconds}
+                "segment_seconds": self.segment_seconds,
+                **({"noise_floor_db": self.noise_floor_db} if self.noise_floor_db is not None else {})}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Window":
@@ -140,7 +145,10 @@ class Window:
         segment = d.get("segment_seconds", LEGACY_SEGMENT_SECONDS)
         if not _number(segment, 1, 600):
             raise ValueError("segment_seconds: a number in 1..600")
-        return cls(d["frames"], d["hop_frames"], float(segment))
+        floor = d.get("noise_floor_db")
+        if floor is not None and not _number(floor, NOISE_FLOOR_DB[0], NOISE_FLOOR_DB[1]):
+            raise ValueError(f"noise_floor_db: null or a number in {NOISE_FLOOR_DB[0]}..{NOISE_FLOOR_DB[1]}")
+        return cls(d["frames"], d["hop_frames"], float(segment), None if floor is None else float(floor))
 
     def segment_samples(self, sample_rate: int) -> int:
         return int(self.segment_seconds * sample_rate)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import os
@@ -133,8 +134,10 @@ def _feature_config(spec: ModelSpec, run_config: dict, spec_path: Path) -> Featu
                      "config.json is beside it; export it from its run folder")
 
 
-def export_model(source: str | os.PathLike, out: str | os.PathLike, name: str | None = None) -> dict:
-    """Export to ``out``.onnx and ``out``.json (both or neither); return the metadata."""
+def export_model(source: str | os.PathLike, out: str | os.PathLike, name: str | None = None,
+                 noise_floor_db: float | None = None) -> dict:
+    """Export to ``out``.onnx and ``out``.json (both or neither); return the metadata. With
+    ``noise_floor_db``, the scorer adds its common noise floor first (contract.Window)."""
     model_path, run = locate_model(source)
     spec_path = model_path.parent / SPEC
     if not spec_path.is_file():
@@ -158,13 +161,14 @@ def export_model(source: str | os.PathLike, out: str | os.PathLike, name: str | 
         raise InputError(f"{onnx_path.parent}: cannot create the output folder ({exc.strerror})") from None
     model = with_frozen_backbone(with_members(load_keras_model(model_path)), spec)
     try:
-        return _export(model, model_path, spec, run, run_config, metrics, config, onnx_path, json_path, name)
+        window = dataclasses.replace(Window.for_crop(spec.crop_frames), noise_floor_db=noise_floor_db)
+        return _export(model, model_path, spec, run, run_config, metrics, config, window, onnx_path, json_path, name)
     except OSError as exc:
         raise InputError(f"{out}: cannot write the exported model ({exc.strerror or type(exc).__name__})") from None
 
 
 def _export(model, model_path: Path, spec: ModelSpec, run, run_config: dict, metrics, config: FeatureConfig,
-            onnx_path: Path, json_path: Path, name: str | None) -> dict:
+            window: Window, onnx_path: Path, json_path: Path, name: str | None) -> dict:
     import onnx
     import onnxruntime as ort
 
@@ -183,7 +187,6 @@ def _export(model, model_path: Path, spec: ModelSpec, run, run_config: dict, met
         if not diff <= PARITY_TOLERANCE:
             raise InputError(f"{model_path}: ONNX output differs from Keras by {diff:.3g} (> {PARITY_TOLERANCE})")
 
-        window = Window.for_crop(spec.crop_frames)
         extra = {
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "pianokit_version": __version__,

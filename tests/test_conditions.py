@@ -114,3 +114,16 @@ def test_noise_is_the_numpy_fft_definition(colour):
         expected = brown + 0.3 * hum + 0.1 * white
     got = conditions.noise(n, SR, colour, np.random.default_rng(3))
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+
+
+def test_the_noise_floor_is_pink_at_the_asked_level_and_the_same_every_time():
+    y = sine(440, 4)
+    floored = conditions.noise_floor(y, SR, 30)
+    added = floored - y
+    assert 10 * np.log10(np.mean(y ** 2) / np.mean(added ** 2)) == pytest.approx(30, abs=0.1)
+    assert np.array_equal(floored, conditions.noise_floor(y, SR, 30))
+    assert np.allclose(conditions.noise_floor(2 * y, SR, 30) - 2 * y, 2 * added, atol=1e-6)  # follows the level
+    spectrum = np.abs(np.fft.rfft(added)) ** 2
+    freqs = np.fft.rfftfreq(len(added), 1 / SR)
+    low, high = spectrum[(freqs > 100) & (freqs < 200)].mean(), spectrum[(freqs > 1000) & (freqs < 2000)].mean()
+    assert 10 * np.log10(low / high) == pytest.approx(10, abs=2)  # 1/f: 10 dB per decade

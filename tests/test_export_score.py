@@ -349,3 +349,24 @@ def test_ensemble_reports_every_member(exported, tmp_path):
                                atol=1e-5)
     spread = rating.spread()
     assert set(spread) == set(scorer.dimensions) and max(spread.values()) > 0  # two seeds disagree somewhere
+
+
+def test_a_noise_floor_is_exported_and_added_before_scoring(exported, tmp_path):
+    """export --noise-floor writes the floor into the metadata; the scorer then rates a recording as
+    the same model without a floor rates that recording with the seeded pink noise added by hand."""
+    from pianokit.conditions import noise_floor
+    from pianokit.scorer import Scorer
+
+    run, plain = exported["multitask"]
+    result = invoke("export", run, "--out", tmp_path / "floored", "--noise-floor", 35)
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "floored.json").read_text())["window"]["noise_floor_db"] == 35
+    assert "noise_floor_db" not in json.loads(plain.with_suffix(".json").read_text())["window"]
+    y = (sine(330, 3.2) + sine(660, 3.2, amp=0.1)) * np.linspace(1, 0.2, int(3.2 * SR)).astype(np.float32)
+    floored = Scorer(tmp_path / "floored", "cpu").score_audio(y).ratings
+    by_hand = Scorer(plain, "cpu").score_audio(noise_floor(y, SR, 35)).ratings
+    without = Scorer(plain, "cpu").score_audio(y).ratings
+    assert floored == pytest.approx(by_hand, abs=1e-6)
+    assert floored != pytest.approx(without, abs=1e-6)
+    assert_exit_2(invoke("export", run, "--out", tmp_path / "bad", "--noise-floor", 5), "10<=x<=80")
+    assert not list(tmp_path.glob("bad.*"))
