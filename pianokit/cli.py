@@ -411,11 +411,22 @@ def export(source, out, noise_floor) -> None:
 
     The ONNX graph includes all normalisation; the metadata (also embedded in the ONNX file) holds the
     FeatureConfig, window length, dimension names and CV metrics. ONNX Runtime must reproduce the Keras
-    output within 1e-4 on real inputs, or nothing is written.
+    output within 1e-4 on real inputs, or nothing is written. SOURCE may also be an exported model
+    (NAME.onnx): it is written again to OUT with --noise-floor (or none), all else kept.
     """
+    from pianokit.metadata import model_paths
+
+    if source.suffix == ".onnx":
+        from pianokit.export import set_noise_floor
+
+        meta = set_noise_floor(source, out, noise_floor)
+        onnx_path, json_path = model_paths(out)
+        floor = meta["window"].get("noise_floor_db")
+        click.echo(f"wrote {onnx_path} and {json_path} ({meta['architecture']}, noise floor "
+                   f"{'none' if floor is None else f'{floor:g} dB'})")
+        return
     import_tensorflow_quietly()
     from pianokit.export import export_model
-    from pianokit.metadata import model_paths
 
     meta = export_model(source, out, noise_floor_db=noise_floor)
     onnx_path, json_path = model_paths(out)

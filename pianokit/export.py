@@ -208,18 +208,57 @@ def _export(model, model_path: Path, spec: ModelSpec, run, run_config: dict, met
             window=window, dimensions=tuple(spec.targets), feature_names=tuple(spec.feature_names),
             outputs=("ratings", "members")[:len(got)], cv_metrics=_cv_metrics(metrics, run), extra=extra)
         meta = metadata.to_dict()
-        ModelMetadata.from_dict(json.loads(json.dumps(meta)), onnx_path)  # what the scorer will read must pass
-        proto = onnx.load(str(raw))
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = ONNX_METADATA_KEY, json.dumps(meta)
-        onnx.save(proto, str(raw))
-        (Path(tmp) / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
-        os.replace(raw, writable_target(onnx_path))
-        try:
-            os.replace(Path(tmp) / "model.json", writable_target(json_path))
-        except (OSError, InputError):
-            onnx_path.unlink(missing_ok=True)  # both files or neither
-            raise
+        _write(onnx.load(str(raw)), meta, Path(tmp), onnx_path, json_path)
+    return meta
+
+
+def _write(proto, meta: dict, tmp: Path, onnx_path: Path, json_path: Path) -> None:
+    """Embed ``meta`` in the ONNX ``proto`` and write it and the JSON copy: both files or neither."""
+    import onnx
+
+    ModelMetadata.from_dict(json.loads(json.dumps(meta)), onnx_path)  # what the scorer will read must pass
+    for entry in [e for e in proto.metadata_props if e.key == ONNX_METADATA_KEY]:
+        proto.metadata_props.remove(entry)
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = ONNX_METADATA_KEY, json.dumps(meta)
+    raw = tmp / "model.onnx"
+    onnx.save(proto, str(raw))
+    (tmp / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
+    os.replace(raw, writable_target(onnx_path))
+    try:
+        os.replace(tmp / "model.json", writable_target(json_path))
+    except (OSError, InputError):
+        onnx_path.unlink(missing_ok=True)  # both files or neither
+        raise
+
+
+def set_noise_floor(source: str | os.PathLike, out: str | os.PathLike, noise_floor_db: float | None) -> dict:
+    """An exported model (``source``.onnx) written again to ``out`` with another noise floor
+    (contract.Window.noise_floor_db); the graph and every other field are kept."""
+    import onnx
+
+    from pianokit.metadata import parse_embedded
+
+    source_onnx, _ = model_paths(source)
+    onnx_path, json_path = model_paths(out)
+    try:
+        proto = onnx.load(str(source_onnx))
+    except FileNotFoundError:
+        raise InputError(f"{source_onnx}: model file not found") from None
+    except Exception as exc:
+        raise InputError(f"{source_onnx}: not an ONNX model ({printable(exc, 120)})") from None
+    embedded = next((e.value for e in proto.metadata_props if e.key == ONNX_METADATA_KEY), None)
+    if embedded is None:
+        raise InputError(f"{source_onnx}: has no embedded pianokit metadata; export it from its run instead")
+    meta = parse_embedded(embedded, source_onnx).to_dict()
+    meta["window"] = {k: v for k, v in meta["window"].items() if k != "noise_floor_db"}
+    if noise_floor_db is not None:
+        meta["window"]["noise_floor_db"] = float(noise_floor_db)
+    for target in (onnx_path, json_path):
+        writable_target(target)
+    onnx_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=onnx_path.parent, prefix=".export-") as tmp:
+        _write(proto, meta, Path(tmp), onnx_path, json_path)
     return meta
 
 

@@ -370,3 +370,24 @@ def test_a_noise_floor_is_exported_and_added_before_scoring(exported, tmp_path):
     assert floored != pytest.approx(without, abs=1e-6)
     assert_exit_2(invoke("export", run, "--out", tmp_path / "bad", "--noise-floor", 5), "10<=x<=80")
     assert not list(tmp_path.glob("bad.*"))
+
+
+def test_an_exported_model_is_written_again_with_another_noise_floor(exported, tmp_path):
+    """export NAME.onnx --noise-floor DB: same graph and metadata but the floor; nothing written for a
+    file that is not a pianokit model."""
+    from pianokit.scorer import Scorer
+
+    _, plain = exported["hybrid"]
+    result = invoke("export", plain.with_suffix(".onnx"), "--out", tmp_path / "floored", "--noise-floor", 40)
+    assert result.exit_code == 0, result.output
+    before, after = (json.loads(p.with_suffix(".json").read_text()) for p in (plain, tmp_path / "floored"))
+    assert after["window"] == {**before["window"], "noise_floor_db": 40}
+    assert {k: v for k, v in after.items() if k != "window"} == {k: v for k, v in before.items() if k != "window"}
+    assert Scorer(tmp_path / "floored", "cpu").window.noise_floor_db == 40
+    result = invoke("export", tmp_path / "floored.onnx", "--out", tmp_path / "again")
+    assert result.exit_code == 0 and "noise floor none" in result.output
+    assert json.loads((tmp_path / "again.json").read_text())["window"] == before["window"]
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"not a model")
+    assert_exit_2(invoke("export", junk, "--out", tmp_path / "j", "--noise-floor", 30), "not an ONNX model")
+    assert not list(tmp_path.glob("j.*"))
