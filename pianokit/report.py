@@ -38,7 +38,8 @@ def model_facts(scorer) -> dict:
     return {"name": meta.name, "architecture": meta.architecture, "provider": scorer.provider,
             "members": int(meta.extra.get("training", {}).get("ensemble", 1) or 1),
             "cv_split": cv.get("split"), "cv_folds": cv.get("folds"), "cv_protocol": cv.get("protocol"),
-            "cv_mean": cv.get("mean"), "cv_within_passage_mean": cv.get("within_passage_mean")}
+            "cv_mean": cv.get("mean"), "cv_within_passage_mean": cv.get("within_passage_mean"),
+            "noise_floor_db": meta.window.noise_floor_db}
 
 
 def recording_json(rating, scorer) -> dict:

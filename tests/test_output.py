@@ -19,6 +19,7 @@ from conftest import SR, sine, write_wav
 from pianokit.cli import cli
 from pianokit.dimensions import DIMENSIONS, FULL_NAMES, GROUPS, poles
 from pianokit.explain import CHANGE_Z, difference_rows, dimension_rows
+from pianokit.metadata import read_json
 from pianokit.report import CSV_FIELDS
 from pianokit.scorer import DEFAULT_MODEL, Rating, Scorer
 
@@ -85,6 +86,7 @@ def test_json_and_csv_carry_the_same_explained_ratings(lesson):
     assert js.exit_code == 0, js.output
     payload = json.loads(js.stdout)
     assert payload["schema"] == "pianokit-ratings/2" and payload["model"]["members"] == 5
+    assert payload["model"]["noise_floor_db"] == read_json(DEFAULT_MODEL.with_suffix(".json")).window.noise_floor_db
     rows = payload["recordings"][0]["dimensions"]
     assert [r["dimension"] for r in rows] == list(DIMENSIONS)
     for row in rows:
