@@ -70,18 +70,22 @@ class RecordingStats:
         self.peak = max(self.peak, top)
         self.clipped += max(int(np.count_nonzero(np.abs(y) >= CLIP_LEVEL)), _flat_top_samples(y, top))
         if len(y) >= FRAME:
+            magnitude = np.abs(librosa.stft(y, n_fft=FRAME, hop_length=HOP))
             rms = librosa.feature.rms(y=y, frame_length=FRAME, hop_length=HOP)[0]
-            flat = librosa.feature.spectral_flatness(y=y, n_fft=FRAME, hop_length=HOP)[0]
+            flat = librosa.feature.spectral_flatness(S=magnitude)[0]
             n = min(len(rms), len(flat))
             loud = rms[:n] >= np.median(rms[:n])
             self.flatness = max(self.flatness, float(np.median(flat[:n][loud])))
-            self._add_level_steps(librosa.resample(y, orig_sr=sr, target_sr=SHAPE_SR) if sr != SHAPE_SR else y)
+            if sr != SHAPE_SR:
+                magnitude = np.abs(librosa.stft(librosa.resample(y, orig_sr=sr, target_sr=SHAPE_SR), n_fft=FRAME,
+                                                hop_length=HOP))
+            self._add_level_steps(magnitude ** 2)
 
-    def _add_level_steps(self, y: np.ndarray) -> None:
+    def _add_level_steps(self, power: np.ndarray) -> None:
+        """Level steps of the mel bands of one segment's power spectrogram (at SHAPE_SR)."""
         import librosa
 
-        mel = librosa.feature.melspectrogram(y=y, sr=SHAPE_SR, n_fft=FRAME, hop_length=HOP, n_mels=SHAPE_MELS,
-                                             fmax=SHAPE_FMAX)
+        mel = librosa.feature.melspectrogram(S=power, sr=SHAPE_SR, n_fft=FRAME, n_mels=SHAPE_MELS, fmax=SHAPE_FMAX)
         db = librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=None)
         if db.shape[1] < 2:
             return
