@@ -180,10 +180,13 @@ def dataset_combine(manifests, out, train, eval_names) -> None:
 @click.option("--manifest", type=click.Path(path_type=Path), default=None,
               help="CSV with segment_id and audio columns (instead of PATHS).")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Feature store folder.")
+@click.option("--noise-floor", "noise_floor", type=click.FloatRange(*NOISE_FLOOR_DB), default=None, metavar="DB",
+              help="Add a fixed, seeded pink-noise floor DB below each recording before computing anything "
+                   "(kept in the store's config; models trained on it ask the scorer for the same floor).")
 @jobs_option
 @cluster_option
 @progress_option
-def extract(paths, manifest, out, jobs, cluster, progress) -> None:
+def extract(paths, manifest, out, noise_floor, jobs, cluster, progress) -> None:
     """Extract features and log-mel spectrograms of audio files, folders or a manifest into a store.
 
     Incremental: only new or changed files are processed. The store is plain files:
@@ -202,7 +205,10 @@ def extract(paths, manifest, out, jobs, cluster, progress) -> None:
         inputs = [(str(i), Path(a)) for i, a in zip(df["segment_id"], df["audio"])]
     else:
         inputs = collect_inputs(list(paths))
-    summary = run_extract(inputs, out, jobs=jobs or _jobs_default(), progress=progress, cluster=cluster)
+    from pianokit.features import FeatureConfig
+
+    config = FeatureConfig(noise_floor_db=noise_floor)
+    summary = run_extract(inputs, out, config, jobs=jobs or _jobs_default(), progress=progress, cluster=cluster)
     messages = [error for _, _, error in summary.failures]
     if not summary.done and not summary.skipped and messages:
         if len(messages) == 1:
@@ -404,8 +410,9 @@ def compare(runs, out, metric, allow_mixed) -> None:
 @click.option("--out", required=True, type=click.Path(path_type=Path),
               help="Output name: writes OUT.onnx and OUT.json (e.g. exported_models/mymodel).")
 @click.option("--noise-floor", "noise_floor", type=click.FloatRange(*NOISE_FLOOR_DB), default=None, metavar="DB",
-              help="Have the scorer add a fixed pink-noise floor DB below each recording before rating it, so "
-                   "quieter noise and codec artefacts matter less (bench/robustness.py --noise-floor measures it).")
+              help="Have the scorer add a fixed pink-noise floor DB below each recording before rating it, "
+                   "in place of the floor the training store was extracted with (see 'pianokit extract "
+                   "--noise-floor'; bench/robustness.py --noise-floor measures it).")
 def export(source, out, noise_floor) -> None:
     """Export a run (its final/ model, else fold 0) or a model.keras file to ONNX plus metadata.
 
@@ -421,7 +428,7 @@ def export(source, out, noise_floor) -> None:
 
         meta = set_noise_floor(source, out, noise_floor)
         onnx_path, json_path = model_paths(out)
-        floor = meta["window"].get("noise_floor_db")
+        floor = meta["feature_config"].get("noise_floor_db")
         click.echo(f"wrote {onnx_path} and {json_path} ({meta['architecture']}, noise floor "
                    f"{'none' if floor is None else f'{floor:g} dB'})")
         return

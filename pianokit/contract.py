@@ -29,7 +29,7 @@ FEATURE_VERSION = 5  # bump whenever extraction code changes its numbers (4: lev
 # (the longest is 98 s), so a training recording is one segment in the store and in the scorer alike;
 # longer recordings are cut into the fewest equal segments of at most this length.
 SEGMENT_SECONDS = 120.0
-NOISE_FLOOR_DB = (10, 80)  # the noise floors a model may ask for, in dB below the recording
+NOISE_FLOOR_DB = (10, 80)  # the noise floors a config may ask for, in dB below the recording
 LEGACY_SEGMENT_SECONDS = 30.0  # what models exported before the window carried it were scored with
 
 
@@ -49,10 +49,13 @@ class FeatureConfig:
     level_dbfs: float = -20.0
     features: tuple[str, ...] = ALL_FEATURES
     version: int = FEATURE_VERSION
+    noise_floor_db: float | None = None  # seeded pink noise this many dB below the audio, added first
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["features"] = list(self.features)
+        if self.noise_floor_db is None:  # absent, so configs made before the setting keep their fingerprint
+            del d["noise_floor_db"]
         return d
 
     @classmethod
@@ -69,6 +72,8 @@ class FeatureConfig:
             if not isinstance(d["features"], list | tuple) or len(d["features"]) > len(ALL_FEATURES):
                 raise ValueError("features must be a list of feature names")
             d["features"] = tuple(d["features"])
+        if type(d.get("noise_floor_db")) is int:
+            d["noise_floor_db"] = float(d["noise_floor_db"])
         if "feature_floor_db" not in d and isinstance(d.get("version"), int) and d["version"] < 5:
             d["feature_floor_db"] = d.get("mel_floor_db", cls.mel_floor_db)  # what older code used
         config = cls(**d)
@@ -95,6 +100,8 @@ class FeatureConfig:
         number("min_duration", 0.05, 60)
         number("level_dbfs", -60, 0)
         number("version", 0, 1000, integer=True)
+        if self.noise_floor_db is not None:
+            number("noise_floor_db", *NOISE_FLOOR_DB)
         unknown = [f for f in self.features if not isinstance(f, str) or f not in ALL_FEATURES]
         if unknown or not self.features:
             raise ValueError(f"unknown feature name {str(unknown[0])[:40]!r}" if unknown else "no features")
@@ -112,14 +119,11 @@ class FeatureConfig:
 @dataclass(frozen=True)
 class Window:
     """How a model sees a recording: equal segments of at most ``segment_seconds`` (one feature vector
-    each), and spectrogram windows of ``frames`` frames every ``hop_frames`` within each segment.
-    With ``noise_floor_db``, the scorer first adds seeded pink noise that many dB below each
-    segment's mean power: a common floor that hides quieter noise and codec artefacts."""
+    each), and spectrogram windows of ``frames`` frames every ``hop_frames`` within each segment."""
 
     frames: int
     hop_frames: int
     segment_seconds: float = SEGMENT_SECONDS
-    noise_floor_db: float | None = None
 
     @classmethod
     def for_crop(cls, crop_frames: int) -> "Window":
@@ -131,8 +135,7 @@ class Window:
 
     def to_dict(self, config: FeatureConfig) -> dict:
         return {"frames": self.frames, "hop_frames": self.hop_frames, "seconds": self.seconds(config),
-                "segment_seconds": self.segment_seconds,
-                **({"noise_floor_db": self.noise_floor_db} if self.noise_floor_db is not None else {})}
+                "segment_seconds": self.segment_seconds}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Window":
@@ -145,10 +148,7 @@ class Window:
         segment = d.get("segment_seconds", LEGACY_SEGMENT_SECONDS)
         if not _number(segment, 1, 600):
             raise ValueError("segment_seconds: a number in 1..600")
-        floor = d.get("noise_floor_db")
-        if floor is not None and not _number(floor, NOISE_FLOOR_DB[0], NOISE_FLOOR_DB[1]):
-            raise ValueError(f"noise_floor_db: null or a number in {NOISE_FLOOR_DB[0]}..{NOISE_FLOOR_DB[1]}")
-        return cls(d["frames"], d["hop_frames"], float(segment), None if floor is None else float(floor))
+        return cls(d["frames"], d["hop_frames"], float(segment))
 
     def segment_samples(self, sample_rate: int) -> int:
         return int(self.segment_seconds * sample_rate)

@@ -136,8 +136,9 @@ def _feature_config(spec: ModelSpec, run_config: dict, spec_path: Path) -> Featu
 
 def export_model(source: str | os.PathLike, out: str | os.PathLike, name: str | None = None,
                  noise_floor_db: float | None = None) -> dict:
-    """Export to ``out``.onnx and ``out``.json (both or neither); return the metadata. With
-    ``noise_floor_db``, the scorer adds its common noise floor first (contract.Window)."""
+    """Export to ``out``.onnx and ``out``.json (both or neither); return the metadata. The model keeps
+    the noise floor its training store was extracted with (FeatureConfig.noise_floor_db) unless
+    ``noise_floor_db`` sets another one for scoring."""
     model_path, run = locate_model(source)
     spec_path = model_path.parent / SPEC
     if not spec_path.is_file():
@@ -150,6 +151,9 @@ def export_model(source: str | os.PathLike, out: str | os.PathLike, name: str | 
     metrics = read_metrics(run, required=False) if run else None
     try:
         config = _feature_config(spec, run_config, spec_path)
+        if noise_floor_db is not None:
+            config = dataclasses.replace(config, noise_floor_db=float(noise_floor_db))
+            config.validate()
     except (ValueError, TypeError) as exc:
         raise InputError(f"{run}: unreadable FeatureConfig in config.json ({printable(exc, 120)})") from None
     onnx_path, json_path = model_paths(out)
@@ -161,8 +165,8 @@ def export_model(source: str | os.PathLike, out: str | os.PathLike, name: str | 
         raise InputError(f"{onnx_path.parent}: cannot create the output folder ({exc.strerror})") from None
     model = with_frozen_backbone(with_members(load_keras_model(model_path)), spec)
     try:
-        window = dataclasses.replace(Window.for_crop(spec.crop_frames), noise_floor_db=noise_floor_db)
-        return _export(model, model_path, spec, run, run_config, metrics, config, window, onnx_path, json_path, name)
+        return _export(model, model_path, spec, run, run_config, metrics, config, Window.for_crop(spec.crop_frames),
+                       onnx_path, json_path, name)
     except OSError as exc:
         raise InputError(f"{out}: cannot write the exported model ({exc.strerror or type(exc).__name__})") from None
 
@@ -234,7 +238,7 @@ def _write(proto, meta: dict, tmp: Path, onnx_path: Path, json_path: Path) -> No
 
 def set_noise_floor(source: str | os.PathLike, out: str | os.PathLike, noise_floor_db: float | None) -> dict:
     """An exported model (``source``.onnx) written again to ``out`` with another noise floor
-    (contract.Window.noise_floor_db); the graph and every other field are kept."""
+    (FeatureConfig.noise_floor_db; None: none); the graph and every other field are kept."""
     import onnx
 
     from pianokit.metadata import parse_embedded
@@ -251,9 +255,9 @@ def set_noise_floor(source: str | os.PathLike, out: str | os.PathLike, noise_flo
     if embedded is None:
         raise InputError(f"{source_onnx}: has no embedded pianokit metadata; export it from its run instead")
     meta = parse_embedded(embedded, source_onnx).to_dict()
-    meta["window"] = {k: v for k, v in meta["window"].items() if k != "noise_floor_db"}
+    meta["feature_config"] = {k: v for k, v in meta["feature_config"].items() if k != "noise_floor_db"}
     if noise_floor_db is not None:
-        meta["window"]["noise_floor_db"] = float(noise_floor_db)
+        meta["feature_config"]["noise_floor_db"] = float(noise_floor_db)
     for target in (onnx_path, json_path):
         writable_target(target)
     onnx_path.parent.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import librosa
 import numpy as np
 
+from pianokit.conditions import noise_floor
 from pianokit.contract import FEATURE_VERSION, FeatureConfig
 from pianokit.feature_names import (
     ALL_FEATURES,
@@ -41,16 +42,24 @@ def normalise_level(y: np.ndarray, config: FeatureConfig) -> np.ndarray:
     return (y * (10 ** (config.level_dbfs / 20) / level)).astype(y.dtype, copy=False)
 
 
+def prepare(y: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """The audio every feature and spectrogram is computed from: level-normalised
+    (``normalise_level``), then with the config's common noise floor (``config.noise_floor_db``,
+    pianokit.conditions.noise_floor) when it asks for one."""
+    y = normalise_level(y, config)
+    return y if config.noise_floor_db is None else noise_floor(y, config.sample_rate, config.noise_floor_db)
+
+
 def log_mel(y: np.ndarray, config: FeatureConfig, power_spec: np.ndarray | None = None) -> np.ndarray:
-    """Log-mel spectrogram in dB relative to full scale of the level-normalised audio (``y`` is
-    normalised here unless the power spectrogram of normalised audio is given), floored at
+    """Log-mel spectrogram in dB relative to full scale of the prepared audio (``y`` is
+    prepared here unless the power spectrogram of prepared audio is given), floored at
     ``config.mel_floor_db``."""
     return np.maximum(_log_mel_unfloored(y, config, power_spec), config.mel_floor_db)
 
 
 def _log_mel_unfloored(y: np.ndarray, config: FeatureConfig, power_spec: np.ndarray | None) -> np.ndarray:
     if power_spec is None:
-        y = normalise_level(y, config)
+        y = prepare(y, config)
         power_spec = np.abs(librosa.stft(y, n_fft=config.n_fft, hop_length=config.hop_length)) ** 2
     mel = librosa.feature.melspectrogram(
         S=power_spec, sr=config.sample_rate, n_mels=config.n_mels, fmin=config.fmin, fmax=config.fmax
@@ -141,13 +150,13 @@ def _attack_decay(rms_db: np.ndarray, onset_frames: np.ndarray, frame_rate: floa
 def extract(y: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
     """Return (feature vector in ``config.features`` order, log-mel of shape (n_mels, T)).
 
-    The audio is first level-normalised (``normalise_level``). One STFT is shared by every spectral
+    The audio is first prepared (``prepare``: level, noise floor). One STFT is shared by every spectral
     feature; tempo, onsets, MFCCs and HPSS use the log-mel floored at ``config.feature_floor_db``
     (higher than the model's ``mel_floor_db``, so a codec's emptied bands or a quiet noise floor
     move them less); the log-mel returned is floored at ``mel_floor_db``. Transcription features
     (``tr_*``, pianokit.transcribe) are computed only when ``config.features`` asks for them.
     """
-    y = normalise_level(y, config)
+    y = prepare(y, config)
     sr, hop = config.sample_rate, config.hop_length
     frame_rate = sr / hop
     duration = len(y) / sr

@@ -103,8 +103,8 @@ def _model_section(scorer) -> str:
                                           (audio.get("sources") or {}).items()) or "-"),
              ("Feature settings", f"{meta.feature_config.sample_rate} Hz, {meta.feature_config.n_mels} mel bands, "
                                   f"windows of {meta.window.seconds(meta.feature_config)} s"
-                                  + ("" if meta.window.noise_floor_db is None else
-                                     f", pink noise added {meta.window.noise_floor_db:g} dB below the recording"))]
+                                  + ("" if meta.feature_config.noise_floor_db is None else
+                                     f", pink noise added {meta.feature_config.noise_floor_db:g} dB below the recording"))]
     rows = "".join(f'<tr><th scope="row">{_e(k)}</th><td>{_e(v)}</td></tr>' for k, v in items)
     return f'<section id="model"><h2>About the model</h2><table><tbody>{rows}</tbody></table><p>{_e(FOOTNOTE)}</p></section>'
 

@@ -39,7 +39,7 @@ def model_facts(scorer) -> dict:
             "members": int(meta.extra.get("training", {}).get("ensemble", 1) or 1),
             "cv_split": cv.get("split"), "cv_folds": cv.get("folds"), "cv_protocol": cv.get("protocol"),
             "cv_mean": cv.get("mean"), "cv_within_passage_mean": cv.get("within_passage_mean"),
-            "noise_floor_db": meta.window.noise_floor_db}
+            "noise_floor_db": meta.feature_config.noise_floor_db}
 
 
 def recording_json(rating, scorer) -> dict:

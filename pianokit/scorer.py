@@ -12,7 +12,6 @@ import numpy as np
 import onnxruntime as ort
 
 from pianokit.audio import equal_segments, read_segments
-from pianokit.conditions import noise_floor
 from pianokit.contract import FEATURE_VERSION, ModelMetadata
 from pianokit.errors import InputError
 from pianokit.features import extract, log_mel
@@ -147,12 +146,10 @@ class Scorer:
 
     def inputs_for(self, y: np.ndarray) -> dict[str, np.ndarray]:
         """Model inputs for every window of one segment (pianokit.inference, as in training evaluation):
-        features over the whole segment, log-mel cut into the model's windows; the model's noise floor
-        (Window.noise_floor_db) added first when it asks for one."""
+        features over the whole segment, log-mel cut into the model's windows (both from audio prepared
+        as in training: pianokit.features.prepare)."""
         names = self.metadata.input_names
         features = None
-        if self.window.noise_floor_db is not None:
-            y = noise_floor(y, self.config.sample_rate, self.window.noise_floor_db)
         if "features" in names:
             wanted = self.metadata.feature_names
             features, mel = extract(y, dataclasses.replace(self.config, features=wanted))  # only what the model reads

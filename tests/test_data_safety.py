@@ -348,9 +348,10 @@ numbers = st.one_of(st.integers(-10**13, 10**13), st.floats(allow_nan=True, allo
 
 @settings(max_examples=200, deadline=None)
 @given(st.dictionaries(st.sampled_from(["sample_rate", "n_fft", "hop_length", "n_mels", "fmin", "fmax",
-                                        "mel_floor_db", "feature_floor_db", "min_duration"]), numbers,
+                                        "mel_floor_db", "feature_floor_db", "min_duration", "noise_floor_db"]),
+                                       numbers,
                              min_size=1, max_size=4),
-       st.dictionaries(st.sampled_from(["frames", "hop_frames", "segment_seconds", "noise_floor_db"]), numbers,
+       st.dictionaries(st.sampled_from(["frames", "hop_frames", "segment_seconds"]), numbers,
                        max_size=4))
 def test_fuzz_metadata_numbers(config_change, window_change):
     meta = copy.deepcopy(DEFAULT_META)
@@ -366,7 +367,7 @@ def test_fuzz_metadata_numbers(config_change, window_change):
         assert 0 <= fc["fmin"] < fc["fmax"] <= fc["sample_rate"] / 2 and 0.05 <= fc["min_duration"] <= 60
         assert -200 <= fc["feature_floor_db"] <= 0
         assert 1 <= w["hop_frames"] <= w["frames"] <= 100_000 and 1 <= w.get("segment_seconds", 30) <= 600
-        assert w.get("noise_floor_db") is None or 10 <= w["noise_floor_db"] <= 80
+        assert fc.get("noise_floor_db") is None or 10 <= fc["noise_floor_db"] <= 80
 
 
 @pytest.mark.parametrize("command", ["analyze", "compare", "fit", "dataset"])

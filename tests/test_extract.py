@@ -64,6 +64,31 @@ def test_store_from_other_config_is_refused(audio_dir, tmp_path):
         run_extract(collect_inputs([audio_dir]), tmp_path / "store", FeatureConfig(n_mels=64), progress=False)
 
 
+def test_extract_with_a_noise_floor_keeps_it_in_the_store_and_computes_everything_over_it(audio_dir, tmp_path):
+    """`pianokit extract --noise-floor DB`: the store's config holds the floor, its mels are those of the
+    level-normalised audio plus the seeded pink floor, and a plain re-run into that store is refused."""
+    from click.testing import CliRunner
+
+    from pianokit.audio import load_audio
+    from pianokit.cli import cli
+    from pianokit.conditions import noise_floor
+    from pianokit.features import log_mel, normalise_level
+
+    store_dir = tmp_path / "store"
+    result = CliRunner().invoke(cli, ["extract", str(audio_dir), "--out", str(store_dir), "--noise-floor", "30",
+                                      "-j", "1", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    store = FeatureStore.open(store_dir)
+    assert store.config == FeatureConfig(noise_floor_db=30.0)
+    plain = FeatureConfig()
+    y = load_audio(audio_dir / "sine.wav", plain.sample_rate, plain.min_duration)
+    by_hand = log_mel(noise_floor(normalise_level(y, plain), plain.sample_rate, 30), plain)
+    np.testing.assert_allclose(store.mel("sine"), by_hand, atol=0.05)
+    assert store.mel("sine").min() > log_mel(y, plain).min() + 20  # the floor fills the empty bands
+    again = CliRunner().invoke(cli, ["extract", str(audio_dir), "--out", str(store_dir), "--no-progress"])
+    assert again.exit_code == 2 and "another FeatureConfig" in again.output and "Traceback" not in again.output
+
+
 def test_collect_inputs_errors_and_unique_ids(tmp_path):
     with pytest.raises(InputError, match="no such file"):
         collect_inputs([tmp_path / "nope.wav"])

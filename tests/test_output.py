@@ -86,7 +86,7 @@ def test_json_and_csv_carry_the_same_explained_ratings(lesson):
     assert js.exit_code == 0, js.output
     payload = json.loads(js.stdout)
     assert payload["schema"] == "pianokit-ratings/2" and payload["model"]["members"] == 5
-    assert payload["model"]["noise_floor_db"] == read_json(DEFAULT_MODEL.with_suffix(".json")).window.noise_floor_db
+    assert payload["model"]["noise_floor_db"] == read_json(DEFAULT_MODEL.with_suffix(".json")).feature_config.noise_floor_db
     rows = payload["recordings"][0]["dimensions"]
     assert [r["dimension"] for r in rows] == list(DIMENSIONS)
     for row in rows:
