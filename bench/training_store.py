@@ -2,7 +2,8 @@
 
 Usage:
   python bench/training_store.py [--source ../shared/percepiano] [--data data] [--copies 1] [--seed 0]
-                                 [--jobs 2] [--heldout-piano] [--out bench/results/training_store.json]
+                                 [--jobs 2] [--heldout-piano] [--noise-floor DB]
+                                 [--out bench/results/training_store.json]
 
 Steps, each a `pianokit` command (all resumable, so a rerun only does what is missing):
   1. render PercePiano with every training piano below (pianokit dataset percepiano --soundfont ...);
@@ -11,7 +12,8 @@ Steps, each a `pianokit` command (all resumable, so a rerun only does what is mi
   4. extract features of every row into one store (pianokit extract --manifest).
 --heldout-piano also renders and extracts the csound piano, never trained on (rows with train=0,
 eval=0): the training store does not need it; bench/pianos.py adds it to a store when it runs.
-The manifest and store are named multi_piano_aug<seed>, plus x<copies> when copies > 1.
+The manifest and store are named multi_piano_aug<seed>, plus x<copies> when copies > 1; with
+--noise-floor DB the store (not the manifest) gets _floor<DB> and is extracted over that noise floor.
 A step whose outputs already existed is reported with the time it took now (near zero), so the
 JSON says which steps ran: the full build time is the sum over a run where every step ran.
 """
@@ -57,6 +59,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--heldout-piano", action="store_true",
                         help="also render and extract the never-trained csound piano (as bench/pianos.py needs)")
+    parser.add_argument("--noise-floor", type=float, default=None,
+                        help="extract over a common pink-noise floor DB below each recording (pianokit extract)")
     parser.add_argument("--out", type=Path, default=None,
                         help="result JSON (default: a new file bench/results/training_store-<time>.json)")
     args = parser.parse_args()
@@ -82,8 +86,9 @@ def main() -> None:
         train = [n for n in named if n.split("_")[0] in TRAIN_PIANOS]
         step("combine", [*pk, "dataset", "combine", *(f"{n}={m}" for n, m in named.items()), "--out", str(combined),
                          *(a for n in train for a in ("--train", n)), "--eval", "musescore"], log)
-    store = args.data / "stores" / name
-    step("extract", [*pk, "extract", "--manifest", str(combined), "--out", str(store), *jobs], log)
+    floor = [] if args.noise_floor is None else ["--noise-floor", f"{args.noise_floor:g}"]
+    store = args.data / "stores" / (name + ("" if args.noise_floor is None else f"_floor{args.noise_floor:g}"))
+    step("extract", [*pk, "extract", "--manifest", str(combined), "--out", str(store), *floor, *jobs], log)
     total = sum(s["wall_s"] for s in log)
     print(f"total {total:.0f} s")
     out = args.out or RESULTS / f"training_store-{time.strftime('%Y%m%d-%H%M%S')}.json"

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import SR, sine, write_wav
+from conftest import sine, write_wav
 from pianokit.cli import cli
 
 pytest.importorskip("distributed")
