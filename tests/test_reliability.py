@@ -200,9 +200,12 @@ def test_interrupted_extract_resumes(tmp_path, sig):
 
 
 def test_interrupted_fit_resumes(planted_store, tmp_path):
+    """Stopped after fold 0 (SIGTERM while fold 1 trains): exit 130, fold 0 kept; a rerun with other
+    settings is refused, the same command finishes the other folds and leaves fold 0 as it was."""
     run = tmp_path / "run"
+    epochs = "40"  # each fold takes seconds: long enough to be stopped in fold 1, short for CI
     cmd = [sys.executable, "-m", "pianokit", "fit", "--arch", "multitask", "--store", str(planted_store), "--out",
-           str(run), "--epochs", "400", "--patience", "400", "--no-progress"]
+           str(run), "--epochs", epochs, "--patience", epochs, "--no-progress"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert _wait_for(lambda: (run / "fold0" / "metrics.json").is_file(), timeout=300)
     proc.send_signal(signal.SIGTERM)
@@ -211,9 +214,9 @@ def test_interrupted_fit_resumes(planted_store, tmp_path):
     assert not (run / "metrics.json").exists()
     assert json.loads((run / "fold0" / "metrics.json").read_text())["fold"] == 0
     stamp = (run / "fold0" / "model.keras").stat().st_mtime_ns
-    quick = [c if c != "400" else "3" for c in cmd]
+    quick = [c if c != epochs else "3" for c in cmd]
     assert subprocess.run(quick, capture_output=True, text=True).returncode == 2  # other settings are refused
-    resumed = subprocess.run(cmd[:-5] + ["--epochs", "400", "--patience", "400", "--folds", "4", "--no-progress"],
+    resumed = subprocess.run(cmd[:-5] + ["--epochs", epochs, "--patience", epochs, "--folds", "4", "--no-progress"],
                              capture_output=True, text=True, timeout=900)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert (run / "fold0" / "model.keras").stat().st_mtime_ns == stamp

@@ -244,7 +244,7 @@ def test_consistency_weight_pulls_one_segments_recordings_together(two_room_stor
     for weight in (0, 10):
         out = tmp_path / f"cw{weight}"
         result = fit("--arch", "multitask", "--store", two_room_store, "--out", out, "--epochs", 150,
-                     "--patience", 30, "--seed", 1, "--lr", 3e-3, "--consistency-weight", weight)
+                     "--patience", 30, "--seed", 1, "--lr", 3e-3, "--consistency-weight", weight, "--folds", 2)
         assert result.exit_code == 0, result.output
         assert json.loads((out / "config.json").read_text())["consistency_weight"] == weight
         preds = pd.concat(pd.read_csv(f) for f in sorted(out.glob("fold*/predictions.csv")))
