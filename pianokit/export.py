@@ -156,6 +156,17 @@ def export_model(source: str | os.PathLike, out: str | os.PathLike, name: str | 
             config.validate()
     except (ValueError, TypeError) as exc:
         raise InputError(f"{run}: unreadable FeatureConfig in config.json ({printable(exc, 120)})") from None
+    onnx_path, json_path = _targets(out)
+    model = with_frozen_backbone(with_members(load_keras_model(model_path)), spec)
+    try:
+        return _export(model, model_path, spec, run, run_config, metrics, config, Window.for_crop(spec.crop_frames),
+                       onnx_path, json_path, name)
+    except OSError as exc:
+        raise InputError(f"{out}: cannot write the exported model ({exc.strerror or type(exc).__name__})") from None
+
+
+def _targets(out: str | os.PathLike) -> tuple[Path, Path]:
+    """OUT.onnx and OUT.json, checked writable, their folder made."""
     onnx_path, json_path = model_paths(out)
     for target in (onnx_path, json_path):
         writable_target(target)
@@ -163,12 +174,7 @@ def export_model(source: str | os.PathLike, out: str | os.PathLike, name: str | 
         onnx_path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"{onnx_path.parent}: cannot create the output folder ({exc.strerror})") from None
-    model = with_frozen_backbone(with_members(load_keras_model(model_path)), spec)
-    try:
-        return _export(model, model_path, spec, run, run_config, metrics, config, Window.for_crop(spec.crop_frames),
-                       onnx_path, json_path, name)
-    except OSError as exc:
-        raise InputError(f"{out}: cannot write the exported model ({exc.strerror or type(exc).__name__})") from None
+    return onnx_path, json_path
 
 
 def _export(model, model_path: Path, spec: ModelSpec, run, run_config: dict, metrics, config: FeatureConfig,
@@ -244,7 +250,6 @@ def set_noise_floor(source: str | os.PathLike, out: str | os.PathLike, noise_flo
     from pianokit.metadata import parse_embedded
 
     source_onnx, _ = model_paths(source)
-    onnx_path, json_path = model_paths(out)
     try:
         proto = onnx.load(str(source_onnx))
     except FileNotFoundError:
@@ -255,12 +260,10 @@ def set_noise_floor(source: str | os.PathLike, out: str | os.PathLike, noise_flo
     if embedded is None:
         raise InputError(f"{source_onnx}: has no embedded pianokit metadata; export it from its run instead")
     meta = parse_embedded(embedded, source_onnx).to_dict()
+    onnx_path, json_path = _targets(out)
     meta["feature_config"] = {k: v for k, v in meta["feature_config"].items() if k != "noise_floor_db"}
     if noise_floor_db is not None:
         meta["feature_config"]["noise_floor_db"] = float(noise_floor_db)
-    for target in (onnx_path, json_path):
-        writable_target(target)
-    onnx_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=onnx_path.parent, prefix=".export-") as tmp:
         _write(proto, meta, Path(tmp), onnx_path, json_path)
     return meta
