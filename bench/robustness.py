@@ -205,7 +205,9 @@ def summarise(df: pd.DataFrame, wp_sd: float, args, wall: float | None, scored_b
                          "within_passage_r2": ev.get("within_passage", {}).get("mean", {}).get("r2"),
                          "mean_abs_shift_in_wp_sd": float(shift),
                          "mean_abs_shift_in_model_wp_sd": float(shift * wp_sd / model_sd)}
-    floor = "" if args.noise_floor is None else f", scored with a {args.noise_floor:g} dB noise floor"
+    trained = json.loads((args.run / "config.json").read_text()).get("feature_config", {}).get("noise_floor_db")
+    floor = (f", scored with a {args.noise_floor:g} dB noise floor" if args.noise_floor is not None else
+             f", trained and scored over a {trained:g} dB noise floor" if trained is not None else "")
     lines = [f"Run `{args.run}` (fold models on their own held-out passages{floor}), {len(clean)} segments in whole "
              f"passage groups (at least {args.segments_per_fold} per fold); shift in units of the within-passage label SD "
              f"({wp_sd:.3f}), and in units of the within-passage SD of the model's own clean ratings ({model_sd:.3f}): "
