@@ -54,9 +54,12 @@ class FeatureStore:
         if (root / "config.json").exists():
             store = cls.open(root)
             if store.config != config:
+                had, asked = store.config.to_dict(), config.to_dict()
+                differ = ", ".join(f"{k} {printable(had.get(k, 'none'), 40)} here, {printable(asked.get(k, 'none'), 40)} asked"
+                                   for k in sorted(set(had) | set(asked)) if had.get(k) != asked.get(k))
                 raise InputError(
-                    f"{root}: store was made with another FeatureConfig "
-                    f"({store.config.fingerprint()} != {config.fingerprint()}); use a new --out folder"
+                    f"{root}: store was made with another FeatureConfig ({printable(differ, 200)}); give the same "
+                    "settings or use a new --out folder"
                 )
             return store
         (root / "mels").mkdir(parents=True, exist_ok=True)
