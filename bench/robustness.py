@@ -43,6 +43,7 @@ import soundfile as sf
 
 from pianokit.dimensions import DIMENSIONS
 from pianokit.metrics import evaluate, passage_deviations
+from pianokit.run_folder import read_config
 
 SR = 22050
 TARGETS = {"gain": 0.15, "codec": 0.15, "reverb": 0.25, "noise_30": 0.25, "phone": 0.25, "stereo": 0.25}
@@ -205,7 +206,7 @@ def summarise(df: pd.DataFrame, wp_sd: float, args, wall: float | None, scored_b
                          "within_passage_r2": ev.get("within_passage", {}).get("mean", {}).get("r2"),
                          "mean_abs_shift_in_wp_sd": float(shift),
                          "mean_abs_shift_in_model_wp_sd": float(shift * wp_sd / model_sd)}
-    trained = json.loads((args.run / "config.json").read_text()).get("feature_config", {}).get("noise_floor_db")
+    trained = read_config(args.run).get("feature_config", {}).get("noise_floor_db")
     floor = (f", scored with a {args.noise_floor:g} dB noise floor" if args.noise_floor is not None else
              f", trained and scored over a {trained:g} dB noise floor" if trained is not None else "")
     lines = [f"Run `{args.run}` (fold models on their own held-out passages{floor}), {len(clean)} segments in whole "

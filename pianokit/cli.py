@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from pianokit import __version__
-from pianokit.contract import NOISE_FLOOR_DB
+from pianokit.contract import NOISE_FLOOR_DB, FeatureConfig
 from pianokit.errors import InputError
 from pianokit.dimensions import DIMENSIONS, unknown_augmentation
 from pianokit.distribute import STRATEGIES
@@ -205,10 +205,7 @@ def extract(paths, manifest, out, noise_floor, jobs, cluster, progress) -> None:
         inputs = [(str(i), Path(a)) for i, a in zip(df["segment_id"], df["audio"])]
     else:
         inputs = collect_inputs(list(paths))
-    from pianokit.features import FeatureConfig
-
-    config = FeatureConfig(noise_floor_db=noise_floor)
-    summary = run_extract(inputs, out, config, jobs=jobs or _jobs_default(), progress=progress, cluster=cluster)
+    summary = run_extract(inputs, out, FeatureConfig(noise_floor_db=noise_floor), jobs=jobs or _jobs_default(), progress=progress, cluster=cluster)
     messages = [error for _, _, error in summary.failures]
     if not summary.done and not summary.skipped and messages:
         if len(messages) == 1:
