@@ -24,6 +24,16 @@ class Failure(click.ClickException):
     exit_code = 2
 
 
+class FiniteFloatRange(click.FloatRange):
+    """click.FloatRange that also refuses NaN, which compares false with both bounds and so passed."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if number != number:
+            self.fail(f"{value!r} is not a number.", param, ctx)
+        return number
+
+
 class SomeFailed(Exception):
     """A batch finished but some inputs failed (each already named on stderr): exit code 1."""
 
@@ -180,7 +190,7 @@ def dataset_combine(manifests, out, train, eval_names) -> None:
 @click.option("--manifest", type=click.Path(path_type=Path), default=None,
               help="CSV with segment_id and audio columns (instead of PATHS).")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Feature store folder.")
-@click.option("--noise-floor", "noise_floor", type=click.FloatRange(*NOISE_FLOOR_DB), default=None, metavar="DB",
+@click.option("--noise-floor", "noise_floor", type=FiniteFloatRange(*NOISE_FLOOR_DB), default=None, metavar="DB",
               help="Add a fixed, seeded pink-noise floor DB below each recording before computing anything "
                    "(kept in the store's config; models trained on it ask the scorer for the same floor).")
 @jobs_option
@@ -293,17 +303,17 @@ def _parse_range(text: str) -> tuple[float, float]:
 @click.option("--folds", type=click.IntRange(1, 4), default=4, show_default=True, help="How many folds to run.")
 @click.option("--epochs", type=click.IntRange(min=1), default=60, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
-@click.option("--lr", "learning_rate", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True)
+@click.option("--lr", "learning_rate", type=FiniteFloatRange(min=0, min_open=True), default=1e-3, show_default=True)
 @click.option("--patience", type=click.IntRange(min=1), default=10, show_default=True,
               help="Early-stopping patience (epochs) on the inner validation split.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--augment", default="", callback=lambda c, p, v: _parse_augment(v),
               help="Comma list of pitch,stretch (spectrogram models).")
-@click.option("--semitones", type=click.FloatRange(min=0), default=2.0, show_default=True,
+@click.option("--semitones", type=FiniteFloatRange(min=0), default=2.0, show_default=True,
               help="Pitch shift range: uniform in [-N, N] semitones.")
 @click.option("--stretch", "stretch_range", default="0.9,1.1", show_default=True, callback=lambda c, p, v: _parse_range(v),
               help="Time-stretch rate range LOW,HIGH.")
-@click.option("--crop-seconds", type=click.FloatRange(min=1), default=12.0, show_default=True,
+@click.option("--crop-seconds", type=FiniteFloatRange(min=1), default=12.0, show_default=True,
               help="Training window; longer recordings are scored as the mean of overlapping windows.")
 @click.option("--target", default=None, type=click.Choice(DIMENSIONS), metavar="DIMENSION",
               help="Dimension for --arch mlp (default: timing_stable_unstable), one of: " + ", ".join(DIMENSIONS))
@@ -317,11 +327,11 @@ def _parse_range(text: str) -> tuple[float, float]:
               help="Builder hyper-parameter, e.g. --param filters=[16,32,64] --param dropout=0.2.")
 @click.option("--ensemble", type=click.IntRange(1, 20), default=1, show_default=True,
               help="Models per fold with different seeds, averaged into one model.")
-@click.option("--passage-weight", type=click.FloatRange(0), default=0.0, show_default=True,
+@click.option("--passage-weight", type=FiniteFloatRange(0), default=0.0, show_default=True,
               help="Weight of a second loss term: the error in how each performance differs from the other "
                    "performances of the same passage in its batch (ranking players of the same music). "
                    "0 = plain mean squared error.")
-@click.option("--consistency-weight", type=click.FloatRange(0), default=0.0, show_default=True,
+@click.option("--consistency-weight", type=FiniteFloatRange(0), default=0.0, show_default=True,
               help="Weight of a loss term on how far the ratings of one segment's recordings (its renders "
                    "and augmented variants, manifest column source_id) spread: robustness to the piano, "
                    "room, noise and codec. Batches then hold up to 4 recordings of each segment.")
@@ -406,7 +416,7 @@ def compare(runs, out, metric, allow_mixed) -> None:
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option("--out", required=True, type=click.Path(path_type=Path),
               help="Output name: writes OUT.onnx and OUT.json (e.g. exported_models/mymodel).")
-@click.option("--noise-floor", "noise_floor", type=click.FloatRange(*NOISE_FLOOR_DB), default=None, metavar="DB",
+@click.option("--noise-floor", "noise_floor", type=FiniteFloatRange(*NOISE_FLOOR_DB), default=None, metavar="DB",
               help="Have the scorer add a fixed pink-noise floor DB below each recording before rating it, "
                    "in place of the floor the training store was extracted with (see 'pianokit extract "
                    "--noise-floor'; bench/robustness.py --noise-floor measures it).")

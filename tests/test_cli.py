@@ -151,3 +151,15 @@ def test_a_training_command_on_the_scoring_install_says_what_to_install(tmp_path
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "pianokit[train]" in lines[0] and blocked in lines[0]
     assert not (tmp_path / "store").exists() and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("args", [["extract", "x.wav", "--out", "store", "--noise-floor", "nan"],
+                                  ["export", "m.onnx", "--out", "m2", "--noise-floor", "NaN"],
+                                  ["fit", "--arch", "mlp", "--store", "s", "--out", "r", "--lr", "nan"],
+                                  ["fit", "--arch", "mlp", "--store", "s", "--out", "r", "--crop-seconds", "nan"]])
+def test_nan_is_refused_by_every_number_range_option(tmp_path, args, monkeypatch):
+    """NaN compares false with both bounds of a range, so it must be refused by name, before any work."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2 and "is not a number" in result.output and "Traceback" not in result.output
+    assert not list(tmp_path.iterdir())
