@@ -86,7 +86,7 @@ def run_data(run: Path):
     """The run's training data (its store and manifest, no log-mels)."""
     from pianokit.training_data import load_training_data
 
-    config = json.loads((run / "config.json").read_text())
+    config = read_config(run)
     return load_training_data(config["store"], config.get("manifest"), with_mels=False)
 
 
