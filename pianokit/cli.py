@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import signal
 import sys
 from pathlib import Path
 
 import click
 
-from pianokit import __version__
+from pianokit import __version__, interrupt
 from pianokit.contract import NOISE_FLOOR_DB, FeatureConfig
 from pianokit.errors import InputError
 from pianokit.dimensions import DIMENSIONS, unknown_augmentation
@@ -46,7 +45,9 @@ TRAINING_PACKAGES = {"pandas", "matplotlib", "tabulate", "tensorflow", "keras", 
 class Group(click.Group):
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            interrupt.check()  # a signal whose exception Python dropped still ends the run as interrupted
+            return result
         except InputError as exc:
             raise Failure(printable(str(exc), 2000)) from None
         except ModuleNotFoundError as exc:
@@ -565,10 +566,6 @@ def _score_inputs(paths) -> list[Path]:
     return [f for p in paths for f in (find_audio(p) if p.is_dir() else [p])]
 
 
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
 def quiet_tensorflow() -> None:
     """Silence TensorFlow's and absl's logs before TensorFlow is first imported, so that an error is
     one line on stderr; set TF_CPP_MIN_LOG_LEVEL=0 to see them."""
@@ -603,7 +600,6 @@ def import_tensorflow_quietly() -> None:
 def main() -> None:
     # Ctrl-C / SIGINT and SIGTERM end a run cleanly (exit 130), also when a non-interactive shell
     # started it in the background with SIGINT ignored.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    interrupt.install()
     quiet_tensorflow()
     cli(prog_name="pianokit")

@@ -19,6 +19,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from pianokit import interrupt
 from pianokit.errors import InputError
 from pianokit.parallel import _call, single_threaded
 
@@ -86,6 +87,7 @@ def run_on_cluster(fn: Callable, items: Iterable, client, desc: str,
     suspects = []
     try:
         for future in distributed.as_completed(futures):
+            interrupt.check()
             item = futures[future]
             try:
                 result = future.result()

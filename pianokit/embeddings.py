@@ -20,6 +20,7 @@ import keras
 import numpy as np
 from tqdm import tqdm
 
+from pianokit import interrupt
 from pianokit.atomic import atomic_path, write_text
 from pianokit.contract import Window
 from pianokit.errors import InputError
@@ -68,6 +69,7 @@ def ensure(store: FeatureStore, ids: list[str], spec: ModelSpec, backbone: str, 
         floor = store.config.mel_floor_db
         with tqdm(total=len(todo), desc="embed", unit="file", disable=not progress) as bar:
             for start in range(0, len(todo), FILES_PER_CALL):  # few predict calls: each new shape retraces
+                interrupt.check()
                 chunk = todo[start:start + FILES_PER_CALL]
                 parts = [windows(store.mel(i).T, window.frames, window.hop_frames, floor) for i in chunk]
                 emb = model.predict(np.concatenate(parts), batch_size=BATCH, verbose=0)

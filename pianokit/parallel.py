@@ -16,6 +16,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from pianokit import interrupt
 from pianokit.errors import InputError
 
 
@@ -109,6 +110,7 @@ def run_parallel(
     try:
         if jobs <= 1:
             for item in items:
+                interrupt.check()
                 yield _call(fn, item)
                 bar.update()
             return
@@ -147,6 +149,7 @@ def _bounded(pool: Executor, fn: Callable, queue: deque, jobs: int, bar: tqdm,
                 item = queue.popleft()
                 running[pool.submit(_call, fn, item)] = item
             done, _ = wait(running, return_when=FIRST_COMPLETED)
+            interrupt.check()
             for future in done:
                 item = running.pop(future)
                 try:

@@ -26,6 +26,7 @@ from pianokit.metrics import METRICS, evaluate
 from pianokit.safety import exclusive, own_folder
 from pianokit.models import ARCHITECTURES, check_arch, defaults, needs_fixed_frames, uses_cached_embeddings
 from pianokit.models.spec import ModelSpec
+from pianokit import interrupt
 from pianokit import run_folder as rf
 from pianokit.baselines import predict_all
 from pianokit.training_data import Fold, final_holdout, load_training_data, make_folds, trainable_rows
@@ -322,7 +323,7 @@ class Trainer:
                 model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss)
             stop = keras.callbacks.EarlyStopping(patience=self.config.patience, restore_best_weights=True)
             h = model.fit(train_ds, validation_data=val_data, epochs=epochs, initial_epoch=initial_epoch,
-                          callbacks=[stop], verbose=verbose, shuffle=False)
+                          callbacks=[stop, interrupt.keras_callback()], verbose=verbose, shuffle=False)
             history.extend({"epoch": initial_epoch + i, **{k: float(v[i]) for k, v in h.history.items()}}
                            for i in range(len(h.history["loss"])))
             return initial_epoch + len(h.history["loss"])
@@ -416,7 +417,10 @@ class Trainer:
                 raise InputError(f"{self.out}: holds a run with other settings; use a new --out folder")
         write_text(config_path, json.dumps({**self.config.to_dict(), "feature_config":
                                                self.feature_config.to_dict()}, indent=2))
-        results = [self.run_fold(f) for f in folds]
+        results = []
+        for f in folds:
+            interrupt.check()
+            results.append(self.run_fold(f))
         summary = summarise(results, self.config.targets)
         summary.update({"arch": self.config.arch, "split": self.config.split, "n": len(self.data.ids)})
         if self.config.final:
@@ -429,6 +433,7 @@ class Trainer:
         folder = rf.final_dir(self.out)
         if (folder / rf.MODEL).is_file():
             return json.loads((folder / rf.FINAL_INFO).read_text())
+        interrupt.check()
         everything = trainable_rows(self.data.table)
         val = final_holdout(self.data.table, self.config.val_fraction, self.config.seed + 1000)
         folder.mkdir(parents=True, exist_ok=True)
