@@ -43,7 +43,7 @@ from result_files import write_table  # noqa: E402
 from pianokit.baselines import player_mean, ridge, train_mean  # noqa: E402
 from pianokit.dimensions import DIMENSIONS  # noqa: E402
 from pianokit.feature_names import ALL_FEATURES, PEDAL_FEATURES, SYMBOLIC_FEATURES  # noqa: E402
-from pianokit.metrics import METRICS, evaluate  # noqa: E402
+from pianokit.metrics import aggregate, evaluate  # noqa: E402
 from pianokit.symbolic import read_notes  # noqa: E402
 from pianokit.training_data import make_folds, split_groups  # noqa: E402
 
@@ -166,10 +166,10 @@ def main() -> None:
             detector.append(outer[:, 1])
             truth.append(midi["pedal_down_fraction"].to_numpy(float)[test])
         for name, evals in per_fold.items():
+            scores = aggregate(evals, DIMENSIONS)
             results.setdefault(name, {})[split] = {
-                "mean": {k: float(np.mean([e["mean"][k] for e in evals])) for k in METRICS},
-                "within_passage": {k: float(np.mean([e["within_passage"]["mean"][k] for e in evals])) for k in METRICS},
-                "per_dimension_r2": {d: float(np.mean([e["per_dimension"][d]["r2"] for e in evals])) for d in DIMENSIONS}}
+                "mean": scores["mean"], "within_passage": scores["within_passage"]["mean"],
+                "per_dimension_r2": {d: scores["per_dimension"][d]["r2"] for d in DIMENSIONS}}
         proxy_r[split] = {"detector_pedal_down_share": float(np.mean([np.corrcoef(a, b)[0, 1] for a, b in zip(detector, truth)])),
                           "decay_fall_over_2dB": float(np.mean([np.corrcoef(decay[f.test, 1], b)[0, 1]
                                                                 for f, b in zip(folds, truth)]))}

@@ -42,7 +42,7 @@ from training_store import RENDER_DIRS  # noqa: E402
 from pianokit.atomic import atomic_path  # noqa: E402
 from pianokit.dimensions import DIMENSIONS  # noqa: E402
 from pianokit.manifest import absolute_paths, read_manifest, write_csv_atomic  # noqa: E402
-from pianokit.metrics import evaluate  # noqa: E402
+from pianokit.metrics import aggregate, evaluate, headline  # noqa: E402
 from pianokit.parallel import run_parallel  # noqa: E402
 
 N_FFT, HOP = 2048, 512
@@ -106,15 +106,14 @@ def rate_equalised(job: tuple[str, str, str], curves: dict[str, np.ndarray]) -> 
 def scores_by_fold(table: pd.DataFrame, preds: pd.DataFrame) -> dict[str, float]:
     """Mean over folds of R², within-passage R² and within-passage r of a predictions table
     (segment_id, pred_*); ``table`` is indexed by segment_id."""
-    scores = []
+    evals = []
     rows = table.loc[preds["segment_id"]]
     for _, part in preds.groupby(rows["fold_passage"].to_numpy()):
         info = table.loc[part["segment_id"]]
-        ev = evaluate(info[list(DIMENSIONS)].to_numpy(float), part[[f"pred_{d}" for d in DIMENSIONS]].to_numpy(float),
-                      DIMENSIONS, info["passage"].astype(str).to_numpy())
-        scores.append((ev["mean"]["r2"], ev["within_passage"]["mean"]["r2"], ev["within_passage"]["mean"]["r"]))
-    r2, wp_r2, wp_r = np.mean(scores, axis=0)
-    return {"r2": float(r2), "within_passage_r2": float(wp_r2), "within_passage_r": float(wp_r)}
+        evals.append(evaluate(info[list(DIMENSIONS)].to_numpy(float),
+                              part[[f"pred_{d}" for d in DIMENSIONS]].to_numpy(float),
+                              DIMENSIONS, info["passage"].astype(str).to_numpy()))
+    return headline(aggregate(evals, DIMENSIONS))
 
 
 def oracle_part(run: Path, pairs: int, seed: int) -> dict:

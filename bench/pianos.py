@@ -27,7 +27,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -35,7 +34,7 @@ from result_files import fit_once, write_table  # noqa: E402
 from training_store import PIANOS, RENDER_DIRS, TRAIN_PIANOS  # noqa: E402
 
 from pianokit.dimensions import DIMENSIONS  # noqa: E402
-from pianokit.metrics import evaluate  # noqa: E402
+from pianokit.metrics import aggregate, evaluate, headline  # noqa: E402
 from pianokit.variants import role_mask  # noqa: E402
 
 ALL_PIANOS = (*TRAIN_PIANOS, "csound")
@@ -108,20 +107,18 @@ def fold_pianos(run: Path, table: pd.DataFrame):
 
 def per_piano(run: Path, manifest: Path) -> dict[str, dict]:
     """Model and baseline scores per piano from the run's fold predictions (mean over folds)."""
-    out: dict[str, list] = {}
+    out: dict[str, dict[str, list]] = {}
     for _, piano, rows, pred, train_mean in fold_pianos(run, pd.read_csv(manifest).set_index("segment_id")):
         truth = rows[list(DIMENSIONS)].to_numpy(float)
         passages = rows["passage"].astype(str).to_numpy()
         offset = pred - pred.mean(axis=0)
-        out.setdefault(piano, []).append((
-            evaluate(truth, pred, DIMENSIONS, passages),
-            evaluate(truth, offset + truth.mean(axis=0), DIMENSIONS, passages)["mean"]["r2"],
-            evaluate(truth, offset + train_mean, DIMENSIONS, passages)["mean"]["r2"]))
-    return {piano: {"r2": float(np.mean([e["mean"]["r2"] for e, _, _ in evals])),
-                    "within_passage_r2": float(np.mean([e["within_passage"]["mean"]["r2"] for e, _, _ in evals])),
-                    "within_passage_r": float(np.mean([e["within_passage"]["mean"]["r"] for e, _, _ in evals])),
-                    "r2_recentred": float(np.mean([c for _, c, _ in evals])),
-                    "r2_batch_recentred": float(np.mean([b for _, _, b in evals]))}
+        evals = out.setdefault(piano, {"as_rated": [], "recentred": [], "batch_recentred": []})
+        evals["as_rated"].append(evaluate(truth, pred, DIMENSIONS, passages))
+        evals["recentred"].append(evaluate(truth, offset + truth.mean(axis=0), DIMENSIONS))
+        evals["batch_recentred"].append(evaluate(truth, offset + train_mean, DIMENSIONS))
+    return {piano: {**headline(aggregate(evals["as_rated"], DIMENSIONS)),
+                    "r2_recentred": aggregate(evals["recentred"], DIMENSIONS)["mean"]["r2"],
+                    "r2_batch_recentred": aggregate(evals["batch_recentred"], DIMENSIONS)["mean"]["r2"]}
             for piano, evals in out.items()}
 
 

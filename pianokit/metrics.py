@@ -1,5 +1,5 @@
 """Per-dimension R² and MAE (sklearn), Pearson r, their means over dimensions, and the within-passage
-variant: the same scores on deviations from each passage's mean over its renditions."""
+variant: the same scores on deviations from each passage's mean over its renditions; means over folds."""
 
 from __future__ import annotations
 
@@ -57,3 +57,26 @@ def evaluate(y_true: np.ndarray, y_pred: np.ndarray, names, passages=None) -> di
         if len(t):
             out["within_passage"] = {**_scores(t, p, names), "n": int(len(t))}
     return out
+
+
+def _mean_over_folds(evals: list[dict], targets) -> dict:
+    """Per-dimension mean over folds, then the mean over dimensions."""
+    per_dim = {t: {m: float(np.mean([e["per_dimension"][t][m] for e in evals])) for m in METRICS} for t in targets}
+    return {"per_dimension": per_dim, "mean": {m: float(np.mean([per_dim[t][m] for t in targets])) for m in METRICS}}
+
+
+def aggregate(evals: list[dict], targets) -> dict:
+    """Plain and (where measured) within-passage metrics of one predictor over folds (:func:`evaluate` outputs)."""
+    out = _mean_over_folds(evals, targets)
+    within = [e["within_passage"] for e in evals if "within_passage" in e]
+    if within:
+        out["within_passage"] = _mean_over_folds(within, targets)
+    return out
+
+
+def headline(scores: dict) -> dict[str, float]:
+    """The three figures the tables lead with, from an :func:`evaluate` or :func:`aggregate` output:
+    mean R², within-passage R² and within-passage r (NaN where within-passage was not measured)."""
+    within = scores.get("within_passage", {}).get("mean", {})
+    return {"r2": scores["mean"]["r2"], "within_passage_r2": within.get("r2", float("nan")),
+            "within_passage_r": within.get("r", float("nan"))}

@@ -22,7 +22,7 @@ from pianokit.errors import InputError
 from pianokit.feature_names import EXTENDED_FEATURES, resolve_features
 from pianokit.inference import concat, recording_ratings, segment_inputs
 from pianokit.losses import PassageLoss, masked_mse
-from pianokit.metrics import METRICS, evaluate
+from pianokit.metrics import aggregate, evaluate
 from pianokit.safety import exclusive, own_folder
 from pianokit.models import ARCHITECTURES, check_arch, defaults, needs_fixed_frames, uses_cached_embeddings
 from pianokit.models.spec import ModelSpec
@@ -444,21 +444,6 @@ class Trainer:
                 "epochs": len(pd.read_csv(folder / "history.csv"))}
         write_text(folder / rf.FINAL_INFO, json.dumps(info, indent=2))
         return info
-
-
-def _mean_over_folds(evals: list[dict], targets) -> dict:
-    """Per-dimension mean over folds, then the mean over dimensions."""
-    per_dim = {t: {m: float(np.mean([e["per_dimension"][t][m] for e in evals])) for m in METRICS} for t in targets}
-    return {"per_dimension": per_dim, "mean": {m: float(np.mean([per_dim[t][m] for t in targets])) for m in METRICS}}
-
-
-def aggregate(evals: list[dict], targets) -> dict:
-    """Plain and (where measured) within-passage metrics of one predictor over folds."""
-    out = _mean_over_folds(evals, targets)
-    within = [e["within_passage"] for e in evals if "within_passage" in e]
-    if within:
-        out["within_passage"] = _mean_over_folds(within, targets)
-    return out
 
 
 def summarise(results: list[dict], targets) -> dict:

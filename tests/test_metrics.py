@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from pianokit.metrics import evaluate, passage_deviations
+from pianokit.metrics import aggregate, evaluate, headline, passage_deviations
 
 
 def test_within_passage_ignores_what_the_passage_explains():
@@ -38,3 +38,22 @@ def test_single_rendition_passages_are_left_out():
     np.testing.assert_allclose(t[:, 0], [-0.5, 0.5, -0.5, 0.5])
     assert "within_passage" not in evaluate(truth, truth, ["x"], list("abcdefghij"))
     assert "within_passage" not in evaluate(truth, truth, ["x"])
+
+
+def test_aggregate_is_the_mean_over_folds_and_headline_reads_it():
+    rng = np.random.default_rng(2)
+    passages = np.repeat(np.arange(8), 3)
+    folds = []
+    for k in range(3):
+        truth = rng.normal(size=(24, 2))
+        folds.append(evaluate(truth, truth + rng.normal(0, 0.5 + k, (24, 2)), ["a", "b"], passages))
+    folds.append(evaluate(truth, truth, ["a", "b"]))  # no within-passage scores: left out of that mean
+    agg = aggregate(folds, ["a", "b"])
+    assert agg["per_dimension"]["b"]["r2"] == pytest.approx(np.mean([f["per_dimension"]["b"]["r2"] for f in folds]))
+    assert agg["mean"]["mae"] == pytest.approx(np.mean([f["mean"]["mae"] for f in folds]))
+    assert agg["within_passage"]["mean"]["r"] == pytest.approx(np.mean([f["within_passage"]["mean"]["r"]
+                                                                        for f in folds[:3]]))
+    top = headline(agg)
+    assert top == {"r2": agg["mean"]["r2"], "within_passage_r2": agg["within_passage"]["mean"]["r2"],
+                   "within_passage_r": agg["within_passage"]["mean"]["r"]}
+    assert np.isnan(headline(folds[3])["within_passage_r"])
