@@ -41,7 +41,7 @@ from training_store import RENDER_DIRS  # noqa: E402
 
 from pianokit.atomic import atomic_path  # noqa: E402
 from pianokit.dimensions import DIMENSIONS  # noqa: E402
-from pianokit.manifest import absolute_paths, read_manifest, write_csv_atomic  # noqa: E402
+from pianokit.manifest import read_manifest, write_csv_atomic  # noqa: E402
 from pianokit.metrics import aggregate, evaluate, headline  # noqa: E402
 from pianokit.parallel import run_parallel  # noqa: E402
 
@@ -145,12 +145,12 @@ def oracle_part(run: Path, pairs: int, seed: int) -> dict:
                                                          curves["tilt"][(freqs > 50) & (freqs < 10000)], 1)[0]), 2)}
 
 
-def colour_one(job: tuple[str, str], audio_dir: Path, seed: int) -> dict:
+def colour_one(job: tuple[str, str, int], audio_dir: Path, seed: int) -> dict:
     """One render through a random wide EQ (WIDE_COLOUR), written as FLAC; returns its manifest fields."""
     from pianokit import conditions
     from pianokit.variants import variant_seed
 
-    segment_id, audio = job
+    segment_id, audio, _ = job
     rng = variant_seed(seed, segment_id, 0)
     c = WIDE_COLOUR
     params = (round(float(rng.uniform(*c["low_shelf_db"])), 2), round(float(rng.uniform(*c["high_shelf_db"])), 2),
@@ -161,29 +161,23 @@ def colour_one(job: tuple[str, str], audio_dir: Path, seed: int) -> dict:
         out = conditions.colour(y, sr, *params)
         with atomic_path(target) as tmp:  # an interrupted run leaves no half file for the next to reuse
             sf.write(tmp, 0.5 * out / max(1e-9, float(np.abs(out).max())), sr, format="FLAC", subtype="PCM_16")
-    return {"segment_id": f"{segment_id}@colour", "audio": str(target.resolve()),
+    return {"variant_id": f"{segment_id}@colour", "audio": str(target.resolve()),
             "augmentation": f'{{"colour": {list(params)}}}'}
 
 
 def coloured_manifest(data: Path, piano: str, seed: int) -> Path:
     """data/<piano dir>_colour<seed>/manifest.csv: one widely coloured copy of each clean render."""
-    source = read_manifest(data / RENDER_DIRS[piano] / "manifest.csv", labelled=True)
+    from pianokit.variants import write_variants
+
     out = data / f"{RENDER_DIRS[piano]}_colour{seed}"
-    if (out / "manifest.csv").is_file():
-        return out / "manifest.csv"
-    (out / "audio").mkdir(parents=True, exist_ok=True)
-    worker = functools.partial(colour_one, audio_dir=out / "audio", seed=seed)
-    done = {}
-    for (sid, _), result, error in run_parallel(worker, list(zip(source["segment_id"], source["audio"])), 2,
-                                                f"colour {piano}", progress=True):
-        if error:
-            raise SystemExit(f"{sid}: {error}")
-        done[sid] = result
-    table = source.copy()
-    table["source_id"] = table.get("source_id", table["segment_id"])
-    for field in ("segment_id", "audio", "augmentation"):
-        table[field] = [done[s][field] for s in source["segment_id"]]
-    write_csv_atomic(absolute_paths(table), out / "manifest.csv")
+    if not (out / "manifest.csv").is_file():
+        source = read_manifest(data / RENDER_DIRS[piano] / "manifest.csv", labelled=True)
+        worker = functools.partial(colour_one, audio_dir=out / "audio", seed=seed)
+        _, failures = write_variants(source, out, worker, 1, seed, 2, True, f"colour {piano}")
+        if failures:  # no manifest that a rerun would take as complete
+            (out / "manifest.csv").unlink()
+            audio, error = failures[0]
+            raise SystemExit(f"{audio}: {error}")
     return out / "manifest.csv"
 
 

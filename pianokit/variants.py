@@ -58,12 +58,19 @@ def augment_manifest(manifest: str | os.PathLike, out: str | os.PathLike, copies
         raise InputError("--copies must be at least 1")
     source = read_manifest(manifest, labelled=True)
     out = own_folder(out, "audio", "pianokit dataset folder")
-    audio_dir = out / "audio"
-    audio_dir.mkdir(parents=True, exist_ok=True)
+    worker = functools.partial(_augment_one, audio_dir=out / "audio", seed=seed)
+    return write_variants(source, out, worker, copies, seed, jobs, progress, "augment")
+
+
+def write_variants(source: pd.DataFrame, out: Path, worker, copies: int, seed: int, jobs: int = 1,
+                   progress: bool = True, desc: str = "augment") -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+    """Run ``worker((segment_id, audio, copy))`` for copies 1..``copies`` of every row of ``source`` and
+    write ``out/manifest.csv``: each row as its source's, with the worker's ``variant_id``, ``audio``
+    and ``augmentation``, plus ``source_id`` and ``augment_seed``. Returns (manifest, failures)."""
+    (out / "audio").mkdir(parents=True, exist_ok=True)
     jobs_list = [(sid, audio, k) for k in range(1, copies + 1) for sid, audio in zip(source["segment_id"], source["audio"])]
-    worker = functools.partial(_augment_one, audio_dir=audio_dir, seed=seed)
     done, failures = {}, []
-    for (sid, audio, k), result, error in run_parallel(worker, jobs_list, jobs, "augment", progress=progress):
+    for (sid, audio, k), result, error in run_parallel(worker, jobs_list, jobs, desc, progress=progress):
         if error:
             failures.append((audio, error))
         else:
