@@ -92,7 +92,7 @@ def add_noise(y: np.ndarray, sr: int, snr_db: float, colour: str, rng: np.random
 
 def noise_floor(y: np.ndarray, sr: int, db: float) -> np.ndarray:
     """``y`` with pink noise ``db`` below its mean power, always drawn with the same seed: the common
-    noise floor a scorer adds when a model asks for one (contract.Window.noise_floor_db)."""
+    noise floor of a FeatureConfig that asks for one (contract.FeatureConfig.noise_floor_db)."""
     return add_noise(y, sr, db, "pink", np.random.default_rng(NOISE_FLOOR_SEED))
 
 
