@@ -20,7 +20,9 @@ strength), with one member beside its one-member reference and with five (the on
 made by the same `pianokit fit` commands before the entries existed; their wall times are taken from
 the runs' timestamps), and floor80 with a fourth training piano, the Salamander grand (salamander:
 its renders by pianokit.sampler and 3 augmented recordings of each, extracted into a copy of the
-version-5 store whose other rows are reused; wall time includes the new rows' Lite0 embeddings). Each entry is one
+version-5 store whose other rows are reused; wall time includes the new rows' Lite0 embeddings), and floor80 on a
+store built from MIDI with a common 35 dB noise floor under every recording (floor35: `python
+bench/training_store.py --copies 3 --noise-floor 35`; wall time includes the Lite0 embeddings). Each entry is one
 `pianokit fit` (finished runs are reused). Prints a table and writes PREFIX.json and .md
 (mean R², r, within-passage R² and r, the baselines of the same folds, wall time).
 """
@@ -40,6 +42,7 @@ STORE1, STORE3 = "data/stores/multi_piano_aug0", "data/stores/multi_piano_aug0x3
 STORE5 = "data/stores/multi_piano_v5"  # bench/refloor_store.py --old data/stores/multi_piano_aug0x3
 STORE5S = "data/stores/multi_piano_v5s"  # STORE5 + the Salamander grand and 3 augmented recordings of it (docs/results.md)
 FRESH3 = "data/fresh_v7/stores/multi_piano_aug0x3"  # bench/training_store.py --data data/fresh_v7 --copies 3
+FLOOR35 = "data/stores/multi_piano_aug0x3_floor35"  # bench/training_store.py --copies 3 --noise-floor 35
 ONE = SHIPPED[:-1] + ["1"]  # the shipped recipe with one member
 HARMONIC = "all,-chroma_*,-tonnetz*,-key_strength"  # the features less the 19 harmonic ones
 
@@ -94,6 +97,11 @@ ENTRIES = {
                    SHIPPED + ["--final", "--store", STORE5S]),
     "salamander_performer": ("the same, performer split", "runs/hybrid_lite0_v5s_ens5_performer",
                              SHIPPED + PERFORMER + ["--store", STORE5S]),
+    "floor35": ("floor80 on a store built from MIDI whose every recording was extracted over a common pink noise "
+                "floor 35 dB below it (FeatureConfig.noise_floor_db; the scorer adds the same floor)",
+                "runs/hybrid_lite0_floor35_ens5", SHIPPED + ["--store", FLOOR35]),
+    "floor35_performer": ("the same, performer split", "runs/hybrid_lite0_floor35_ens5_performer",
+                          SHIPPED + PERFORMER + ["--store", FLOOR35]),
 }
 
 
