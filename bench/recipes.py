@@ -21,8 +21,9 @@ made by the same `pianokit fit` commands before the entries existed; their wall 
 the runs' timestamps), and floor80 with a fourth training piano, the Salamander grand (salamander:
 its renders by pianokit.sampler and 3 augmented recordings of each, extracted into a copy of the
 version-5 store whose other rows are reused; wall time includes the new rows' Lite0 embeddings), and floor80 on a
-store built from MIDI with a common 35 dB noise floor under every recording (floor35: `python
-bench/training_store.py --copies 3 --noise-floor 35`; wall time includes the Lite0 embeddings). Each entry is one
+store built from MIDI with a common 35 dB noise floor under every recording (floor35, the shipped model
+since 2026-12-02: `python bench/training_store.py --copies 3 --noise-floor 35`; wall time includes the
+Lite0 embeddings; its CV was run first and --final added afterwards to the same run). Each entry is one
 `pianokit fit` (finished runs are reused). Prints a table and writes PREFIX.json and .md
 (mean R², r, within-passage R² and r, the baselines of the same folds, wall time).
 """
@@ -99,7 +100,7 @@ ENTRIES = {
                              SHIPPED + PERFORMER + ["--store", STORE5S]),
     "floor35": ("floor80 on a store built from MIDI whose every recording was extracted over a common pink noise "
                 "floor 35 dB below it (FeatureConfig.noise_floor_db; the scorer adds the same floor)",
-                "runs/hybrid_lite0_floor35_ens5", SHIPPED + ["--store", FLOOR35]),
+                "runs/hybrid_lite0_floor35_ens5", SHIPPED + ["--final", "--store", FLOOR35]),
     "floor35_performer": ("the same, performer split", "runs/hybrid_lite0_floor35_ens5_performer",
                           SHIPPED + PERFORMER + ["--store", FLOOR35]),
 }

@@ -1,7 +1,7 @@
 """How far ratings move under everyday recording conditions, on held-out passages (leak-free).
 
 Usage:
-  python bench/robustness.py [--run runs/hybrid_lite0_v5_ens5] [--segments-per-fold 25]
+  python bench/robustness.py [--run runs/hybrid_lite0_floor35_ens5] [--segments-per-fold 25]
                              [--other-piano data/percepiano_csound/audio] [--seed 0]
                              [--out bench/results/robustness]
 
@@ -123,7 +123,7 @@ def main() -> None:
     from pianokit.scorer import Scorer
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", type=Path, default=Path("runs/hybrid_lite0_v5_ens5"))
+    parser.add_argument("--run", type=Path, default=Path("runs/hybrid_lite0_floor35_ens5"))
     parser.add_argument("--segments-per-fold", type=int, default=25,
                         help="whole passage groups, drawn at random, until at least this many segments")
     parser.add_argument("--other-piano", type=Path, default=Path("data/percepiano_csound/audio"),

@@ -2,7 +2,7 @@
 fold model that never saw its passage (leak-free), through the real scorer (ONNX, `Scorer.score_file`).
 
 Usage:
-  python bench/unheard_piano.py [--run runs/hybrid_lite0_v5_ens5] --piano NAME=RENDER_FOLDER ...
+  python bench/unheard_piano.py [--run runs/hybrid_lite0_floor35_ens5] --piano NAME=RENDER_FOLDER ...
                                 [--reference musescore] [--jobs 2] [--out bench/results/unheard_pianos]
 
 Each --piano names a folder of renders (`<segment>.wav`, as `pianokit dataset percepiano` writes
@@ -73,7 +73,7 @@ def summary(rows: pd.DataFrame, rated: pd.DataFrame, reference: pd.DataFrame, la
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", type=Path, default=Path("runs/hybrid_lite0_v5_ens5"))
+    parser.add_argument("--run", type=Path, default=Path("runs/hybrid_lite0_floor35_ens5"))
     parser.add_argument("--piano", action="append", required=True, metavar="NAME=FOLDER")
     parser.add_argument("--reference", default="musescore", help="the --piano the run was scored on")
     parser.add_argument("--jobs", type=int, default=2)
