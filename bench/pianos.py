@@ -1,7 +1,7 @@
 """Does a model handle a piano it never heard? Leave-one-piano-out CV on the leak-free folds.
 
 Usage:
-  python bench/pianos.py [--store data/stores/multi_piano_aug0] [--data data] [--epochs 200] [--batch-size 128]
+  python bench/pianos.py [--store data/stores/multi_piano_aug0x3_floor35] [--data data] [--epochs 200] [--batch-size 128]
                          [--out bench/results/pianos]
 
 Every fit is the same recipe (--recipe: by default the shipped one, 115 features + frozen
@@ -130,7 +130,7 @@ def baselines(run: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--store", type=Path, default=Path("data/stores/multi_piano_aug0"))
+    parser.add_argument("--store", type=Path, default=Path("data/stores/multi_piano_aug0x3_floor35"))
     parser.add_argument("--data", type=Path, default=Path("data"))
     parser.add_argument("--source", default="../shared/percepiano", help="PercePiano folder (MIDI and labels)")
     parser.add_argument("--seed", type=int, default=0, help="augmentation seed of the store")
