@@ -67,10 +67,9 @@ def folder_runs(audio: Path, jobs_list: list[int]) -> list[dict]:
 
 
 def manifest_runs(manifest: Path, sample: int, seed: int, jobs_list: list[int], noise_floor: float | None) -> list[dict]:
-    from pianokit.manifest import read_manifest
+    from pianokit.manifest import absolute_paths, read_manifest
 
-    table = read_manifest(manifest, labelled=False)
-    table["audio"] = [str((manifest.parent / a).resolve()) for a in table["audio"]]
+    table = absolute_paths(read_manifest(manifest, labelled=False))  # the sample's CSV is written elsewhere
     picked = table.sample(n=min(sample, len(table)), random_state=seed)
     audio_s = sum(sf.info(a).duration for a in picked["audio"])
     rows = []
