@@ -60,40 +60,45 @@ def reverberate(y: np.ndarray, sr: int, rt60: float, rng: np.random.Generator) -
     return (wet * np.sqrt(np.mean(y ** 2) / (np.mean(wet ** 2) + 1e-20))).astype(np.float32)
 
 
-def noise(n: int, sr: int, colour: str, rng: np.random.Generator) -> np.ndarray:
+def noise(n: int, sr: int, colour: str, rng: np.random.Generator, exact_length: bool = False) -> np.ndarray:
     """Seeded noise: white, pink (1/f power), or room-like (brown rumble, mains hum and a little hiss).
 
-    scipy.fft runs the same pocketfft as numpy.fft (equal output) in 2/3 of the time on the odd,
-    recording-sized lengths used here."""
+    Pink and room noise are shaped in the frequency domain at the next fast FFT length
+    (scipy.fft.next_fast_len) and cut to ``n``: at a recording's own length, often with large prime
+    factors, the transforms take up to ten times longer. ``exact_length`` shapes at ``n`` itself,
+    as the noise floor of feature version 5 did (``noise_floor``)."""
     from scipy import fft
 
-    white = rng.standard_normal(n)
+    if colour not in NOISE_COLOURS:
+        raise ValueError(f"unknown noise colour {colour!r}; choose from {', '.join(NOISE_COLOURS)}")
     if colour == "white":
-        return white
+        return rng.standard_normal(n)
+    m = n if exact_length else fft.next_fast_len(n, real=True)
+    white = rng.standard_normal(m)
     spectrum = fft.rfft(white)
     bins = np.maximum(np.arange(len(spectrum)), 1)
     if colour == "pink":
-        return fft.irfft(spectrum / np.sqrt(bins), n)
-    if colour != "room":
-        raise ValueError(f"unknown noise colour {colour!r}; choose from {', '.join(NOISE_COLOURS)}")
-    brown = fft.irfft(spectrum / bins, n)
+        return fft.irfft(spectrum / np.sqrt(bins), m)[:n]
+    brown = fft.irfft(spectrum / bins, m)[:n]
     brown /= np.std(brown) + 1e-12
     t = np.arange(n) / sr
     mains = rng.choice([50.0, 60.0])
     hum = sum(np.sin(2 * np.pi * mains * k * t + rng.uniform(0, 2 * np.pi)) / k for k in (1, 2, 3))
-    return brown + 0.3 * hum + 0.1 * white
+    return brown + 0.3 * hum + 0.1 * white[:n]
 
 
-def add_noise(y: np.ndarray, sr: int, snr_db: float, colour: str, rng: np.random.Generator) -> np.ndarray:
-    """``y`` plus noise ``snr_db`` below its mean power."""
-    n = noise(len(y), sr, colour, rng)
+def add_noise(y: np.ndarray, sr: int, snr_db: float, colour: str, rng: np.random.Generator,
+              exact_length: bool = False) -> np.ndarray:
+    """``y`` plus noise ``snr_db`` below its mean power (``noise``)."""
+    n = noise(len(y), sr, colour, rng, exact_length)
     return (y + n * np.sqrt(np.mean(y ** 2) / (np.mean(n ** 2) + 1e-20)) / 10 ** (snr_db / 20)).astype(np.float32)
 
 
-def noise_floor(y: np.ndarray, sr: int, db: float) -> np.ndarray:
+def noise_floor(y: np.ndarray, sr: int, db: float, exact_length: bool = False) -> np.ndarray:
     """``y`` with pink noise ``db`` below its mean power, always drawn with the same seed: the common
-    noise floor of a FeatureConfig that asks for one (contract.FeatureConfig.noise_floor_db)."""
-    return add_noise(y, sr, db, "pink", np.random.default_rng(NOISE_FLOOR_SEED))
+    noise floor of a FeatureConfig that asks for one (contract.FeatureConfig.noise_floor_db).
+    ``exact_length``: shaped at the recording's own length, as feature version 5 drew it."""
+    return add_noise(y, sr, db, "pink", np.random.default_rng(NOISE_FLOOR_SEED), exact_length)
 
 
 def colour(y: np.ndarray, sr: int, low_db: float, high_db: float, peak_hz: float, peak_db: float) -> np.ndarray:

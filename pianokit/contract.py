@@ -23,7 +23,12 @@ from pianokit.errors import InputError
 from pianokit.feature_names import ALL_FEATURES
 from pianokit.safety import printable
 
-FEATURE_VERSION = 5  # bump whenever extraction code changes its numbers (4: level normalisation, 5: feature_floor_db)
+FEATURE_VERSION = 6  # bump whenever extraction code changes its numbers (4: level normalisation, 5: feature_floor_db,
+# 6: the noise floor shaped at a fast FFT length)
+# Versions whose numbers this code still computes: 5 differs from 6 only in how the noise floor is drawn
+# (features.prepare), so stores and models of version 5 stay usable.
+COMPUTABLE_FEATURE_VERSIONS = (5, 6)
+EXACT_LENGTH_FLOOR_VERSION = 5  # the last version that shaped the noise floor at the recording's own length
 
 # The longest stretch whose features are computed in one piece. Longer than every PercePiano segment
 # (the longest is 98 s), so a training recording is one segment in the store and in the scorer alike;
@@ -31,6 +36,12 @@ FEATURE_VERSION = 5  # bump whenever extraction code changes its numbers (4: lev
 SEGMENT_SECONDS = 120.0
 NOISE_FLOOR_DB = (10, 80)  # the noise floors a config may ask for, in dB below the recording
 LEGACY_SEGMENT_SECONDS = 30.0  # what models exported before the window carried it were scored with
+
+
+def versions_text() -> str:
+    """COMPUTABLE_FEATURE_VERSIONS for a message: '5 and 6'."""
+    *first, last = map(str, COMPUTABLE_FEATURE_VERSIONS)
+    return f"{', '.join(first)} and {last}" if first else last
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import librosa
 import numpy as np
 
 from pianokit.conditions import noise_floor
-from pianokit.contract import FEATURE_VERSION, FeatureConfig
+from pianokit.contract import EXACT_LENGTH_FLOOR_VERSION, FEATURE_VERSION, FeatureConfig
 from pianokit.feature_names import (
     ALL_FEATURES,
     BASIC_FEATURES,
@@ -45,9 +45,12 @@ def normalise_level(y: np.ndarray, config: FeatureConfig) -> np.ndarray:
 def prepare(y: np.ndarray, config: FeatureConfig) -> np.ndarray:
     """The audio every feature and spectrogram is computed from: level-normalised
     (``normalise_level``), then with the config's common noise floor (``config.noise_floor_db``,
-    pianokit.conditions.noise_floor) when it asks for one."""
+    pianokit.conditions.noise_floor) when it asks for one, drawn as the config's feature version drew it."""
     y = normalise_level(y, config)
-    return y if config.noise_floor_db is None else noise_floor(y, config.sample_rate, config.noise_floor_db)
+    if config.noise_floor_db is None:
+        return y
+    return noise_floor(y, config.sample_rate, config.noise_floor_db,
+                       exact_length=config.version <= EXACT_LENGTH_FLOOR_VERSION)
 
 
 def log_mel(y: np.ndarray, config: FeatureConfig, power_spec: np.ndarray | None = None) -> np.ndarray:

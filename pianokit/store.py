@@ -17,7 +17,8 @@ import pandas as pd
 
 from pianokit.atomic import atomic_path, write_text
 from pianokit.errors import InputError
-from pianokit.features import FEATURE_VERSION, FeatureConfig
+from pianokit.contract import COMPUTABLE_FEATURE_VERSIONS, versions_text
+from pianokit.features import FeatureConfig
 from pianokit.safety import check_id, is_safe_id, own_folder, printable
 
 META_COLUMNS = ("id", "audio", "source_size", "source_mtime_ns", "duration_s", "frames")
@@ -42,9 +43,9 @@ class FeatureStore:
             config = FeatureConfig.from_dict(json.loads(cfg_path.read_text()))
         except (ValueError, TypeError, UnicodeDecodeError, RecursionError) as exc:
             raise InputError(f"{cfg_path}: unreadable FeatureConfig ({printable(exc, 160)})") from None
-        if config.version != FEATURE_VERSION:
+        if config.version not in COMPUTABLE_FEATURE_VERSIONS:
             raise InputError(f"{root}: store made by feature code version {config.version}; this pianokit computes "
-                             f"version {FEATURE_VERSION}; extract into a new store")
+                             f"versions {versions_text()}; extract into a new store")
         return cls(root, config)
 
     @classmethod

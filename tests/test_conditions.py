@@ -95,34 +95,43 @@ def test_ogg_survives_a_long_recording():
     assert int(length) == 22050 * 100 and float(corr) > 0.5
 
 
+@pytest.mark.parametrize("exact_length", [True, False])
 @pytest.mark.parametrize("colour", ["pink", "room"])
-def test_noise_is_the_numpy_fft_definition(colour):
-    """Stores built before the switch to scipy.fft stay reproducible: a seed gives the noise of the
-    numpy.fft formula it replaced, on an awkward (prime) length."""
+def test_noise_is_the_numpy_fft_definition(colour, exact_length):
+    """A seed gives the noise of the numpy.fft formula on an awkward (prime) length: shaped at that
+    length itself with exact_length (version-5 noise floors stay reproducible), else at the next
+    fast FFT length and cut."""
+    from scipy.fft import next_fast_len
+
     n, rng = 220_013, np.random.default_rng(3)
-    white = rng.standard_normal(n)
+    m = n if exact_length else next_fast_len(n, real=True)
+    assert exact_length or m > n
+    white = rng.standard_normal(m)
     spectrum = np.fft.rfft(white)
     bins = np.maximum(np.arange(len(spectrum)), 1)
     if colour == "pink":
-        expected = np.fft.irfft(spectrum / np.sqrt(bins), n)
+        expected = np.fft.irfft(spectrum / np.sqrt(bins), m)[:n]
     else:
-        brown = np.fft.irfft(spectrum / bins, n)
+        brown = np.fft.irfft(spectrum / bins, m)[:n]
         brown /= np.std(brown) + 1e-12
         t = np.arange(n) / SR
         mains = rng.choice([50.0, 60.0])
         hum = sum(np.sin(2 * np.pi * mains * k * t + rng.uniform(0, 2 * np.pi)) / k for k in (1, 2, 3))
-        expected = brown + 0.3 * hum + 0.1 * white
-    got = conditions.noise(n, SR, colour, np.random.default_rng(3))
+        expected = brown + 0.3 * hum + 0.1 * white[:n]
+    got = conditions.noise(n, SR, colour, np.random.default_rng(3), exact_length=exact_length)
+    assert got.shape == (n,)
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
 
 
-def test_the_noise_floor_is_pink_at_the_asked_level_and_the_same_every_time():
-    y = sine(440, 4)
-    floored = conditions.noise_floor(y, SR, 30)
+@pytest.mark.parametrize("exact_length", [True, False])
+def test_the_noise_floor_is_pink_at_the_asked_level_and_the_same_every_time(exact_length):
+    y = sine(440, 4.0001)
+    floored = conditions.noise_floor(y, SR, 30, exact_length)
     added = floored - y
     assert 10 * np.log10(np.mean(y ** 2) / np.mean(added ** 2)) == pytest.approx(30, abs=0.1)
-    assert np.array_equal(floored, conditions.noise_floor(y, SR, 30))
-    assert np.allclose(conditions.noise_floor(2 * y, SR, 30) - 2 * y, 2 * added, atol=1e-6)  # follows the level
+    assert np.array_equal(floored, conditions.noise_floor(y, SR, 30, exact_length))
+    assert np.allclose(conditions.noise_floor(2 * y, SR, 30, exact_length) - 2 * y, 2 * added, atol=1e-6)  # follows the level
+    assert not np.allclose(conditions.noise_floor(y, SR, 30, not exact_length), floored, atol=1e-6)
     spectrum = np.abs(np.fft.rfft(added)) ** 2
     freqs = np.fft.rfftfreq(len(added), 1 / SR)
     low, high = spectrum[(freqs > 100) & (freqs < 200)].mean(), spectrum[(freqs > 1000) & (freqs < 2000)].mean()

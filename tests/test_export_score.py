@@ -214,6 +214,33 @@ def test_model_metadata_errors(exported, tmp_path):
     assert_exit_2(invoke("score", wav, "--model", bare), "not pianokit model metadata")
 
 
+def test_a_version_5_model_is_scored_over_the_floor_it_was_trained_with(exported, tmp_path):
+    """Feature version 5 shaped the noise floor at the recording's own length; a model of that version
+    (the shipped default is one) is scored over that same floor, and a version this code cannot
+    compute is refused."""
+    from pianokit.conditions import noise_floor
+    from pianokit.features import normalise_level
+    from pianokit.scorer import Scorer
+
+    _, model = exported["multitask"]
+    meta = json.loads(model.with_suffix(".json").read_text())
+    y = (sine(330, 3.2) + sine(660, 3.2, amp=0.1)) * np.linspace(1, 0.2, int(3.2 * SR)).astype(np.float32)
+    plain = Scorer(model, "cpu")
+    level = normalise_level(y, plain.config)
+    ratings = {}
+    for version in (5, 6):
+        old = _copy_without_metadata(model, tmp_path / f"v{version}")
+        config = {**meta["feature_config"], "version": version, "noise_floor_db": 35.0}
+        old.with_suffix(".json").write_text(json.dumps({**meta, "feature_config": config}))
+        ratings[version] = Scorer(old, "cpu").score_audio(y).ratings
+        by_hand = plain.score_audio(noise_floor(level, SR, 35, exact_length=version == 5)).ratings
+        assert max(abs(ratings[version][d] - by_hand[d]) for d in by_hand) < 1e-3
+    assert ratings[5] != ratings[6]
+    wav = write_wav(tmp_path / "ok.wav", sine())
+    old.with_suffix(".json").write_text(json.dumps({**meta, "feature_config": {**config, "version": 4}}))
+    assert_exit_2(invoke("score", wav, "--model", old), "feature code version 4", "computes versions 5 and 6")
+
+
 def test_export_errors(tmp_path, exported):
     assert_exit_2(invoke("export", tmp_path / "nothing", "--out", tmp_path / "m"), "no such run folder")
     (tmp_path / "empty_run").mkdir()

@@ -7,7 +7,8 @@ import pytest
 from conftest import click_track, sine, write_wav
 from pianokit.errors import InputError
 from pianokit.extract import collect_inputs, run_extract
-from pianokit.features import FEATURE_VERSION, FeatureConfig
+from pianokit.contract import COMPUTABLE_FEATURE_VERSIONS
+from pianokit.features import FeatureConfig
 from pianokit.store import FeatureStore
 
 
@@ -113,8 +114,9 @@ def test_a_store_made_by_older_feature_code_is_refused_when_opened(audio_dir, tm
     store = tmp_path / "store"
     run_extract([("a", next(audio_dir.glob("*.wav")))], store, jobs=1, progress=False)
     config = json.loads((store / "config.json").read_text())
-    config["version"] -= 1
+    config["version"] = min(COMPUTABLE_FEATURE_VERSIONS) - 1
     del config["feature_floor_db"]  # version 4 stores did not have it
     (store / "config.json").write_text(json.dumps(config))
-    with pytest.raises(InputError, match=f"feature code version {FEATURE_VERSION - 1}.*extract into a new store"):
+    with pytest.raises(InputError, match=f"feature code version {config['version']}.*computes versions 5 and 6; "
+                                         "extract into a new store"):
         FeatureStore.open(store)

@@ -118,3 +118,17 @@ def test_a_version_4_config_reads_with_the_floor_it_was_made_with():
     assert FeatureConfig.from_dict(old).feature_floor_db == old["mel_floor_db"]
     with pytest.raises(ValueError, match="feature_floor_db"):
         FeatureConfig.from_dict({**FeatureConfig().to_dict(), "feature_floor_db": 5})
+
+
+def test_the_noise_floor_is_drawn_as_the_configs_feature_version_drew_it():
+    from pianokit.conditions import noise_floor
+    from pianokit.features import prepare
+
+    y = sine(440, 3.0001)
+    v5, v6 = FeatureConfig(noise_floor_db=35.0, version=5), FeatureConfig(noise_floor_db=35.0)
+    assert v6.version == 6
+    level = normalise_level(y, v6)
+    np.testing.assert_array_equal(prepare(y, v5), noise_floor(level, SR, 35.0, exact_length=True))
+    np.testing.assert_array_equal(prepare(y, v6), noise_floor(level, SR, 35.0, exact_length=False))
+    assert not np.allclose(prepare(y, v5), prepare(y, v6), atol=1e-6)
+    np.testing.assert_array_equal(prepare(y, FeatureConfig(version=5)), prepare(y, FeatureConfig()))
