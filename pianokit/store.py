@@ -58,6 +58,10 @@ class FeatureStore:
                 had, asked = store.config.to_dict(), config.to_dict()
                 differ = ", ".join(f"{k} {printable(had.get(k, 'none'), 40)} here, {printable(asked.get(k, 'none'), 40)} asked"
                                    for k in sorted(set(had) | set(asked)) if had.get(k) != asked.get(k))
+                if store.config.version != config.version:
+                    raise InputError(f"{root}: store was made by feature code version {store.config.version} and this "
+                                     f"pianokit extracts version {config.version}; use a new --out folder (the store "
+                                     "still trains, and models trained on it still score)")
                 raise InputError(
                     f"{root}: store was made with another FeatureConfig ({printable(differ, 200)}); give the same "
                     "settings or use a new --out folder"

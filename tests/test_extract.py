@@ -120,3 +120,20 @@ def test_a_store_made_by_older_feature_code_is_refused_when_opened(audio_dir, tm
     with pytest.raises(InputError, match=f"feature code version {config['version']}.*computes versions 5 and 6; "
                                          "extract into a new store"):
         FeatureStore.open(store)
+
+
+def test_a_version_5_store_opens_and_is_not_extended_with_version_6_features(audio_dir, tmp_path):
+    from click.testing import CliRunner
+
+    from pianokit.cli import cli
+
+    store_dir = tmp_path / "store"
+    old = FeatureConfig(noise_floor_db=35.0, version=5)
+    run_extract([("sine", audio_dir / "sine.wav")], store_dir, old, jobs=1, progress=False)
+    before = (store_dir / "features.csv").read_bytes()
+    assert FeatureStore.open(store_dir).config == old
+    result = CliRunner().invoke(cli, ["extract", str(audio_dir), "--out", str(store_dir), "--noise-floor", "35",
+                                      "-j", "1", "--no-progress"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "made by feature code version 5 and this pianokit extracts version 6; use a new --out folder" in result.output
+    assert (store_dir / "features.csv").read_bytes() == before
