@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -32,13 +31,7 @@ for _name in THREAD_ENV:
 
 import numpy as np  # noqa: E402
 
-from result_files import write_table  # noqa: E402
-
-
-def seconds(fn) -> tuple[float, object]:
-    start = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - start, out
+from result_files import timed, write_table  # noqa: E402
 
 
 def main() -> None:
@@ -70,14 +63,14 @@ def main() -> None:
         audio_s += len(y) / v6.sample_rate
         order = (v5, v6) if i % 2 == 0 else (v6, v5)
         for config in order:
-            took, (vector, _) = seconds(lambda: extract(y, config))
+            took, (vector, _) = timed(lambda: extract(y, config))
             times[f"extract_v{config.version}"].append(took)
             features[config.version].append(vector)
         for exact, key in ((True, "exact"), (False, "fast")):
-            times[f"floor_{key}"].append(seconds(lambda: conditions.noise_floor(y, v6.sample_rate, 35.0, exact))[0])
+            times[f"floor_{key}"].append(timed(lambda: conditions.noise_floor(y, v6.sample_rate, 35.0, exact))[0])
             rng = np.random.default_rng(i)
             times[f"augment_{key}"].append(sum(
-                seconds(lambda: conditions.add_noise(y, v6.sample_rate, 25.0, colour, rng, exact))[0]
+                timed(lambda: conditions.add_noise(y, v6.sample_rate, 25.0, colour, rng, exact))[0]
                 for colour in ("pink", "room")) / 2)
         print(f"{i + 1}/{len(picked)}  v5 {times['extract_v5'][-1]:.2f} s  v6 {times['extract_v6'][-1]:.2f} s",
               flush=True)

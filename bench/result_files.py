@@ -20,6 +20,13 @@ def prefix(out: Path | None, name: str) -> Path:
     return chosen
 
 
+def timed(fn) -> tuple[float, object]:
+    """(wall seconds, result) of ``fn()``."""
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
 def write_json(path: Path, script: str, payload: dict) -> None:
     header = {"command": f"python bench/{script} " + " ".join(sys.argv[1:]),
               "machine": {"platform": platform.platform(), "python": platform.python_version()}}

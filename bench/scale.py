@@ -21,7 +21,7 @@ from pathlib import Path
 import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).parent))
-from result_files import prefix, write_json  # noqa: E402
+from result_files import prefix, timed, write_json  # noqa: E402
 
 from pianokit.cluster import connect, run_on_cluster  # noqa: E402
 from pianokit.extract import run_extract  # noqa: E402
@@ -37,12 +37,6 @@ def inputs(audio: Path, count: int, tmp: Path) -> list[Path]:
     if audio.is_dir():
         return sorted(audio.glob("*.wav"))[:count]
     return [Path(shutil.copy(EXAMPLE, tmp / f"example{k}.wav")) for k in range(count)]
-
-
-def timed(fn) -> tuple[float, object]:
-    start = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - start, result
 
 
 def main() -> None:
