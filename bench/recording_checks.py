@@ -7,9 +7,10 @@ Usage: python bench/recording_checks.py [--n 24] [--seed 0] [--salamander data/s
 Draws --n PercePiano MIDI files and renders each on every piano at hand (FluidR3, MuseScore General
 Lite, and the Salamander recorded-note grand when its folder exists: bench/fetch_salamander.py);
 each MuseScore render is also recorded through rooms (0.8, 2 and 3 s), noise (pink and room at
-20 dB SNR), a GSM phone, low-quality Ogg, a phone over Ogg with room noise and two random recipes
-of the training store. The same MIDI files are played by 19 other General MIDI instruments (three
-per file, FluidR3 and MuseScore alternately); speech comes from espeak-ng (6 voices), and steady or
+20 dB SNR), a GSM phone, low-quality Ogg, a phone over Ogg with room noise, two random recipes
+of the training store, a phone band-pass without the codec and low-quality MP3. The same MIDI
+files are played by 19 other General MIDI instruments (three per file, FluidR3 and MuseScore
+alternately); speech comes from espeak-ng (6 voices), and steady or
 synthetic sounds (sines, a chord, a square-wave melody, white noise, a drum loop) are made here.
 Renders are cached under --work. Needs fluidsynth with Debian's SoundFonts, mido, and espeak-ng for
 the speech rows.
@@ -75,7 +76,8 @@ def conditioned(y: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray
             "Ogg low": c.ogg(y, SR, 0.0), "phone + Ogg + room noise 25 dB":
             c.ogg(c.phone(c.add_noise(y, SR, 25, "room", rng), SR), SR, 0.0),
             "random recipe 1": c.apply(y, SR, c.random_recipe(rng)),
-            "random recipe 2": c.apply(y, SR, c.random_recipe(rng))}
+            "random recipe 2": c.apply(y, SR, c.random_recipe(rng)),
+            "phone band-pass (no codec)": c.phone(y, SR, codec=False), "MP3 low (VBR 9)": c.mp3(y, SR, 9.0)}
 
 
 def synthetic(rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -141,7 +143,8 @@ def recordings(args) -> list[tuple[str, str, Path | np.ndarray]]:
     return out
 
 
-KINDS = {"not piano": "does not sound like a piano", "noisy": "noisy", "clipped": "clipped", "quiet": "recording level"}
+KINDS = {"not piano": "does not sound like a piano", "noisy": "noisy", "clipped": "clipped", "quiet": "recording level",
+         "narrow band": "narrow band"}
 
 
 def main() -> None:
@@ -154,7 +157,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     flags: dict[str, list[dict]] = defaultdict(list)
-    what: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
+    what: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
     shapes: dict[str, list[dict]] = defaultdict(list)
     for group, name, audio in recordings(args):
         y = load_audio(audio, SR) if isinstance(audio, Path) else audio
@@ -162,27 +165,35 @@ def main() -> None:
         stats.add(y, SR)
         warned = {kind: any(w.startswith(start) for w in stats.warnings()) for kind, start in KINDS.items()}
         flags[group].append(warned)
-        what[group][name].append(warned["not piano"] or warned["noisy"])
+        what[group][name].append({**warned, "high_band_db": stats.high_band_db()})
         if stats.shape() is not None:
             shapes[group].append(stats.shape())
     lines = [f"{args.n} PercePiano MIDI files (seed {args.seed}); share of recordings each check flags, and "
              "the range of the 'not piano' statistics (skewness of the loud level steps: flagged below 0.15; "
              "share of the falling level in abrupt steps: above 0.45; share of still steps: above 0.5).", "",
-             "| group | recordings | not piano | noisy | clipped | very quiet | skewness | abrupt falls | still steps |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| group | recordings | not piano | noisy | clipped | very quiet | narrow band | skewness | abrupt falls "
+             "| still steps |", "|---|---|---|---|---|---|---|---|---|---|"]
     for group, rows in flags.items():
         share = {k: np.mean([r[k] for r in rows]) for k in KINDS}
         ranges = [f"{min(s[k] for s in shapes[group]):.2f} to {max(s[k] for s in shapes[group]):.2f}"
                   for k in ("skewness", "abrupt_falls", "still_steps")] if shapes[group] else ["-"] * 3
         lines.append(f"| {group} | {len(rows)} | " + " | ".join(f"{share[k]:.2f}" for k in KINDS) + " | "
                      + " | ".join(ranges) + " |")
-    lines += ["", "Flagged as not piano or noisy, by source:", "", "| group | source | flagged | of |", "|---|---|---|---|"]
+    lines += ["", "Flagged as not piano or noisy, and as narrow band (the band above 6 kHz against 0.3-3.4 kHz, "
+              "flagged below -80 dB), by source:", "",
+              "| group | source | not piano or noisy | narrow band | of | above 6 kHz (dB) |", "|---|---|---|---|---|---|"]
     for group, sources in what.items():
         for name, marks in sources.items():
-            lines.append(f"| {group} | {name} | {sum(marks)} | {len(marks)} |")
+            high = [m["high_band_db"] for m in marks if m["high_band_db"] is not None]
+            span = f"{min(high):.0f} to {max(high):.0f}" if high else "-"
+            lines.append(f"| {group} | {name} | {sum(m['not piano'] or m['noisy'] for m in marks)} | "
+                         f"{sum(m['narrow band'] for m in marks)} | {len(marks)} | {span} |")
     payload = {"groups": {g: {"recordings": len(r), **{k: float(np.mean([x[k] for x in r])) for k in KINDS}}
                           for g, r in flags.items()},
-               "sources": {g: {n: [int(sum(m)), len(m)] for n, m in s.items()} for g, s in what.items()}}
+               "sources": {g: {n: {"not_piano_or_noisy": int(sum(x["not piano"] or x["noisy"] for x in m)),
+                                   "narrow_band": int(sum(x["narrow band"] for x in m)), "of": len(m),
+                                   "high_band_db": [x["high_band_db"] for x in m]}
+                               for n, m in s.items()} for g, s in what.items()}}
     write_table(args.out, "recording_checks", lines, payload)
 
 

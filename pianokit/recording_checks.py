@@ -12,6 +12,12 @@ recording that is far from that, so a user knows which ratings to doubt:
 - noise: the loudest half of the frames has a noise-like spectrum (median spectral flatness above
   0.005; the training renders stay below 0.0015, piano with white noise at 20 dB SNR reaches about
   0.006), as with strong background noise or a sound that is not a piano;
+- narrow band: in the loud frames, the band above 6 kHz lies more than 80 dB below the 0.3-3.4 kHz
+  band, as through a telephone channel (GSM, 8 kHz sampling) or a heavy low-pass. The dullest
+  pianos (MuseScore General Lite, the Salamander grand) stay above -67 dB, rooms, noise, a phone
+  band-pass alone (gentle slopes), low MP3 and low Ogg above -76 dB; GSM falls to -78 .. -92 dB
+  (bench/results/recording_checks.md). Under a GSM phone the shipped model's ratings move by about
+  a quarter of the spread between players (docs/results.md, Robustness);
 - not piano: a struck string starts at once and dies away, so in the loud mel bands (within 35 dB of
   the recording's top) the frame-to-frame level steps are skewed: rare large rises, many small
   falls. Speech, winds, bowed strings, organs and synthesiser tones rise and fall alike, or stop
@@ -19,8 +25,8 @@ recording that is far from that, so a user knows which ratings to doubt:
   falling level goes in steps of over 6 dB per frame, or more than half the steps hold within
   0.15 dB. The limits were chosen on 523 piano recordings (none flagged) and other sounds, and
   checked on a fresh draw by bench/recording_checks.py (bench/results/recording_checks.md): none
-  of 312 piano recordings (FluidR3, MuseScore and Salamander renders of PercePiano, clean and
-  through rooms up to 3 s, noise, phones, codecs and random recipes; skewness >= 0.47) is flagged;
+  of 360 piano recordings (FluidR3, MuseScore and Salamander renders of PercePiano, clean and
+  through rooms up to 3 s, noise, phones, codecs and random recipes; skewness >= 0.38) is flagged;
   every speech recording and steady tone is flagged (as not piano or noisy), 2 in 5 renders of
   sustained instruments (clarinet, choir and square lead mostly, organs and synth pads never), and
   of the plucked or struck ones only the harpsichord and some electric pianos. A pass is no
@@ -44,6 +50,7 @@ SHAPE_SR = 22050  # level steps are measured at this rate: 23 ms frames
 SHAPE_MELS, SHAPE_FMAX, SHAPE_RANGE_DB = 64, 8000.0, 35.0
 MIN_STEPS = 500  # fewer loud steps than this (a second or two of sound) leave the shape unjudged
 SKEW_LIMIT, ABRUPT_DB, ABRUPT_LIMIT, STILL_DB, STILL_LIMIT = 0.15, 6.0, 0.45, 0.15, 0.5
+VOICE_BAND_HZ, HIGH_BAND_HZ, NARROW_DB = (300.0, 3400.0), (6000.0, 10000.0), -80.0
 
 
 @dataclass
@@ -59,6 +66,8 @@ class RecordingStats:
     falling_db: float = 0.0
     abrupt_falling_db: float = 0.0
     still_steps: int = 0
+    voice_band_power: float = 0.0  # summed over the loud frames
+    high_band_power: float = 0.0
 
     def add(self, y: np.ndarray, sr: int = SHAPE_SR) -> None:
         """Take in the next segment of the recording (mono, at ``sr``)."""
@@ -76,10 +85,22 @@ class RecordingStats:
             n = min(len(rms), len(flat))
             loud = rms[:n] >= np.median(rms[:n])
             self.flatness = max(self.flatness, float(np.median(flat[:n][loud])))
+            self._add_bands(magnitude[:, :n][:, loud] ** 2, sr)
             if sr != SHAPE_SR:
                 magnitude = np.abs(librosa.stft(librosa.resample(y, orig_sr=sr, target_sr=SHAPE_SR), n_fft=FRAME,
                                                 hop_length=HOP))
             self._add_level_steps(magnitude ** 2)
+
+    def _add_bands(self, power: np.ndarray, sr: int) -> None:
+        freqs = np.fft.rfftfreq(FRAME, 1 / sr)
+        for (low, high), name in ((VOICE_BAND_HZ, "voice_band_power"), (HIGH_BAND_HZ, "high_band_power")):
+            setattr(self, name, getattr(self, name) + float(power[(freqs >= low) & (freqs < high)].sum()))
+
+    def high_band_db(self) -> float | None:
+        """The band above 6 kHz against the 0.3-3.4 kHz band, in dB (None for silence)."""
+        if self.voice_band_power <= 0:
+            return None
+        return 10 * np.log10(max(self.high_band_power, 1e-30) / self.voice_band_power)
 
     def _add_level_steps(self, power: np.ndarray) -> None:
         """Level steps of the mel bands of one segment's power spectrogram (at SHAPE_SR)."""
@@ -122,6 +143,11 @@ class RecordingStats:
         if noisy:
             out.append(f"noisy or not piano: the loudest frames have a noise-like spectrum (flatness "
                        f"{self.flatness:.3f}); all ratings are doubtful")
+        high = self.high_band_db()
+        if high is not None and high < NARROW_DB:
+            out.append(f"narrow band: almost nothing above 6 kHz ({high:.0f} dB against the 0.3-3.4 kHz band), as "
+                       "through a telephone or a heavy low-pass; timbre and dynamics ratings move under such a "
+                       "channel")
         shape = self.shape()
         if shape is not None and not noisy:
             why = []

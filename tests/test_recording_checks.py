@@ -47,6 +47,25 @@ def test_noise_is_flagged(piano, snr_db, flagged):
     assert any(w.startswith("noisy") for w in warnings_for(piano + noise)) == flagged
 
 
+@pytest.mark.parametrize("condition, flagged", [("clean", False), ("phone_band", False), ("mp3_low", False),
+                                                ("ogg_low", False), ("gsm", True), ("8kHz_file", True)])
+def test_a_telephone_channel_is_flagged_as_narrow_band(piano, tmp_path, condition, flagged):
+    """GSM (8 kHz inside) and a file recorded at 8 kHz leave nothing above 6 kHz; a gentle phone
+    band-pass and lossy codecs leave enough."""
+    from pianokit import conditions
+    from pianokit.audio import load_audio
+
+    if condition == "8kHz_file":
+        import soxr
+
+        y = load_audio(write_wav(tmp_path / "phone.wav", soxr.resample(piano, SR, 8000), sr=8000), SR)
+    else:
+        y = {"clean": lambda: piano, "phone_band": lambda: conditions.phone(piano, SR, codec=False),
+             "mp3_low": lambda: conditions.mp3(piano, SR, 9.0), "ogg_low": lambda: conditions.ogg(piano, SR, 0.0),
+             "gsm": lambda: conditions.phone(piano, SR)}[condition]()
+    assert any(w.startswith("narrow band") for w in warnings_for(y)) == flagged
+
+
 def test_white_noise_is_not_vouched_for():
     y = 0.05 * np.random.default_rng(1).standard_normal(SR * 4).astype(np.float32)
     assert any(w.startswith("noisy") for w in warnings_for(y))
