@@ -17,7 +17,9 @@ recording that is far from that, so a user knows which ratings to doubt:
   pianos (MuseScore General Lite, the Salamander grand) stay above -67 dB, rooms, noise, a phone
   band-pass alone (gentle slopes), low MP3 and low Ogg above -76 dB; GSM falls to -78 .. -92 dB
   (bench/results/recording_checks.md). Under a GSM phone the shipped model's ratings move by about
-  a quarter of the spread between players (docs/results.md, Robustness);
+  a quarter of the spread between players (docs/results.md, Robustness). A quiet phone recording
+  stored at a wide rate in 16 bits escapes it: the quantisation noise fills the upper band (the
+  bundled example through GSM, peaking at -26 dBFS: -68 dB; normalised to -1 dBFS: -87 dB);
 - not piano: a struck string starts at once and dies away, so in the loud mel bands (within 35 dB of
   the recording's top) the frame-to-frame level steps are skewed: rare large rises, many small
   falls. Speech, winds, bowed strings, organs and synthesiser tones rise and fall alike, or stop
