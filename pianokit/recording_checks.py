@@ -13,7 +13,8 @@ recording that is far from that, so a user knows which ratings to doubt:
   0.005; the training renders stay below 0.0015, piano with white noise at 20 dB SNR reaches about
   0.006), as with strong background noise or a sound that is not a piano;
 - narrow band: in the loud frames, the band above 6 kHz lies more than 80 dB below the 0.3-3.4 kHz
-  band, as through a telephone channel (GSM, 8 kHz sampling) or a heavy low-pass. The dullest
+  band, as through a telephone channel (GSM, 8 kHz sampling) or a heavy low-pass (judged when the
+  scorer works at 20 kHz or more, as the shipped model's 22.05 kHz). The dullest
   pianos (MuseScore General Lite, the Salamander grand) stay above -67 dB, rooms, noise, a phone
   band-pass alone (gentle slopes), low MP3 and low Ogg above -76 dB; GSM falls to -78 .. -92 dB
   (bench/results/recording_checks.md). Under a GSM phone the shipped model's ratings move by about
@@ -94,6 +95,8 @@ class RecordingStats:
             self._add_level_steps(magnitude ** 2)
 
     def _add_bands(self, power: np.ndarray, sr: int) -> None:
+        if sr < 2 * HIGH_BAND_HZ[1]:  # a model working at a lower rate cannot tell: not judged
+            return
         freqs = np.fft.rfftfreq(FRAME, 1 / sr)
         for (low, high), name in ((VOICE_BAND_HZ, "voice_band_power"), (HIGH_BAND_HZ, "high_band_power")):
             setattr(self, name, getattr(self, name) + float(power[(freqs >= low) & (freqs < high)].sum()))

@@ -66,6 +66,16 @@ def test_a_telephone_channel_is_flagged_as_narrow_band(piano, tmp_path, conditio
     assert any(w.startswith("narrow band") for w in warnings_for(y)) == flagged
 
 
+def test_the_band_is_not_judged_below_a_20_khz_rate(piano):
+    import soxr
+
+    from pianokit import conditions
+
+    stats = RecordingStats()
+    stats.add(soxr.resample(conditions.phone(piano, SR), SR, 16000), 16000)
+    assert stats.high_band_db() is None and not any(w.startswith("narrow band") for w in stats.warnings())
+
+
 def test_white_noise_is_not_vouched_for():
     y = 0.05 * np.random.default_rng(1).standard_normal(SR * 4).astype(np.float32)
     assert any(w.startswith("noisy") for w in warnings_for(y))
