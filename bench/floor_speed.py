@@ -67,7 +67,7 @@ def main() -> None:
             times[f"extract_v{config.version}"].append(took)
             features[config.version].append(vector)
         for exact, key in ((True, "exact"), (False, "fast")):
-            times[f"floor_{key}"].append(timed(lambda: conditions.noise_floor(y, v6.sample_rate, 35.0, exact))[0])
+            times[f"floor_{key}"].append(timed(lambda: conditions.noise_floor(y, v6.sample_rate, args.noise_floor, exact))[0])
             rng = np.random.default_rng(i)
             times[f"augment_{key}"].append(sum(
                 timed(lambda: conditions.add_noise(y, v6.sample_rate, 25.0, colour, rng, exact))[0]

@@ -38,10 +38,13 @@ NOISE_FLOOR_DB = (10, 80)  # the noise floors a config may ask for, in dB below 
 LEGACY_SEGMENT_SECONDS = 30.0  # what models exported before the window carried it were scored with
 
 
-def versions_text() -> str:
-    """COMPUTABLE_FEATURE_VERSIONS for a message: '5 and 6'."""
-    *first, last = map(str, COMPUTABLE_FEATURE_VERSIONS)
-    return f"{', '.join(first)} and {last}" if first else last
+def check_computable(version: int, made: str, remedy: str) -> None:
+    """Raise InputError ('<made> feature code version N; this pianokit computes versions 5 and 6;
+    <remedy>') unless this code computes feature version ``version``."""
+    if version not in COMPUTABLE_FEATURE_VERSIONS:
+        *first, last = map(str, COMPUTABLE_FEATURE_VERSIONS)
+        versions = f"{', '.join(first)} and {last}" if first else last
+        raise InputError(f"{made} feature code version {version}; this pianokit computes versions {versions}; {remedy}")
 
 
 @dataclass(frozen=True)

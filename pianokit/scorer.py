@@ -12,7 +12,7 @@ import numpy as np
 import onnxruntime as ort
 
 from pianokit.audio import equal_segments, read_segments
-from pianokit.contract import COMPUTABLE_FEATURE_VERSIONS, ModelMetadata, versions_text
+from pianokit.contract import ModelMetadata, check_computable
 from pianokit.errors import InputError
 from pianokit.features import extract, log_mel
 from pianokit.inference import recording_ratings, segment_inputs, window_offsets
@@ -106,9 +106,7 @@ class Scorer:
             raise InputError(f"{onnx_path}: has no pianokit metadata (embedded or {json_path.name}); export it "
                              "with 'pianokit export'")
         self.config = self.metadata.feature_config
-        if self.config.version not in COMPUTABLE_FEATURE_VERSIONS:
-            raise InputError(f"{onnx_path}: model uses feature code version {self.config.version}, this pianokit "
-                             f"computes versions {versions_text()}; re-extract, retrain and re-export it")
+        check_computable(self.config.version, f"{onnx_path}: model uses", "re-extract, retrain and re-export it")
         self._check_inputs(onnx_path)
         self.dimensions = list(self.metadata.dimensions)
         self.window = self.metadata.window

@@ -17,7 +17,7 @@ import pandas as pd
 
 from pianokit.atomic import atomic_path, write_text
 from pianokit.errors import InputError
-from pianokit.contract import COMPUTABLE_FEATURE_VERSIONS, versions_text
+from pianokit.contract import check_computable
 from pianokit.features import FeatureConfig
 from pianokit.safety import check_id, is_safe_id, own_folder, printable
 
@@ -43,9 +43,7 @@ class FeatureStore:
             config = FeatureConfig.from_dict(json.loads(cfg_path.read_text()))
         except (ValueError, TypeError, UnicodeDecodeError, RecursionError) as exc:
             raise InputError(f"{cfg_path}: unreadable FeatureConfig ({printable(exc, 160)})") from None
-        if config.version not in COMPUTABLE_FEATURE_VERSIONS:
-            raise InputError(f"{root}: store made by feature code version {config.version}; this pianokit computes "
-                             f"versions {versions_text()}; extract into a new store")
+        check_computable(config.version, f"{root}: store made by", "extract into a new store")
         return cls(root, config)
 
     @classmethod
@@ -54,14 +52,14 @@ class FeatureStore:
         root = own_folder(root, "config.json", "feature store")
         if (root / "config.json").exists():
             store = cls.open(root)
+            if store.config.version != config.version:
+                raise InputError(f"{root}: store was made by feature code version {store.config.version} and this "
+                                 f"pianokit extracts version {config.version}; use a new --out folder (the store "
+                                 "still trains, and models trained on it still score)")
             if store.config != config:
                 had, asked = store.config.to_dict(), config.to_dict()
                 differ = ", ".join(f"{k} {printable(had.get(k, 'none'), 40)} here, {printable(asked.get(k, 'none'), 40)} asked"
                                    for k in sorted(set(had) | set(asked)) if had.get(k) != asked.get(k))
-                if store.config.version != config.version:
-                    raise InputError(f"{root}: store was made by feature code version {store.config.version} and this "
-                                     f"pianokit extracts version {config.version}; use a new --out folder (the store "
-                                     "still trains, and models trained on it still score)")
                 raise InputError(
                     f"{root}: store was made with another FeatureConfig ({printable(differ, 200)}); give the same "
                     "settings or use a new --out folder"
