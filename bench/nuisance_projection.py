@@ -1,0 +1,193 @@
+"""Does projecting out the directions along which recording conditions move the features make
+ratings steadier under rooms and phones, and at what cost in accuracy? Ridge on leak-free folds.
+
+Usage:
+  python bench/nuisance_projection.py --store data/stores/ms_aug0_floor35 [--groups-per-fold 2]
+                                      [--ranks 0 2 5 10 20] [--seed 0] [--out bench/results/nuisance_projection]
+
+Nuisance attribute projection (NAP, as in speaker verification): in each fold's training rows, every
+augmented recording of a segment (random room, noise, colouring, phone, codec: `pianokit dataset
+augment`) is paired with the segment's clean render; the differences of their standardised features
+span the directions conditions move features along. The top-k right singular vectors U of those
+differences are removed (z -> z - z U U^T) before ridge, which trains on the clean and augmented
+rows alike. k = 0 is plain ridge on the same rows.
+
+Scored on each fold's test passages (the clean renders the manifest marks for evaluation) and, for
+a seeded sample of whole test passage groups, on the same renders under conditions of
+bench/robustness.py (rooms of 0.8 and 2 s, GSM phone, 20 dB pink noise), their features extracted
+here with the store's feature config (cached in STORE/nuisance_conditions.npz). Per k: R² and
+within-passage R² (mean of 19 dimensions, mean over folds) clean and under each condition, and the
+mean |rating shift| from clean in units of the within-passage label SD.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).parent))
+from result_files import write_table  # noqa: E402
+
+from pianokit.baselines import ridge  # noqa: E402
+from pianokit.dimensions import DIMENSIONS  # noqa: E402
+from pianokit.metrics import aggregate, evaluate, passage_deviations  # noqa: E402
+from pianokit.training_data import make_folds, split_groups  # noqa: E402
+
+SR = 22050
+CONDITIONS = ("reverb_0.8s", "reverb_2.0s", "phone_gsm", "noise_pink_20dB")
+
+
+def condition_audio(y: np.ndarray, name: str, rng: np.random.Generator) -> np.ndarray:
+    from pianokit import conditions as c
+
+    if name.startswith("reverb_"):
+        return c.reverberate(y, SR, float(name[len("reverb_"):-1]), rng)
+    if name == "phone_gsm":
+        return c.phone(y, SR, codec=True)
+    if name == "noise_pink_20dB":
+        return c.add_noise(y, SR, 20, "pink", rng)
+    raise ValueError(name)
+
+
+def condition_features(job: tuple[str, dict, int]) -> np.ndarray:
+    """(conditions, features) of one clean render under every condition, seeded per recording."""
+    from pianokit.audio import load_audio
+    from pianokit.contract import FeatureConfig
+    from pianokit.features import extract
+
+    path, config, seed = job
+    config = FeatureConfig.from_dict(config)
+    y = load_audio(path, SR)
+    rng = np.random.default_rng(seed)
+    return np.stack([extract(np.clip(condition_audio(y, name, rng), -1, 1).astype(np.float32), config)[0]
+                     for name in CONDITIONS])
+
+
+def sample_groups(table: pd.DataFrame, test: np.ndarray, per_fold: int, rng: np.random.Generator) -> np.ndarray:
+    """Test rows of ``per_fold`` whole passage groups drawn at random (groups with 2+ segments)."""
+    groups = table["passage_group"].astype(str).to_numpy()
+    sizes = pd.Series(groups[test]).value_counts()
+    chosen = rng.choice(sorted(sizes[sizes >= 2].index), size=min(per_fold, int((sizes >= 2).sum())), replace=False)
+    return test[np.isin(groups[test], chosen)]
+
+
+def projector(z_aug: np.ndarray, z_clean: np.ndarray, rank: int) -> np.ndarray:
+    """I - U U^T for the top ``rank`` right singular vectors of the paired differences."""
+    d = z_aug - z_clean
+    if rank == 0:
+        return np.eye(d.shape[1])
+    _, _, vt = np.linalg.svd(d - d.mean(axis=0), full_matrices=False)
+    u = vt[:rank].T
+    return np.eye(d.shape[1]) - u @ u.T
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", type=Path, required=True)
+    parser.add_argument("--groups-per-fold", type=int, default=2)
+    parser.add_argument("--ranks", type=int, nargs="+", default=[0, 2, 5, 10, 20])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    start = time.perf_counter()
+    config = json.loads((args.store / "config.json").read_text())
+    names = list(config["features"])
+    table = pd.read_csv(args.store / "manifest.csv")
+    features = pd.read_csv(args.store / "features.csv").set_index("id")
+    table = table[table["segment_id"].isin(features.index)].reset_index(drop=True)
+    x = features.loc[table["segment_id"], names].to_numpy(float)
+    y = table[list(DIMENSIONS)].to_numpy(float)
+    is_eval = table["eval"].to_numpy() == 1
+    clean_of = pd.Series(np.flatnonzero(is_eval), index=table.loc[is_eval, "source_id"])
+    partner = clean_of.reindex(table["source_id"]).to_numpy()
+    groups = split_groups(table)
+    passages = table["passage"].to_numpy()
+
+    evaluated = table[is_eval].reset_index(drop=True)
+    eval_rows = np.flatnonzero(is_eval)
+    folds = make_folds(evaluated, "passage")
+    rng = np.random.default_rng(args.seed)
+    sampled = np.concatenate([sample_groups(evaluated, f.test, args.groups_per_fold, rng) for f in folds])
+    cache = args.store / "nuisance_conditions.npz"
+    ids = evaluated["segment_id"].to_numpy()[sampled].astype(str)
+    cached = np.load(cache) if cache.is_file() else None
+    if cached is not None and list(cached["ids"]) == list(ids):
+        cond = cached["features"]
+    else:
+        audio = features.loc[ids, "audio"].to_numpy()
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        with ProcessPoolExecutor(args.jobs) as pool:
+            cond = np.stack(list(pool.map(condition_features,
+                                          [(a, config, args.seed * 100003 + int(i)) for a, i in zip(audio, sampled)])))
+        np.savez(cache, ids=ids, features=cond)
+    cond_of = {int(r): cond[i] for i, r in enumerate(sampled)}
+
+    labels = evaluated[list(DIMENSIONS)].to_numpy(float)
+    centred, _ = passage_deviations(labels, labels, evaluated["passage"].to_numpy())
+    wp_sd = float(np.sqrt(np.mean(centred ** 2)))
+
+    results: dict[str, dict] = {}
+    for rank in args.ranks:
+        clean_evals, cond_evals, shifts = [], {c: [] for c in CONDITIONS}, {c: [] for c in CONDITIONS}
+        sub_clean = []
+        for fold in folds:
+            test_groups = set(groups[eval_rows[fold.test]])
+            train = np.flatnonzero(~np.isin(groups, list(test_groups)))
+            mean, std = x[train].mean(axis=0), np.maximum(x[train].std(axis=0), 1e-9)
+            z = (x - mean) / std
+            aug = train[(~is_eval[train]) & np.isin(partner[train], train)]
+            p = projector(z[aug], z[partner[aug].astype(int)], rank)
+            test = eval_rows[fold.test]
+            pred = ridge(z[train] @ p, y[train], z[test] @ p, groups[train])
+            clean_evals.append(evaluate(y[test], pred, DIMENSIONS, passages[test]))
+            rows = np.array([r for r in fold.test if r in cond_of])
+            base = ridge(z[train] @ p, y[train], z[eval_rows[rows]] @ p, groups[train])
+            sub_clean.append(evaluate(y[eval_rows[rows]], base, DIMENSIONS, passages[eval_rows[rows]]))
+            for j, name in enumerate(CONDITIONS):
+                zc = (np.stack([cond_of[int(r)][j] for r in rows]) - mean) / std
+                moved = ridge(z[train] @ p, y[train], zc @ p, groups[train])
+                cond_evals[name].append(evaluate(y[eval_rows[rows]], moved, DIMENSIONS, passages[eval_rows[rows]]))
+                shifts[name].append(np.abs(moved - base).mean() / wp_sd)
+        row = {"clean": _headline(clean_evals), "sample_clean": _headline(sub_clean)}
+        for name in CONDITIONS:
+            row[name] = {**_headline(cond_evals[name]), "shift": float(np.mean(shifts[name]))}
+        results[str(rank)] = row
+        print(rank, json.dumps({k: {m: round(v, 3) for m, v in r.items()} for k, r in row.items()}))
+
+    lines = [f"Ridge on `{args.store}` ({len(table)} rows: {is_eval.sum()} clean renders, {(~is_eval).sum()} "
+             "augmented), leak-free passage folds (whole passage groups held out, every variant with its segment); "
+             "k nuisance directions projected out of the standardised features (k = 0: plain ridge). "
+             f"Clean: all {len(eval_rows)} evaluated renders; conditions: {len(sampled)} of them in "
+             f"{args.groups_per_fold} whole test passage groups per fold; shift in within-passage label SDs "
+             f"({wp_sd:.3f}). R² / within-passage R² / shift.", "",
+             "| k | clean R² | clean wp R² | sampled, clean | " + " | ".join(CONDITIONS) + " |",
+             "|---|---|---|---|" + "---|" * len(CONDITIONS)]
+    for rank, row in results.items():
+        lines.append(f"| {rank} | {row['clean']['r2']:.3f} | {row['clean']['wp_r2']:.3f} | "
+                     f"{row['sample_clean']['r2']:.3f} / {row['sample_clean']['wp_r2']:.3f} / 0.00 | " +
+                     " | ".join(f"{row[c]['r2']:.3f} / {row[c]['wp_r2']:.3f} / {row[c]['shift']:.2f}"
+                                for c in CONDITIONS) + " |")
+    wall = time.perf_counter() - start
+    lines += ["", f"Wall time {wall:.0f} s (the first run extracts the condition features; later runs read "
+              "them from STORE/nuisance_conditions.npz)."]
+    write_table(args.out, "nuisance_projection", lines,
+                {"store": str(args.store), "rows": len(table), "sampled": len(sampled), "wp_label_sd": wp_sd,
+                 "conditions": list(CONDITIONS), "results": results, "wall_s": round(wall, 1)})
+
+
+def _headline(evals: list[dict]) -> dict:
+    scores = aggregate(evals, DIMENSIONS)
+    return {"r2": scores["mean"]["r2"], "wp_r2": scores["within_passage"]["mean"]["r2"]}
+
+
+if __name__ == "__main__":
+    main()
