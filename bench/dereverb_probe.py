@@ -22,14 +22,13 @@ import argparse
 import json
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
-from nuisance_projection import CONDITIONS, SR, condition_audio, sample_groups  # noqa: E402
+from nuisance_projection import CONDITIONS, SR, condition_audio, in_workers, sample_groups  # noqa: E402
 from result_files import write_table  # noqa: E402
 
 from pianokit.baselines import ridge  # noqa: E402
@@ -49,15 +48,16 @@ def dereverberate(y: np.ndarray, taps: int) -> np.ndarray:
     return istft(out, size=1024, shift=256)[0][: len(y)].astype(np.float32)
 
 
-def probe_features(job: tuple[str, dict, int, int]) -> np.ndarray:
+def probe_features(job: tuple[str, dict, int]) -> np.ndarray:
     """Features of WPE(clean), WPE(room) for each room, then each room without WPE (the rooms drawn
     as bench/nuisance_projection.py draws them)."""
     from pianokit.audio import load_audio
     from pianokit.contract import FeatureConfig
     from pianokit.features import extract
 
-    path, config, seed, taps = job
-    config = FeatureConfig.from_dict(config)
+    path, config, seed = job
+    taps = config["wpe_taps"]
+    config = FeatureConfig.from_dict({k: v for k, v in config.items() if k != "wpe_taps"})
     y = load_audio(path, SR)
     rng = np.random.default_rng(seed)
     rooms = [np.clip(condition_audio(y, name, rng), -1, 1).astype(np.float32) for name in ROOMS]
@@ -90,9 +90,8 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     sampled = np.concatenate([sample_groups(evaluated, f.test, args.groups_per_fold, rng) for f in folds])
     audio = features.loc[evaluated["segment_id"].to_numpy()[sampled], "audio"].to_numpy()
-    with ProcessPoolExecutor(args.jobs) as pool:
-        wpe = np.stack(list(pool.map(probe_features, [(a, config, args.seed * 100003 + int(i), args.taps)
-                                                      for a, i in zip(audio, sampled)])))
+    config["wpe_taps"] = args.taps
+    wpe = in_workers(probe_features, config, audio, args.seed * 100003 + sampled, args.jobs)
     derev = {int(r): wpe[i] for i, r in enumerate(sampled)}
 
     labels = evaluated[list(DIMENSIONS)].to_numpy(float)

@@ -24,10 +24,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +53,19 @@ def condition_audio(y: np.ndarray, name: str, rng: np.random.Generator) -> np.nd
     if name == "noise_pink_20dB":
         return c.add_noise(y, SR, 20, "pink", rng)
     raise ValueError(name)
+
+
+def in_workers(fn, config: dict, audio, seeds, jobs: int) -> np.ndarray:
+    """np.stack of ``fn((path, config, seed))`` for every recording, in order, over a worker pool."""
+    from pianokit.parallel import run_parallel
+
+    items = [(str(a), config, int(s)) for a, s in zip(audio, seeds)]
+    done = {}
+    for item, result, error in run_parallel(fn, items, jobs, "conditions"):
+        if error:
+            raise SystemExit(error)
+        done[item[0]] = result
+    return np.stack([done[item[0]] for item in items])
 
 
 def condition_features(job: tuple[str, dict, int]) -> np.ndarray:
@@ -123,11 +134,8 @@ def main() -> None:
     if cached is not None and list(cached["ids"]) == list(ids):
         cond = cached["features"]
     else:
-        audio = features.loc[ids, "audio"].to_numpy()
-        os.environ.setdefault("OMP_NUM_THREADS", "1")
-        with ProcessPoolExecutor(args.jobs) as pool:
-            cond = np.stack(list(pool.map(condition_features,
-                                          [(a, config, args.seed * 100003 + int(i)) for a, i in zip(audio, sampled)])))
+        cond = in_workers(condition_features, config, features.loc[ids, "audio"],
+                          args.seed * 100003 + sampled, args.jobs)
         np.savez(cache, ids=ids, features=cond)
     cond_of = {int(r): cond[i] for i, r in enumerate(sampled)}
 
