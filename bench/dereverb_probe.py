@@ -19,22 +19,19 @@ effect is not one WPE removes.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
-from nuisance_projection import CONDITIONS, SR, condition_audio, in_workers, sample_groups  # noqa: E402
+from nuisance_projection import CONDITIONS, SR, ProbeData, condition_audio, in_workers  # noqa: E402
 from result_files import write_table  # noqa: E402
 
 from pianokit.baselines import ridge  # noqa: E402
 from pianokit.dimensions import DIMENSIONS  # noqa: E402
-from pianokit.metrics import aggregate, evaluate, passage_deviations  # noqa: E402
-from pianokit.training_data import make_folds, split_groups  # noqa: E402
+from pianokit.metrics import aggregate, evaluate  # noqa: E402
 
 ROOMS = tuple(c for c in CONDITIONS if c.startswith("reverb_"))
 
@@ -75,28 +72,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     start = time.perf_counter()
-    config = json.loads((args.store / "config.json").read_text())
-    names = list(config["features"])
-    table = pd.read_csv(args.store / "manifest.csv")
-    features = pd.read_csv(args.store / "features.csv").set_index("id")
-    table = table[table["segment_id"].isin(features.index)].reset_index(drop=True)
-    x = features.loc[table["segment_id"], names].to_numpy(float)
-    y = table[list(DIMENSIONS)].to_numpy(float)
-    is_eval = table["eval"].to_numpy() == 1
-    groups, passages = split_groups(table), table["passage"].to_numpy()
-    evaluated = table[is_eval].reset_index(drop=True)
-    eval_rows = np.flatnonzero(is_eval)
-    folds = make_folds(evaluated, "passage")
-    rng = np.random.default_rng(args.seed)
-    sampled = np.concatenate([sample_groups(evaluated, f.test, args.groups_per_fold, rng) for f in folds])
-    audio = features.loc[evaluated["segment_id"].to_numpy()[sampled], "audio"].to_numpy()
-    config["wpe_taps"] = args.taps
-    wpe = in_workers(probe_features, config, audio, args.seed * 100003 + sampled, args.jobs)
+    d = ProbeData.load(args.store, args.groups_per_fold, args.seed)
+    x, y, groups, passages, eval_rows, folds, sampled, wp_sd = (d.x, d.y, d.groups, d.passages, d.eval_rows,
+                                                                 d.folds, d.sampled, d.wp_sd)
+    wpe = in_workers(probe_features, {**d.config, "wpe_taps": args.taps}, d.sampled_audio(), d.seeds(), args.jobs)
     derev = {int(r): wpe[i] for i, r in enumerate(sampled)}
-
-    labels = evaluated[list(DIMENSIONS)].to_numpy(float)
-    centred, _ = passage_deviations(labels, labels, evaluated["passage"].to_numpy())
-    wp_sd = float(np.sqrt(np.mean(centred ** 2)))
     evals: dict[str, list] = {}
     shifts: dict[str, list] = {}
     for fold in folds:

@@ -26,6 +26,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +91,53 @@ def sample_groups(table: pd.DataFrame, test: np.ndarray, per_fold: int, rng: np.
     return test[np.isin(groups[test], chosen)]
 
 
+@dataclass
+class ProbeData:
+    """A store read for ridge probes: every row's features and labels, the passage folds of its
+    evaluated renders (the clean ones), a seeded sample of whole test passage groups per fold, and
+    the within-passage label SD (the unit of rating shifts)."""
+
+    config: dict
+    features: pd.DataFrame
+    table: pd.DataFrame
+    x: np.ndarray
+    y: np.ndarray
+    is_eval: np.ndarray
+    groups: np.ndarray
+    passages: np.ndarray
+    evaluated: pd.DataFrame
+    eval_rows: np.ndarray
+    folds: list
+    sampled: np.ndarray
+    wp_sd: float
+    seed: int
+
+    @classmethod
+    def load(cls, store: Path, groups_per_fold: int, seed: int) -> "ProbeData":
+        config = json.loads((store / "config.json").read_text())
+        table = pd.read_csv(store / "manifest.csv")
+        features = pd.read_csv(store / "features.csv").set_index("id")
+        table = table[table["segment_id"].isin(features.index)].reset_index(drop=True)
+        is_eval = table["eval"].to_numpy() == 1
+        evaluated = table[is_eval].reset_index(drop=True)
+        folds = make_folds(evaluated, "passage")
+        rng = np.random.default_rng(seed)
+        sampled = np.concatenate([sample_groups(evaluated, f.test, groups_per_fold, rng) for f in folds])
+        labels = evaluated[list(DIMENSIONS)].to_numpy(float)
+        centred, _ = passage_deviations(labels, labels, evaluated["passage"].to_numpy())
+        return cls(config, features, table, features.loc[table["segment_id"], list(config["features"])].to_numpy(float),
+                   table[list(DIMENSIONS)].to_numpy(float), is_eval, split_groups(table),
+                   table["passage"].to_numpy(), evaluated, np.flatnonzero(is_eval), folds, sampled,
+                   float(np.sqrt(np.mean(centred ** 2))), seed)
+
+    def sampled_audio(self) -> np.ndarray:
+        return self.features.loc[self.evaluated["segment_id"].to_numpy()[self.sampled], "audio"].to_numpy()
+
+    def seeds(self) -> np.ndarray:
+        """One seed per sampled recording, for its conditions' random draws."""
+        return self.seed * 100003 + self.sampled
+
+
 def projector(z_aug: np.ndarray, z_clean: np.ndarray, rank: int) -> np.ndarray:
     """I - U U^T for the top ``rank`` right singular vectors of the paired differences."""
     d = z_aug - z_clean
@@ -110,38 +158,20 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     start = time.perf_counter()
-    config = json.loads((args.store / "config.json").read_text())
-    names = list(config["features"])
-    table = pd.read_csv(args.store / "manifest.csv")
-    features = pd.read_csv(args.store / "features.csv").set_index("id")
-    table = table[table["segment_id"].isin(features.index)].reset_index(drop=True)
-    x = features.loc[table["segment_id"], names].to_numpy(float)
-    y = table[list(DIMENSIONS)].to_numpy(float)
-    is_eval = table["eval"].to_numpy() == 1
+    d = ProbeData.load(args.store, args.groups_per_fold, args.seed)
+    config, table, x, y, is_eval, groups, passages = d.config, d.table, d.x, d.y, d.is_eval, d.groups, d.passages
+    evaluated, eval_rows, folds, sampled, wp_sd = d.evaluated, d.eval_rows, d.folds, d.sampled, d.wp_sd
     clean_of = pd.Series(np.flatnonzero(is_eval), index=table.loc[is_eval, "source_id"])
     partner = clean_of.reindex(table["source_id"]).to_numpy()
-    groups = split_groups(table)
-    passages = table["passage"].to_numpy()
-
-    evaluated = table[is_eval].reset_index(drop=True)
-    eval_rows = np.flatnonzero(is_eval)
-    folds = make_folds(evaluated, "passage")
-    rng = np.random.default_rng(args.seed)
-    sampled = np.concatenate([sample_groups(evaluated, f.test, args.groups_per_fold, rng) for f in folds])
     cache = args.store / "nuisance_conditions.npz"
     ids = evaluated["segment_id"].to_numpy()[sampled].astype(str)
     cached = np.load(cache) if cache.is_file() else None
     if cached is not None and list(cached["ids"]) == list(ids):
         cond = cached["features"]
     else:
-        cond = in_workers(condition_features, config, features.loc[ids, "audio"],
-                          args.seed * 100003 + sampled, args.jobs)
+        cond = in_workers(condition_features, config, d.sampled_audio(), d.seeds(), args.jobs)
         np.savez(cache, ids=ids, features=cond)
     cond_of = {int(r): cond[i] for i, r in enumerate(sampled)}
-
-    labels = evaluated[list(DIMENSIONS)].to_numpy(float)
-    centred, _ = passage_deviations(labels, labels, evaluated["passage"].to_numpy())
-    wp_sd = float(np.sqrt(np.mean(centred ** 2)))
 
     results: dict[str, dict] = {}
     for rank in args.ranks:
