@@ -18,7 +18,6 @@ effect is not one WPE removes.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from nuisance_projection import CONDITIONS, SR, ProbeData, condition_audio, in_workers  # noqa: E402
+from nuisance_projection import CONDITIONS, SR, ProbeData, condition_audio, in_workers, probe_parser  # noqa: E402
 from result_files import write_table  # noqa: E402
 
 from pianokit.baselines import ridge  # noqa: E402
@@ -63,13 +62,8 @@ def probe_features(job: tuple[str, dict, int]) -> np.ndarray:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--store", type=Path, required=True)
-    parser.add_argument("--groups-per-fold", type=int, default=2)
+    parser = probe_parser(__doc__)
     parser.add_argument("--taps", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     start = time.perf_counter()
     d = ProbeData.load(args.store, args.groups_per_fold, args.seed)

@@ -148,14 +148,20 @@ def projector(z_aug: np.ndarray, z_clean: np.ndarray, rank: int) -> np.ndarray:
     return np.eye(d.shape[1]) - u @ u.T
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def probe_parser(doc: str) -> argparse.ArgumentParser:
+    """The options both ridge probes take."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--store", type=Path, required=True)
     parser.add_argument("--groups-per-fold", type=int, default=2)
-    parser.add_argument("--ranks", type=int, nargs="+", default=[0, 2, 5, 10, 20])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None)
+    return parser
+
+
+def main() -> None:
+    parser = probe_parser(__doc__)
+    parser.add_argument("--ranks", type=int, nargs="+", default=[0, 2, 5, 10, 20])
     args = parser.parse_args()
     start = time.perf_counter()
     d = ProbeData.load(args.store, args.groups_per_fold, args.seed)
