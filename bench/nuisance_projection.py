@@ -36,10 +36,10 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).parent))
 from result_files import write_table  # noqa: E402
 
-from pianokit.baselines import ridge  # noqa: E402
+from pianokit.baselines import predict_all, ridge  # noqa: E402
 from pianokit.dimensions import DIMENSIONS  # noqa: E402
 from pianokit.metrics import aggregate, evaluate, passage_deviations  # noqa: E402
-from pianokit.training_data import make_folds, split_groups  # noqa: E402
+from pianokit.training_data import make_folds, split_groups, symbolic_features  # noqa: E402
 
 SR = 22050
 CONDITIONS = ("reverb_0.8s", "reverb_2.0s", "phone_gsm", "noise_pink_20dB")
@@ -181,6 +181,15 @@ def main() -> None:
         np.savez(cache, ids=ids, features=cond)
     cond_of = {int(r): cond[i] for i, r in enumerate(sampled)}
 
+    symbolic = symbolic_features(table, args.store)
+    baseline_evals: dict[str, list] = {}
+    for fold in folds:
+        train = np.flatnonzero(~np.isin(groups, list(set(groups[eval_rows[fold.test]]))))
+        test = eval_rows[fold.test]
+        for name, pred in predict_all(y, train, test, table, x, symbolic).items():
+            baseline_evals.setdefault(name, []).append(evaluate(y[test], pred, DIMENSIONS, passages[test]))
+    baselines = {name: _headline(evals) for name, evals in baseline_evals.items()}
+
     results: dict[str, dict] = {}
     for entry in [*args.ranks, CLEAN_ONLY]:
         rank = max(entry, 0)
@@ -226,12 +235,15 @@ def main() -> None:
                      f"{row['sample_clean']['r2']:.3f} / {row['sample_clean']['wp_r2']:.3f} / 0.00 | " +
                      " | ".join(f"{row[c]['r2']:.3f} / {row[c]['wp_r2']:.3f} / {row[c]['shift']:.2f}"
                                 for c in CONDITIONS) + " |")
+    lines += ["", "In-house baselines on the same folds and training rows (clean renders of the test passages): " +
+              "; ".join(f"{name.replace('_', ' ')} R² {b['r2']:.3f}, within-passage R² {b['wp_r2']:.3f}"
+                        for name, b in baselines.items()) + "."]
     wall = time.perf_counter() - start
     lines += ["", f"Wall time {wall:.0f} s (the first run extracts the condition features; later runs read "
               "them from STORE/nuisance_conditions.npz)."]
     write_table(args.out, "nuisance_projection", lines,
                 {"store": str(args.store), "rows": len(table), "sampled": len(sampled), "wp_label_sd": wp_sd,
-                 "conditions": list(CONDITIONS), "results": results, "wall_s": round(wall, 1)})
+                 "conditions": list(CONDITIONS), "results": results, "baselines": baselines, "wall_s": round(wall, 1)})
 
 
 def _headline(evals: list[dict]) -> dict:
