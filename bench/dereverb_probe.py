@@ -12,8 +12,9 @@ the store's feature extraction. Ridge, trained per passage fold on the store's c
 rows (no WPE), rates each. Reported per room: within-passage R² and the mean |rating shift| in
 within-passage label SDs, without WPE (room against clean) and with it (WPE(room) against
 WPE(clean)), and the shift WPE itself causes on a clean render. A model trained on WPE audio could
-do better than this ridge trained without it; a shift that WPE does not cut here says the rooms'
-effect is not one WPE removes.
+do better than this ridge trained without it; a shift that WPE does not cut here suggests the rooms'
+effect on the features is not one WPE removes. The in-house baselines on these folds are in
+bench/nuisance_projection.py's table.
 """
 
 from __future__ import annotations
