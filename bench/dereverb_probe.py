@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from nuisance_projection import CONDITIONS, SR, ProbeData, condition_audio, in_workers, probe_parser  # noqa: E402
+from nuisance_projection import (CONDITIONS, SR, ProbeData, condition_audio, in_workers, probe_parser,  # noqa: E402
+                                 ridge_each)
 from result_files import write_table  # noqa: E402
 
-from pianokit.baselines import ridge  # noqa: E402
 from pianokit.dimensions import DIMENSIONS  # noqa: E402
 from pianokit.metrics import aggregate, evaluate  # noqa: E402
 
@@ -78,17 +78,13 @@ def main() -> None:
         train = np.flatnonzero(~np.isin(groups, list(set(groups[eval_rows[fold.test]]))))
         rows = np.array([r for r in fold.test if r in derev])
         truth, where = y[eval_rows[rows]], passages[eval_rows[rows]]
-
-        def rate(matrix: np.ndarray) -> np.ndarray:
-            return ridge(x[train], y[train], matrix, groups[train])
-
-        clean = rate(x[eval_rows[rows]])
-        clean_wpe = rate(np.stack([derev[int(r)][0] for r in rows]))
+        probes = np.stack([derev[int(r)] for r in rows], axis=1)  # (WPE clean, WPE rooms, rooms) x rows x features
+        clean, *probed = ridge_each(x[train], y[train], groups[train], x[eval_rows[rows]], *probes)
+        clean_wpe = probed[0]
         rated = {"clean": clean, "WPE(clean)": clean_wpe}
         shifts.setdefault("WPE(clean) vs clean", []).append(np.abs(clean_wpe - clean).mean() / wp_sd)
         for j, room in enumerate(ROOMS):
-            moved = rate(np.stack([derev[int(r)][1 + len(ROOMS) + j] for r in rows]))
-            moved_wpe = rate(np.stack([derev[int(r)][1 + j] for r in rows]))
+            moved, moved_wpe = probed[1 + len(ROOMS) + j], probed[1 + j]
             rated[room], rated[f"WPE({room})"] = moved, moved_wpe
             shifts.setdefault(f"{room} vs clean", []).append(np.abs(moved - clean).mean() / wp_sd)
             shifts.setdefault(f"WPE({room}) vs WPE(clean)", []).append(np.abs(moved_wpe - clean_wpe).mean() / wp_sd)

@@ -140,6 +140,12 @@ class ProbeData:
         return self.seed * 100003 + self.sampled
 
 
+def ridge_each(x_train: np.ndarray, y_train: np.ndarray, groups_train: np.ndarray, *matrices: np.ndarray) -> list:
+    """pianokit.baselines.ridge fitted once on the training rows; its predictions for each matrix."""
+    out = ridge(x_train, y_train, np.vstack(matrices), groups_train)
+    return np.split(out, np.cumsum([len(m) for m in matrices])[:-1])
+
+
 def projector(z_aug: np.ndarray, z_clean: np.ndarray, rank: int) -> np.ndarray:
     """I - U U^T for the top ``rank`` right singular vectors of the paired differences."""
     d = z_aug - z_clean
@@ -205,14 +211,15 @@ def main() -> None:
             aug = train[(~is_eval[train]) & np.isin(partner[train], train)]
             p = projector(z[aug], z[partner[aug].astype(int)], rank)
             test = eval_rows[fold.test]
-            pred = ridge(z[train] @ p, y[train], z[test] @ p, groups[train])
+            in_sample = np.isin(fold.test, sampled)
+            rows = fold.test[in_sample]
+            moved_z = [(np.stack([cond_of[int(r)][j] for r in rows]) - mean) / std for j in range(len(CONDITIONS))]
+            pred, *moved_all = ridge_each(z[train] @ p, y[train], groups[train], z[test] @ p,
+                                          *(zc @ p for zc in moved_z))
             clean_evals.append(evaluate(y[test], pred, DIMENSIONS, passages[test]))
-            rows = np.array([r for r in fold.test if r in cond_of])
-            base = ridge(z[train] @ p, y[train], z[eval_rows[rows]] @ p, groups[train])
+            base = pred[in_sample]
             sub_clean.append(evaluate(y[eval_rows[rows]], base, DIMENSIONS, passages[eval_rows[rows]]))
-            for j, name in enumerate(CONDITIONS):
-                zc = (np.stack([cond_of[int(r)][j] for r in rows]) - mean) / std
-                moved = ridge(z[train] @ p, y[train], zc @ p, groups[train])
+            for name, moved in zip(CONDITIONS, moved_all):
                 cond_evals[name].append(evaluate(y[eval_rows[rows]], moved, DIMENSIONS, passages[eval_rows[rows]]))
                 shifts[name].append(np.abs(moved - base).mean() / wp_sd)
         row = {"clean": _headline(clean_evals), "sample_clean": _headline(sub_clean)}
