@@ -98,8 +98,12 @@ class RecordingStats:
         if sr < 2 * HIGH_BAND_HZ[1]:  # a model working at a lower rate cannot tell: not judged
             return
         freqs = np.fft.rfftfreq(FRAME, 1 / sr)
-        for (low, high), name in ((VOICE_BAND_HZ, "voice_band_power"), (HIGH_BAND_HZ, "high_band_power")):
-            setattr(self, name, getattr(self, name) + float(power[(freqs >= low) & (freqs < high)].sum()))
+
+        def band(low: float, high: float) -> float:
+            return float(power[(freqs >= low) & (freqs < high)].sum())
+
+        self.voice_band_power += band(*VOICE_BAND_HZ)
+        self.high_band_power += band(*HIGH_BAND_HZ)
 
     def high_band_db(self) -> float | None:
         """The band above 6 kHz against the 0.3-3.4 kHz band, in dB (None for silence)."""
