@@ -264,7 +264,7 @@ def test_consistency_groups_join_the_columns_given(two_room_store, tmp_path):
     assert not (tmp_path / "x").exists()
 
 
-@pytest.mark.parametrize("arch, extra", [("multitask", ["--epochs", 150, "--patience", 30, "--lr", 3e-3]),
+@pytest.mark.parametrize("arch, extra", [("multitask", ["--epochs", 150, "--patience", 30, "--lr", 3e-3, "--folds", 2]),
                                          ("cnn", ["--epochs", 1, "--augment", "pitch,stretch", "--crop-seconds", 1,
                                                   "--param", "filters=[8,8]", "--folds", 1])])
 def test_passage_weight_trains_and_is_recorded(planted_store, tmp_path, arch, extra):
