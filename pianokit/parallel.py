@@ -48,6 +48,18 @@ WORKER_ENV = "PIANOKIT_POOL_WORKER"
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
+def onnx_session_options():
+    """onnxruntime session options for this process: quiet, and one intra-op thread in a pool or
+    cluster worker (the workers already fill the cores; more threads only contend for them)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    if os.environ.get(WORKER_ENV):
+        options.intra_op_num_threads = 1
+    return options
+
+
 def single_threaded() -> None:
     """This worker process uses one BLAS/OpenMP/ONNX Runtime thread (its pool or cluster already fills
     the cores) and stays quiet (per-file problems are reported as errors, not warnings)."""

@@ -17,6 +17,7 @@ from pianokit.errors import InputError
 from pianokit.features import extract, log_mel
 from pianokit.inference import recording_ratings, segment_inputs, window_offsets
 from pianokit.metadata import ONNX_METADATA_KEY, model_paths, parse_embedded, read_json
+from pianokit.parallel import onnx_session_options
 from pianokit.recording_checks import RecordingStats
 
 
@@ -64,8 +65,7 @@ def _gpu_present() -> bool:
 def _session(onnx_path: Path, device: str) -> ort.InferenceSession:
     """CUDA first when asked or when it really works, else CPU; CUDA start-up failures stay quiet."""
     ort.set_default_logger_severity(4)
-    options = ort.SessionOptions()
-    options.log_severity_level = 4
+    options = onnx_session_options()
     available = ort.get_available_providers()
     wanted = device == "cuda" or (device == "auto" and _gpu_present())
     if wanted and "CUDAExecutionProvider" in available:

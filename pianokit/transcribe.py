@@ -11,7 +11,6 @@ onset.
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import numpy as np
 from scipy.signal import argrelmax
 
 from pianokit.feature_names import TRANSCRIBED_NOTE_FEATURES as NOTE_FEATURES
-from pianokit.parallel import WORKER_ENV
+from pianokit.parallel import onnx_session_options
 from pianokit.performance import note_features
 
 MODEL_PATH = Path(__file__).resolve().parent / "assets" / "basic_pitch" / "nmp.onnx"
@@ -40,11 +39,7 @@ ENERGY_TOLERANCE = 11
 def _session():
     import onnxruntime as ort
 
-    options = ort.SessionOptions()
-    options.log_severity_level = 4
-    if os.environ.get(WORKER_ENV):  # a pool worker: the pool already fills the cores
-        options.intra_op_num_threads = 1
-    return ort.InferenceSession(str(MODEL_PATH), options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(str(MODEL_PATH), onnx_session_options(), providers=["CPUExecutionProvider"])
 
 
 def posteriors(y: np.ndarray, sample_rate: int = SAMPLE_RATE) -> dict[str, np.ndarray]:

@@ -99,6 +99,21 @@ def test_scorer_never_imports_tensorflow(exported, tmp_path):
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+@pytest.mark.parametrize("worker", [False, True])
+def test_onnx_sessions_take_one_thread_in_a_pool_worker(monkeypatch, worker):
+    """In a pool or cluster worker (the workers already fill the cores) the scorer's and the
+    transcription's onnxruntime sessions use one intra-op thread; elsewhere onnxruntime chooses."""
+    from pianokit import transcribe
+    from pianokit.parallel import WORKER_ENV
+    from pianokit.scorer import DEFAULT_MODEL, Scorer
+
+    monkeypatch.delenv(WORKER_ENV, raising=False)
+    if worker:
+        monkeypatch.setenv(WORKER_ENV, "1")
+    sessions = (Scorer(DEFAULT_MODEL, "cpu").session, transcribe._session.__wrapped__())
+    assert [s.get_session_options().intra_op_num_threads for s in sessions] == [1 if worker else 0] * 2
+
+
 @pytest.mark.parametrize("fmt", ["table", "json", "csv"])
 def test_scoring_with_the_default_model_needs_no_training_or_plotting_package(fmt):
     """The shipped model reads the transcription features too; `pianokit score` in every output
