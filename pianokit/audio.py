@@ -25,6 +25,12 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", *FFMPEG_SUFF
 MIN_RATE = 8000
 MAX_RATE = 96000
 SILENCE_PEAK = 1e-4  # -80 dBFS: anything quieter throughout is treated as silence
+# A recording's ends: 50 ms frames more than END_DB below its loudest frame are silence there, and
+# at most KEEP_START_S of it before the first sounding frame and KEEP_END_S after the last are kept:
+# the most the training recordings have (PercePiano renders, clean and augmented: 3.0 and 4.1 s).
+END_DB = 50.0
+KEEP_START_S, KEEP_END_S = 3.5, 4.5
+END_FRAME_S = 0.05
 
 
 def find_audio(folder: Path) -> list[Path]:
@@ -185,6 +191,47 @@ def load_audio(path: str | os.PathLike, sample_rate: int, min_duration: float = 
     return mono
 
 
+def _frame_rms(y: np.ndarray, frame: int) -> np.ndarray:
+    """RMS of consecutive ``frame``-sample frames of ``y`` (the last one may be shorter)."""
+    k = -(-len(y) // frame)
+    padded = np.zeros(k * frame, dtype=np.float64)
+    padded[: len(y)] = y
+    counts = np.full(k, frame, dtype=np.float64)
+    counts[-1] = len(y) - (k - 1) * frame
+    return np.sqrt((padded.reshape(k, frame) ** 2).sum(axis=1) / counts)
+
+
+def sounding_span(frame_rms: np.ndarray, frame: int, length: int, rate: int) -> tuple[int, int]:
+    """[start, stop) samples of a recording of ``length`` samples at ``rate`` without the silence at
+    its ends beyond KEEP_START_S / KEEP_END_S (see END_DB), from the RMS of its ``frame``-sample frames."""
+    loud = np.flatnonzero(frame_rms > frame_rms.max() * 10 ** (-END_DB / 20))
+    if loud.size == 0:
+        return 0, length
+    start = max(0, int(loud[0]) * frame - int(KEEP_START_S * rate))
+    stop = min(length, (int(loud[-1]) + 1) * frame + int(KEEP_END_S * rate))
+    return start, stop
+
+
+def trim_ends(y: np.ndarray, rate: int) -> tuple[np.ndarray, int]:
+    """``y`` without the long silence at its ends (``sounding_span``), and the first kept sample."""
+    frame = int(round(END_FRAME_S * rate))
+    start, stop = sounding_span(_frame_rms(y, frame), frame, len(y), rate)
+    return y[start:stop], start
+
+
+def _file_span(path: Path, info) -> tuple[int, int]:
+    """``sounding_span`` of a file, read block by block (bounded memory)."""
+    frame = int(round(END_FRAME_S * info.samplerate))
+    try:
+        rms = np.concatenate([_frame_rms(block.mean(axis=1), frame) for block in
+                              sf.blocks(path, blocksize=frame * 4096, dtype="float32", always_2d=True)])
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        raise InputError(f"{path}: not a readable audio file ({_detail(exc)})") from None
+    if not np.all(np.isfinite(rms)):
+        raise InputError(f"{path}: audio contains NaN or infinite samples")
+    return sounding_span(rms, frame, info.frames, info.samplerate)
+
+
 def equal_segments(length: int, limit: int) -> list[tuple[int, int]]:
     """[start, stop) bounds cutting ``length`` samples into the fewest equal parts of at most ``limit``."""
     count = max(1, -(-length // max(1, limit)))
@@ -194,20 +241,22 @@ def equal_segments(length: int, limit: int) -> list[tuple[int, int]]:
 
 def read_segments(path: str | os.PathLike, sample_rate: int, segment_seconds: float,
                   min_duration: float = 1.0) -> Iterator[tuple[float, np.ndarray]]:
-    """Yield (start seconds, mono segment at ``sample_rate``) for equal segments of at most
-    ``segment_seconds``, reading one segment at a time so memory stays bounded for long files.
-    An all-silent file raises InputError after its last segment."""
+    """Yield (start seconds in the file, mono segment at ``sample_rate``) for equal segments of at
+    most ``segment_seconds`` of the file without the long silence at its ends (``trim_ends``),
+    reading one segment at a time so memory stays bounded for long files. An all-silent file
+    raises InputError after its last segment."""
     path = Path(path)
     if needs_ffmpeg(path):  # decoded whole: ffmpeg streams cannot be sought by sample
-        mono = decode_with_ffmpeg(path, sample_rate, min_duration)
+        mono, first = trim_ends(decode_with_ffmpeg(path, sample_rate, min_duration), sample_rate)
         for start, stop in equal_segments(len(mono), int(segment_seconds * sample_rate)):
-            yield start / sample_rate, mono[start:stop]
+            yield (first + start) / sample_rate, mono[start:stop]
         _check_not_silent(path, float(np.max(np.abs(mono))))
         return
     info = _open(path, min_duration)
+    first, last = _file_span(path, info)
     peak = 0.0
-    for start, stop in equal_segments(info.frames, int(segment_seconds * info.samplerate)):
-        mono = _read_mono(path, start, stop, info.samplerate, sample_rate)
+    for start, stop in equal_segments(last - first, int(segment_seconds * info.samplerate)):
+        mono = _read_mono(path, first + start, first + stop, info.samplerate, sample_rate)
         peak = max(peak, float(np.max(np.abs(mono))))
-        yield start / info.samplerate, mono
+        yield (first + start) / info.samplerate, mono
     _check_not_silent(path, peak)

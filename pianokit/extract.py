@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pianokit.audio import find_audio, load_audio
+from pianokit.audio import find_audio, load_audio, trim_ends
 from pianokit.contract import SEGMENT_SECONDS
 from pianokit.errors import InputError
 from pianokit.features import FeatureConfig, extract
@@ -54,7 +54,8 @@ def collect_inputs(paths: list[str | os.PathLike]) -> list[tuple[str, Path]]:
 def _extract_one(job: tuple[str, Path], store_root: Path, config: FeatureConfig) -> dict:
     item_id, audio = job
     stat = audio.stat()
-    y = load_audio(audio, config.sample_rate, config.min_duration, max_duration=SEGMENT_SECONDS)
+    y, _ = trim_ends(load_audio(audio, config.sample_rate, config.min_duration, max_duration=SEGMENT_SECONDS),
+                     config.sample_rate)  # as the scorer reads it (pianokit.audio.read_segments)
     vector, mel = extract(y, config)
     FeatureStore(store_root, config).write_mel(item_id, mel)
     row = {

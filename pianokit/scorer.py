@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from pianokit.audio import equal_segments, read_segments
+from pianokit.audio import equal_segments, read_segments, trim_ends
 from pianokit.contract import ModelMetadata, check_computable
 from pianokit.errors import InputError
 from pianokit.features import extract, log_mel
@@ -157,8 +157,11 @@ class Scorer:
                               features=features)
 
     def score_audio(self, y: np.ndarray, path: str = "<array>") -> Rating:
-        """Ratings of a recording already in memory."""
-        return self._score_segments(self.segments(y), path)
+        """Ratings of a recording already in memory (at the model's sample rate), read as
+        ``score_file`` reads a file: without the long silence at its ends (pianokit.audio.trim_ends)."""
+        y, first = trim_ends(np.asarray(y, dtype=np.float32), self.config.sample_rate)
+        offset = first / self.config.sample_rate
+        return self._score_segments([(offset + start, part) for start, part in self.segments(y)], path)
 
     def score_file(self, path: str | os.PathLike) -> Rating:
         """Ratings of a file, read one segment at a time (bounded memory for long recordings)."""

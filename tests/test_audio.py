@@ -153,3 +153,40 @@ def test_an_m4a_is_resampled_like_a_wav(tmp_path):
         spectrum, freqs = np.abs(np.fft.rfft(middle)), np.fft.rfftfreq(len(middle), 1 / SR)
         ratio = spectrum[np.abs(freqs - 10300) < 5].max() / spectrum[np.abs(freqs - 440) < 5].max()
         assert abs(ratio - 1) < tolerance
+
+
+def _decaying_chord(seconds: float, sr: int = SR) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    return (0.3 * np.exp(-t / 3) * sum(np.sin(2 * np.pi * f * t) for f in (262, 330, 392)) / 3).astype(np.float32)
+
+
+def test_long_silence_at_the_ends_is_cut_to_what_training_recordings_have(tmp_path):
+    """Digital silence before the first sound and after the last is kept up to KEEP_START_S /
+    KEEP_END_S (the most the training renders have), in a file as in memory; shorter silence is untouched."""
+    from pianokit.audio import KEEP_END_S, KEEP_START_S, read_segments, trim_ends
+
+    music = _decaying_chord(6.0)
+    padded = np.concatenate([np.zeros(20 * SR, np.float32), music, np.zeros(10 * SR, np.float32)])
+    kept, first = trim_ends(padded, SR)
+    assert first / SR == pytest.approx(20 - KEEP_START_S, abs=0.05)
+    assert len(kept) / SR == pytest.approx(KEEP_START_S + 6 + KEEP_END_S, abs=0.1)
+    assert np.array_equal(kept, padded[first:first + len(kept)])
+    [(start, segment)] = list(read_segments(write_wav(tmp_path / "p.wav", padded, subtype="FLOAT"), SR, 120))
+    assert start == pytest.approx(first / SR, abs=1e-3) and np.allclose(segment, kept, atol=1e-6)
+    short = np.concatenate([np.zeros(SR, np.float32), music, np.zeros(2 * SR, np.float32)])
+    assert len(trim_ends(short, SR)[0]) == len(short)
+
+
+def test_trimming_reads_long_files_in_pieces_and_keeps_quiet_music(tmp_path):
+    """A soft passage 40 dB under a loud one is music, not silence at an end; a file longer than one
+    read block is trimmed as in memory."""
+    from pianokit.audio import read_segments, trim_ends
+
+    quiet = 0.01 * _decaying_chord(4.0)
+    y = np.concatenate([np.zeros(15 * SR, np.float32), quiet, _decaying_chord(8.0), quiet, np.zeros(15 * SR, np.float32)])
+    y = np.tile(y, 5)  # 230 s: more than one 204.8 s read block
+    kept, first = trim_ends(y, SR)
+    assert first == pytest.approx(11.5 * SR, abs=0.06 * SR)  # 3.5 s before the first soft chord
+    pieces = list(read_segments(write_wav(tmp_path / "long.wav", y, subtype="FLOAT"), SR, 30))
+    assert pieces[0][0] == pytest.approx(first / SR, abs=1e-3)
+    assert np.allclose(np.concatenate([p for _, p in pieces]), kept, atol=1e-6)
