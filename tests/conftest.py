@@ -17,6 +17,18 @@ from pianokit.extract import run_extract
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+
+def pytest_configure(config):
+    """Under pytest-xdist, before the workers start: extract features of one short recording in this
+    process, so that librosa's numba functions are compiled and cached once. Workers compiling the
+    same cached gufuncs at the same time can crash (numba/numba#10128: a segfault in peak_pick on a
+    fresh install)."""
+    if os.environ.get("PYTEST_XDIST_WORKER") or not getattr(config.option, "numprocesses", None):
+        return
+    from pianokit.features import FeatureConfig, extract
+
+    extract(click_track(seconds=4.0) + sine(440, 4.0, amp=0.1), FeatureConfig())
+
 SR = 22050
 
 
