@@ -15,7 +15,7 @@ from pathlib import Path
 from pianokit.audio import find_audio, load_audio, trim_ends
 from pianokit.contract import SEGMENT_SECONDS
 from pianokit.errors import InputError
-from pianokit.features import FeatureConfig, extract
+from pianokit.features import FeatureConfig, compile_in_parent, extract
 from pianokit.parallel import runner
 from pianokit.safety import check_id, exclusive, is_safe_id
 from pianokit.store import FeatureStore
@@ -92,6 +92,8 @@ def run_extract(
     store = FeatureStore.create(store_root, config or FeatureConfig())
     try:
         with exclusive(store.root, "extract"):
+            if jobs > 1 or cluster is not None:
+                compile_in_parent(store.config)
             with runner(cluster, jobs) as run:
                 summary = _extract_into(store, inputs, run, progress)
     except BaseException:

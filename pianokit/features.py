@@ -211,3 +211,13 @@ def extract(y: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, np.ndarra
         full.update(zip(TRANSCRIPTION_FEATURES, transcribe.features(y, sr), strict=True))
     vector = np.array([full[name] for name in config.features], dtype=np.float32)
     return np.nan_to_num(vector, nan=0.0, posinf=0.0, neginf=0.0), mel_db
+
+
+def compile_in_parent(config: FeatureConfig) -> None:
+    """Extract the features of a short struck tone in this process, so that librosa's numba functions
+    are compiled and written to numba's cache once before parallel workers start: workers compiling the
+    same cached gufuncs at the same time can crash and leave a mismatched cache behind
+    (numba/numba#10128, segfaults in peak_pick on a fresh install). Cheap once the cache exists."""
+    t = np.arange(int(4.0 * config.sample_rate)) / config.sample_rate
+    tone = 0.3 * np.sin(2 * np.pi * 440 * t) * np.exp(-8 * (t % 0.5))
+    extract(tone.astype(np.float32), config)

@@ -19,15 +19,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def pytest_configure(config):
-    """Under pytest-xdist, before the workers start: extract features of one short recording in this
-    process, so that librosa's numba functions are compiled and cached once. Workers compiling the
-    same cached gufuncs at the same time can crash (numba/numba#10128: a segfault in peak_pick on a
-    fresh install)."""
+    """Under pytest-xdist, before the workers start: librosa's numba functions compiled and cached once
+    (pianokit.features.compile_in_parent; a clean-clone run segfaulted a worker in peak_pick)."""
     if os.environ.get("PYTEST_XDIST_WORKER") or not getattr(config.option, "numprocesses", None):
         return
-    from pianokit.features import FeatureConfig, extract
+    from pianokit.features import FeatureConfig, compile_in_parent
 
-    extract(click_track(seconds=4.0) + sine(440, 4.0, amp=0.1), FeatureConfig())
+    compile_in_parent(FeatureConfig())
 
 SR = 22050
 

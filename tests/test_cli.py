@@ -163,3 +163,17 @@ def test_nan_is_refused_by_every_number_range_option(tmp_path, args, monkeypatch
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 2 and "is not a number" in result.output and "Traceback" not in result.output
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("jobs, compiled", [("1", 0), ("2", 1)])
+def test_parallel_scoring_compiles_numba_in_the_parent_first(tmp_path, monkeypatch, jobs, compiled):
+    """As for extract: with more than one worker, `score` compiles librosa's numba functions once
+    in the parent before the workers start (numba/numba#10128)."""
+    from pianokit import features
+
+    calls = []
+    monkeypatch.setattr(features, "compile_in_parent", lambda config: calls.append(config))
+    wavs = [str(write_wav(tmp_path / f"{k}.wav", sine(330 + 110 * k, 2))) for k in range(2)]
+    result = CliRunner().invoke(cli, ["score", *wavs, "-j", jobs, "--format", "csv", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert len(calls) == compiled

@@ -137,3 +137,18 @@ def test_a_version_5_store_opens_and_is_not_extended_with_version_6_features(aud
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "made by feature code version 5 and this pianokit extracts version 6; use a new --out folder" in result.output
     assert (store_dir / "features.csv").read_bytes() == before
+
+
+@pytest.mark.parametrize("jobs, compiled", [(1, 0), (2, 1)])
+def test_parallel_extract_compiles_numba_in_the_parent_first(audio_dir, tmp_path, monkeypatch, jobs, compiled):
+    """Workers never compile librosa's numba functions at the same time (numba/numba#10128): with
+    more than one worker, the parent compiles them once first, with the store's feature settings."""
+    import pianokit.extract as extract_module
+    from pianokit import features
+
+    calls = []
+    monkeypatch.setattr(extract_module, "compile_in_parent", lambda config: calls.append(config))
+    summary = run_extract(collect_inputs([audio_dir]), tmp_path / "store", jobs=jobs, progress=False)
+    assert summary.done > 0 and len(calls) == compiled
+    assert all(c == FeatureStore.open(tmp_path / "store").config for c in calls)
+    features.compile_in_parent(FeatureConfig())  # and the real one runs
