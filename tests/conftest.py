@@ -27,6 +27,7 @@ def pytest_configure(config):
 
     compile_in_parent(FeatureConfig())
 
+
 SR = 22050
 
 
