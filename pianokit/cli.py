@@ -526,18 +526,15 @@ def score(paths, model, fmt, compare, timeline, timeline_plot, report, device, j
                f"{'GPU (CUDA)' if on_gpu else 'CPU'}", err=True)
     import functools
 
+    from pianokit.features import compile_in_parent
     from pianokit.parallel import runner
     from pianokit.scorer import score_in_worker
 
     jobs = min(len(files), jobs or (1 if on_gpu else _jobs_default()))
-    if jobs > 1 or cluster is not None:
-        from pianokit.features import compile_in_parent
-
-        compile_in_parent(scorer.config)
     # One local job scores in this process with the model already loaded; workers each load their own.
     work = scorer.score_file if jobs == 1 and cluster is None else functools.partial(
         score_in_worker, model=str(Path(model or DEFAULT_MODEL).resolve()), device=device)
-    with runner(cluster, jobs) as run:
+    with runner(cluster, jobs, functools.partial(compile_in_parent, scorer.config)) as run:
         done = {str(p): (r, e) for p, r, e in run(work, files, "score", progress and len(files) > 1)}
     outcomes = [done[str(p)] for p in files]
     results = [r for r, _ in outcomes if r is not None]

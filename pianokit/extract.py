@@ -92,9 +92,7 @@ def run_extract(
     store = FeatureStore.create(store_root, config or FeatureConfig())
     try:
         with exclusive(store.root, "extract"):
-            if jobs > 1 or cluster is not None:
-                compile_in_parent(store.config)
-            with runner(cluster, jobs) as run:
+            with runner(cluster, jobs, functools.partial(compile_in_parent, store.config)) as run:
                 summary = _extract_into(store, inputs, run, progress)
     except BaseException:
         if created and not store.table.shape[0]:

@@ -182,14 +182,24 @@ def _bounded(pool: Executor, fn: Callable, queue: deque, jobs: int, bar: tqdm,
 
 
 @contextmanager
-def runner(cluster: str | None, jobs: int) -> Iterator[Callable]:
+def runner(cluster: str | None, jobs: int, before_workers: Callable[[], None] | None = None) -> Iterator[Callable]:
     """A ``run(fn, items, desc, progress)`` that yields ``(item, result, error)``: the local process
     pool of ``jobs`` workers, or, with ``cluster`` (local / auto / a scheduler address), a Dask
-    cluster (pianokit.cluster) with ``jobs`` local workers when it starts one."""
+    cluster (pianokit.cluster) with ``jobs`` local workers when it starts one. ``before_workers``
+    runs once in this process before the first items go to workers (never when there are none, or
+    when one local job runs them here)."""
+    pending = [before_workers] if before_workers is not None and (cluster is not None or jobs > 1) else []
+
+    def prepared(items: Iterable) -> list:
+        items = list(items)
+        if items and pending:
+            pending.pop()()
+        return items
+
     if cluster is None:
-        yield lambda fn, items, desc, progress=True: run_parallel(fn, items, jobs, desc, progress=progress)
+        yield lambda fn, items, desc, progress=True: run_parallel(fn, prepared(items), jobs, desc, progress=progress)
         return
     from pianokit.cluster import connect, run_on_cluster
 
     with connect(cluster, jobs) as client:
-        yield lambda fn, items, desc, progress=True: run_on_cluster(fn, items, client, desc, progress)
+        yield lambda fn, items, desc, progress=True: run_on_cluster(fn, prepared(items), client, desc, progress)

@@ -142,7 +142,8 @@ def test_a_version_5_store_opens_and_is_not_extended_with_version_6_features(aud
 @pytest.mark.parametrize("jobs, compiled", [(1, 0), (2, 1)])
 def test_parallel_extract_compiles_numba_in_the_parent_first(audio_dir, tmp_path, monkeypatch, jobs, compiled):
     """Workers never compile librosa's numba functions at the same time (numba/numba#10128): with
-    more than one worker, the parent compiles them once first, with the store's feature settings."""
+    more than one worker, the parent compiles them once first, with the store's feature settings;
+    a rerun with nothing left to extract starts no worker and compiles nothing."""
     import pianokit.extract as extract_module
     from pianokit import features
 
@@ -151,4 +152,6 @@ def test_parallel_extract_compiles_numba_in_the_parent_first(audio_dir, tmp_path
     summary = run_extract(collect_inputs([audio_dir]), tmp_path / "store", jobs=jobs, progress=False)
     assert summary.done > 0 and len(calls) == compiled
     assert all(c == FeatureStore.open(tmp_path / "store").config for c in calls)
+    again = run_extract(collect_inputs([audio_dir]), tmp_path / "store", jobs=jobs, progress=False)
+    assert again.done == 0 and len(calls) == compiled
     features.compile_in_parent(FeatureConfig())  # and the real one runs
