@@ -321,6 +321,7 @@ class Trainer:
         def run(epochs: int, lr: float, initial_epoch: int = 0) -> int:
             with scope(self.strategy):
                 model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss)
+                model.optimizer.build(model.trainable_variables)
             stop = keras.callbacks.EarlyStopping(patience=self.config.patience, restore_best_weights=True)
             h = model.fit(train_ds, validation_data=val_data, epochs=epochs, initial_epoch=initial_epoch,
                           callbacks=[stop, interrupt.keras_callback()], verbose=verbose, shuffle=False)
