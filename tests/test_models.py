@@ -89,6 +89,32 @@ def test_label_statistics_are_baked_in():
     np.testing.assert_allclose(out, 0.705, atol=1e-4)
 
 
+def test_multitask_heads_are_independent_and_start_as_dense_pairs_would():
+    """Each target has its own head: changing head k's weights changes rating k only. The heads start
+    from the draws one Dense(16, relu) -> Dense(1) pair per target, built in target order, would get."""
+    spec = small_spec("multitask")
+    keras.utils.set_random_seed(5)
+    model = build("multitask", spec)
+    hidden, out = model.get_layer("head_hidden"), model.get_layer("head_out")
+    keras.utils.set_random_seed(5)
+    for i in range(2):
+        keras.layers.Dense(128 // (1 + i))
+        keras.layers.Dropout(0.3)
+    for k in range(len(spec.targets)):
+        dense_out, dense_hidden = keras.layers.Dense(1), keras.layers.Dense(16, activation="relu")
+        dense_out.build((None, 16))
+        dense_hidden.build((None, 64))
+        np.testing.assert_array_equal(hidden.kernel.numpy()[k], dense_hidden.kernel.numpy())
+        np.testing.assert_array_equal(out.kernel.numpy()[k], dense_out.kernel.numpy()[:, 0])
+    x = random_inputs("multitask")
+    before = model.predict(x, verbose=0)
+    kernel = hidden.kernel.numpy()
+    kernel[7] *= -1
+    hidden.kernel.assign(kernel)
+    changed = np.abs(model.predict(x, verbose=0) - before).max(axis=0) > 1e-6
+    assert changed.tolist() == [k == 7 for k in range(len(spec.targets))]
+
+
 def test_unknown_hyperparameter_is_refused():
     with pytest.raises(ValueError, match="unknown hyper-parameter"):
         build("cnn", small_spec("cnn", nonsense=3))
