@@ -32,6 +32,7 @@ def build_multitask(spec: ModelSpec, trunk=(128, 64), head_units=16, dropout=0.3
         x = keras.layers.Dense(u, activation="relu", name=f"trunk{i}")(x)
         x = keras.layers.Dropout(dropout, name=f"trunk_dropout{i}")(x)
     width, n = x.shape[-1], len(spec.targets)
+    # (output, hidden) per target: the order in which Dense(1)(Dense(head_units)(x)) drew its seeds
     draws = [(keras.initializers.GlorotUniform(), keras.initializers.GlorotUniform()) for _ in spec.targets]
     hidden = keras.layers.EinsumDense("bi,tiu->btu", output_shape=(n, head_units), bias_axes="tu",
                                       activation="relu", kernel_initializer="zeros", name="head_hidden")
