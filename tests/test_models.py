@@ -97,8 +97,8 @@ def test_multitask_heads_are_independent_and_start_as_dense_pairs_would():
     model = build("multitask", spec)
     hidden, out = model.get_layer("head_hidden"), model.get_layer("head_out")
     keras.utils.set_random_seed(5)
-    for i in range(2):
-        keras.layers.Dense(128 // (1 + i))
+    for units in (128, 64):  # the trunk's layers draw their seeds first
+        keras.layers.Dense(units)
         keras.layers.Dropout(0.3)
     for k in range(len(spec.targets)):
         dense_out, dense_hidden = keras.layers.Dense(1), keras.layers.Dense(16, activation="relu")

@@ -114,8 +114,8 @@ def test_a_long_file_is_scored_in_bounded_memory(tmp_path):
     per_segment = windows_per_segment(scorer, seconds / segments)
     assert len(rating.window_starts_s) == segments * len(per_segment)
     assert rating.window_starts_s[-1] == pytest.approx(seconds - seconds / segments + per_segment[-1], abs=0.1)
-    extra_samples = (seconds - 2 * 60) * SR * 4  # the longer file's extra audio as float32
-    assert peak - short_peak < 0.2 * extra_samples, f"peak {peak / 1e6:.1f} MB for 8 min, {short_peak / 1e6:.1f} MB for 2 min"
+    extra_bytes = (seconds - 2 * 60) * SR * 4  # the longer file's extra audio as float32
+    assert peak - short_peak < 0.2 * extra_bytes, f"peak {peak / 1e6:.1f} MB for 8 min, {short_peak / 1e6:.1f} MB for 2 min"
 
 
 def windows_per_segment(scorer, seconds: float) -> list[float]:
