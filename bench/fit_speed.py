@@ -6,9 +6,9 @@ Usage:
 
 Runs the same `pianokit fit` (default: multitask, 2 folds, a 2-member ensemble, 60 epochs without
 early stopping) --repeats times with the working tree's pianokit and with --before's (a temporary
-git worktree, run from its root so that its pianokit is imported), alternating, each in a fresh process; reports every wall
-time and each version's mean R2 and within-passage R2, so a speed change that also changed the
-results shows.
+git worktree, run from its root so that its pianokit is imported), alternating, each in a fresh
+process; reports every wall time and each version's mean R2 and within-passage R2, so a speed
+change that also changed the results shows.
 Prints a table and writes PREFIX.json / PREFIX.md.
 """
 
@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from result_files import timed, write_table  # noqa: E402
+from result_files import fit_once, write_table  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_FIT = ["--arch", "multitask", "--folds", "2", "--ensemble", "2", "--epochs", "60", "--patience", "60"]
@@ -31,9 +31,7 @@ DEFAULT_FIT = ["--arch", "multitask", "--folds", "2", "--ensemble", "2", "--epoc
 
 def run_fit(source: Path, store: Path, out: Path, fit_args: list[str]) -> tuple[float, dict]:
     """Wall seconds and the model metrics of one fit run from the source tree SOURCE."""
-    cmd = [sys.executable, "-m", "pianokit", "fit", "--store", str(store), "--out", str(out), "--no-progress", *fit_args]
-    wall, _ = timed(lambda: subprocess.run(cmd, cwd=source, check=True, stdout=subprocess.DEVNULL,
-                                           stderr=subprocess.DEVNULL))
+    wall = fit_once(["--store", str(store), *fit_args], out, cwd=source)
     return wall, json.loads((out / "metrics.json").read_text())["model"]
 
 

@@ -45,14 +45,15 @@ def write_table(out: Path | None, name: str, lines: list[str], payload: dict) ->
     return chosen
 
 
-def fit_once(fit_args: list[str], folder: Path) -> float:
-    """`pianokit fit FIT_ARGS --out FOLDER` unless FOLDER holds a finished run; returns the wall seconds
-    of the first, full training run (kept in FOLDER/wall_time.json), NaN when unknown."""
+def fit_once(fit_args: list[str], folder: Path, cwd: Path | None = None) -> float:
+    """`pianokit fit FIT_ARGS --out FOLDER` (run from ``cwd``: a source tree there is the pianokit
+    imported) unless FOLDER holds a finished run; returns the wall seconds of the first, full training
+    run (kept in FOLDER/wall_time.json), NaN when unknown."""
     timing = folder / "wall_time.json"
     if not (folder / "metrics.json").is_file():
         start = time.perf_counter()
         subprocess.run([sys.executable, "-m", "pianokit", "fit", *fit_args, "--out", str(folder), "--no-progress"],
-                       check=True, stdout=subprocess.DEVNULL)
+                       check=True, stdout=subprocess.DEVNULL, cwd=cwd)
         if not timing.is_file():
             timing.write_text(json.dumps({"wall_s": round(time.perf_counter() - start, 1)}))
     return json.loads(timing.read_text())["wall_s"] if timing.is_file() else float("nan")
