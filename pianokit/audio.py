@@ -23,7 +23,7 @@ from pianokit.errors import InputError
 FFMPEG_SUFFIXES = (".m4a", ".aac", ".mp4", ".opus", ".webm", ".wma", ".amr", ".3gp", ".mka")
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", *FFMPEG_SUFFIXES)
 MIN_RATE = 8000
-MAX_RATE = 96000
+MAX_RATE = 192000
 SILENCE_PEAK = 1e-4  # -80 dBFS: anything quieter throughout is treated as silence
 # A recording's ends: 50 ms frames more than END_DB below its loudest frame are silence there, and
 # at most KEEP_START_S of it before the first sounding frame and KEEP_END_S after the last are kept:
