@@ -346,6 +346,10 @@ def _parse_range(text: str) -> tuple[float, float]:
               help="Manifest column(s) naming what must be rated alike: source_id = every recording of a "
                    "segment; source_id,soundfont = a segment's recordings on one piano (rooms, noise and "
                    "codecs, not the piano).")
+@click.option("--kernel-ridge/--no-kernel-ridge", default=False, show_default=True,
+              help="Blend the network with an RBF kernel ridge on the same features, fitted in closed form; "
+                   "its penalty, width and share of the blend are chosen on the early-stopping split "
+                   "(docs/training.md). Needs a model with feature inputs.")
 @click.option("--features", "feature_set", default="extended", show_default=True, metavar="SET|LIST",
               help="Feature inputs of multitask and hybrid: extended = the 79 librosa features; all = those plus "
                    "the transcription features (tr_*: notes found by the basic-pitch model); or a comma list of "
@@ -357,7 +361,7 @@ def _parse_range(text: str) -> tuple[float, float]:
 @progress_option
 def fit(arch, store, manifest, out, split, folds, epochs, batch_size, learning_rate, patience, seed, augment,
         semitones, stretch_range, crop_seconds, target, backbone_weights, branch, params, ensemble, passage_weight,
-        consistency_weight, consistency_by, feature_set, final, strategy, progress) -> None:
+        consistency_weight, consistency_by, kernel_ridge, feature_set, final, strategy, progress) -> None:
     """Train ARCH with cross-validation and write models, metrics.json and metrics.csv to OUT.
 
     Early stopping watches an inner split of the training folds, never the test fold. Feature and
@@ -378,7 +382,7 @@ def fit(arch, store, manifest, out, split, folds, epochs, batch_size, learning_r
         stretch_range=stretch_range, crop_seconds=crop_seconds, target=target, hparams=hparams, final=final,
         ensemble=ensemble, passage_weight=passage_weight, consistency_weight=consistency_weight,
         consistency_by=tuple(c.strip() for c in consistency_by.split(",") if c.strip()),
-        feature_set=feature_set, strategy=strategy,
+        kernel_ridge=kernel_ridge, feature_set=feature_set, strategy=strategy,
         command=" ".join(["pianokit", *sys.argv[1:]]),
     )
     summary = run_fit(config, out, progress)

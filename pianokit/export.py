@@ -16,7 +16,7 @@ from pianokit.contract import FeatureConfig, ModelMetadata, Window
 from pianokit.errors import InputError
 from pianokit.metadata import ONNX_METADATA_KEY, model_paths
 from pianokit.models.spec import ModelSpec
-from pianokit.run_folder import SPEC, locate_model, read_config, read_metrics, read_predictions
+from pianokit.run_folder import FINAL_INFO, METRICS, SPEC, locate_model, read_config, read_metrics, read_predictions
 from pianokit.safety import printable, writable_target
 from pianokit.windows import windows
 
@@ -207,8 +207,9 @@ def _export(model, model_path: Path, spec: ModelSpec, run, run_config: dict, met
             "hparams": spec.hparams,
             "training": {k: run_config.get(k) for k in ("store", "manifest", "split", "epochs", "seed", "augment",
                                                          "crop_seconds", "ensemble", "passage_weight",
-                                                         "consistency_weight", "command")
+                                                         "consistency_weight", "kernel_ridge", "command")
                          if k in run_config},
+            "kernel_ridge": _kernel_ridge_fit(model_path.parent),
             "training_audio": _training_audio(run, run_config),
             "source_model": str(model_path),
             "parity_max_abs_diff": diff,
@@ -289,6 +290,18 @@ def _training_audio(run: Path | None, run_config: dict) -> dict | None:
         return None
     described["level"] = "audio scaled so its 95th-percentile frame RMS is FeatureConfig.level_dbfs before any feature"
     return described
+
+
+def _kernel_ridge_fit(folder: Path) -> dict | None:
+    """The kernel ridge member's chosen settings and blend weight (fit --kernel-ridge), if any."""
+    for name in (METRICS, FINAL_INFO):
+        try:
+            found = json.loads((folder / name).read_text()).get("kernel_ridge")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if found is not None:
+            return found
+    return None
 
 
 def _cv_metrics(metrics: dict | None, run: Path | None) -> dict | None:

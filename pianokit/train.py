@@ -25,6 +25,8 @@ from pianokit.losses import PassageLoss, masked_mse
 from pianokit.metrics import aggregate, evaluate
 from pianokit.safety import exclusive, own_folder
 from pianokit.models import ARCHITECTURES, check_arch, defaults, needs_fixed_frames, uses_cached_embeddings
+from pianokit.models.common import FEATURE_INPUT
+from pianokit.models.layers import WeightedSum
 from pianokit.models.spec import ModelSpec
 from pianokit import interrupt
 from pianokit import run_folder as rf
@@ -58,6 +60,7 @@ class FitConfig:
     passage_weight: float = 0.0
     consistency_weight: float = 0.0
     consistency_by: tuple[str, ...] = ("source_id",)
+    kernel_ridge: bool = False
     feature_set: str = "extended"
     strategy: str = "none"
     command: str = ""
@@ -91,6 +94,8 @@ class FitConfig:
             raise InputError("--passage-weight must be 0 or more")
         if not self.consistency_weight >= 0:
             raise InputError("--consistency-weight must be 0 or more")
+        if self.kernel_ridge and not ARCHITECTURES[self.arch].features:
+            raise InputError(f"--kernel-ridge reads the hand-made features; {self.arch} uses spectrograms only")
         if self.target is not None and self.target not in DIMENSIONS:
             raise InputError(f"unknown --target {self.target!r}; see 'pianokit fit --help' for the 19 names")
 
@@ -294,13 +299,48 @@ class Trainer:
             members.append(model)
             history += [{"member": member, **row} for row in rows]
         pd.DataFrame(history).to_csv(log, index=False)
-        if len(members) == 1:
-            return members[0], spec
+        network = members[0] if len(members) == 1 else self._average(members)
+        if not self.config.kernel_ridge:
+            return network, spec, None
+        fitted, weight = self._kernel_ridge(network, spec, train_idx, val_idx, seed)
+        info = {"alpha": fitted.alpha, "width": fitted.width, "centres": len(fitted.centres), "weight": weight}
+        return (self._blend(members, fitted, weight, spec) if weight else network), spec, info
+
+    def _average(self, members: list):
         inputs = {t.name: keras.Input(t.shape[1:], name=t.name) for t in members[0].inputs}
         for i, m in enumerate(members):
             m.name = f"member{i}"
         outputs = keras.layers.Average(name="ratings_mean")([m(inputs) for m in members])
-        return keras.Model(inputs, outputs, name=f"{self.config.arch}_ensemble"), spec
+        return keras.Model(inputs, outputs, name=f"{self.config.arch}_ensemble")
+
+    def _kernel_ridge(self, network, spec: ModelSpec, train_idx: np.ndarray, val_idx: np.ndarray, seed: int):
+        """A kernel ridge on the features (pianokit.kernel_ridge) and its share of the blend with
+        ``network``, both chosen on the early-stopping rows; the kernel ridge is then fitted again on
+        the training and early-stopping rows together."""
+        from pianokit import kernel_ridge
+        from pianokit.models.kernel import standardise
+
+        val_truth, z_val = self._labels(val_idx), standardise(spec, self._features(val_idx))
+        chosen = kernel_ridge.select(standardise(spec, self._features(train_idx)), self._labels(train_idx), z_val,
+                                     val_truth, seed)
+        weight = kernel_ridge.blend_weight(val_truth, self.predict(network, val_idx),
+                                           np.clip(chosen.predict(z_val), 0.0, 1.0))
+        both = np.concatenate([train_idx, val_idx])
+        fitted = kernel_ridge.fit(standardise(spec, self._features(both)), self._labels(both), chosen.alpha,
+                                  chosen.width, seed)
+        return fitted, weight
+
+    def _blend(self, members: list, fitted, weight: float, spec: ModelSpec):
+        """(1 - weight) x the members' average + weight x the kernel ridge, as one model; an ensemble's
+        'ratings_mean' layer stays at the top level, so the exported members' spread stays available."""
+        from pianokit.models.kernel import kernel_ridge_member
+
+        inputs = {t.name: keras.Input(t.shape[1:], name=t.name) for t in members[0].inputs}
+        outputs = [m(inputs) for m in members]
+        network = outputs[0] if len(outputs) == 1 else keras.layers.Average(name="ratings_mean")(outputs)
+        kernel = kernel_ridge_member(spec, fitted)({FEATURE_INPUT: inputs[FEATURE_INPUT]})
+        blended = WeightedSum([1.0 - weight, weight], name="ratings_blend")([network, kernel])
+        return keras.Model(inputs, blended, name=f"{self.config.arch}_kernel_blend")
 
     def _fit_member(self, spec: ModelSpec, train_idx: np.ndarray, val_data, seed: int):
         from pianokit.models import build
@@ -356,8 +396,8 @@ class Trainer:
                 write_text(done, json.dumps(previous, indent=2))
                 return previous
         folder.mkdir(parents=True, exist_ok=True)
-        model, spec = self._fit_model(fold.train, fold.val, self.config.seed + fold.index, folder / "history.csv",
-                                      f"fold {fold.index + 1}/{self.config.folds}")
+        model, spec, kernel = self._fit_model(fold.train, fold.val, self.config.seed + fold.index,
+                                              folder / "history.csv", f"fold {fold.index + 1}/{self.config.folds}")
         self._save_model(model, spec, folder)
         truth = self._labels(fold.test)
         pred = self.predict(model, fold.test)
@@ -369,6 +409,8 @@ class Trainer:
             "model": evaluate(truth, pred, self.config.targets, passages),
             "baselines": self.baselines(fold),
         }
+        if kernel is not None:
+            result["kernel_ridge"] = kernel
         ids = np.array(self.data.ids)[fold.test]
         preds = pd.DataFrame(pred, columns=[f"pred_{t}" for t in self.config.targets])
         preds.insert(0, "passage", passages)
@@ -438,11 +480,13 @@ class Trainer:
         everything = trainable_rows(self.data.table)
         val = final_holdout(self.data.table, self.config.val_fraction, self.config.seed + 1000)
         folder.mkdir(parents=True, exist_ok=True)
-        model, spec = self._fit_model(np.setdiff1d(everything, val), val, self.config.seed + 1000,
-                                      folder / "history.csv", "final model")
+        model, spec, kernel = self._fit_model(np.setdiff1d(everything, val), val, self.config.seed + 1000,
+                                              folder / "history.csv", "final model")
         self._save_model(model, spec, folder)
         info = {"n_train": len(everything) - len(val), "n_val": len(val),
                 "epochs": len(pd.read_csv(folder / "history.csv"))}
+        if kernel is not None:
+            info["kernel_ridge"] = kernel
         write_text(folder / rf.FINAL_INFO, json.dumps(info, indent=2))
         return info
 

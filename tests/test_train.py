@@ -104,6 +104,41 @@ def test_ensemble_averages_its_members(planted_store, tmp_path):
     assert set(pd.read_csv(out / "fold0" / "history.csv")["member"]) == {0, 1}
 
 
+def test_kernel_ridge_blend_is_the_weighted_mean_of_the_ensemble_and_the_kernel_ridge(planted_store, tmp_path):
+    import keras
+
+    import pianokit.models.layers  # noqa: F401
+    from pianokit import kernel_ridge
+    from pianokit.export import export_model
+    from pianokit.models.spec import ModelSpec
+
+    out = tmp_path / "blend"
+    result = fit("--arch", "multitask", "--store", planted_store, "--out", out, "--epochs", 3, "--folds", 1,
+                 "--ensemble", 2, "--kernel-ridge")
+    assert result.exit_code == 0, result.output
+    chosen = metrics(out / "fold0")["kernel_ridge"]
+    assert chosen["alpha"] in kernel_ridge.ALPHAS and chosen["width"] in kernel_ridge.WIDTHS
+    assert chosen["weight"] > 0  # three epochs leave the network far behind the closed-form fit
+    model = keras.saving.load_model(out / "fold0" / "model.keras", compile=False)
+    table = pd.read_csv(planted_store / "features.csv").set_index("id")
+    spec = ModelSpec.from_dict(json.loads((out / "fold0" / "spec.json").read_text()))
+    x = {"features": table[list(spec.feature_names)].to_numpy("float32")[:6]}
+    members = np.mean([model.get_layer(f"member{i}").predict(x, verbose=0) for i in range(2)], axis=0)
+    kernel = model.get_layer("kernel_ridge_member").predict(x, verbose=0)
+    np.testing.assert_allclose(model.predict(x, verbose=0), (1 - chosen["weight"]) * members + chosen["weight"] * kernel,
+                               atol=1e-5)
+    assert np.abs(kernel - members).max() > 1e-3  # two different models were blended
+    meta = export_model(out, tmp_path / "blend_model")
+    assert meta["training"]["kernel_ridge"] is True and meta["kernel_ridge"] == chosen
+    assert meta["outputs"] == ["ratings", "members"] and meta["parity_max_abs_diff"] <= 1e-4
+
+
+def test_kernel_ridge_needs_feature_inputs(planted_store, tmp_path):
+    result = fit("--arch", "cnn", "--kernel-ridge", "--store", planted_store, "--out", tmp_path / "x")
+    assert result.exit_code == 2 and "--kernel-ridge reads the hand-made features" in result.output
+    assert not (tmp_path / "x").exists()
+
+
 def test_performer_split(planted_store, tmp_path):
     out = tmp_path / "perf"
     result = fit("--arch", "multitask", "--store", planted_store, "--out", out, "--split", "performer",

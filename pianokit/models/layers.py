@@ -59,3 +59,46 @@ class Affine(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "scale": self.scale_values, "shift": self.shift_values}
+
+
+@keras.saving.register_keras_serializable(package="pianokit")
+class KernelRidge(keras.layers.Layer):
+    """RBF kernel ridge on standardised features with fixed centres and coefficients
+    (pianokit.kernel_ridge): exp(-gamma |x - c|^2) @ coef + offset. Its constants are
+    non-trainable weights, so they are saved with the model and folded into the ONNX graph."""
+
+    def __init__(self, centres: int, features: int, targets: int, gamma: float, **kwargs):
+        super().__init__(**kwargs)
+        self.shape_values = (int(centres), int(features), int(targets))
+        self.gamma = float(gamma)
+        self.trainable = False
+
+    def build(self, input_shape):
+        m, d, t = self.shape_values
+        self.centres = self.add_weight(shape=(m, d), initializer="zeros", trainable=False, name="centres")
+        self.coef = self.add_weight(shape=(m, t), initializer="zeros", trainable=False, name="coef")
+        self.offset = self.add_weight(shape=(t,), initializer="zeros", trainable=False, name="offset")
+
+    def call(self, x):
+        d2 = (ops.sum(ops.square(x), axis=-1, keepdims=True) - 2 * ops.matmul(x, ops.transpose(self.centres))
+              + ops.sum(ops.square(self.centres), axis=-1)[None, :])
+        return ops.matmul(ops.exp(-self.gamma * ops.maximum(d2, 0.0)), self.coef) + self.offset
+
+    def get_config(self):
+        m, d, t = self.shape_values
+        return {**super().get_config(), "centres": m, "features": d, "targets": t, "gamma": self.gamma}
+
+
+@keras.saving.register_keras_serializable(package="pianokit")
+class WeightedSum(keras.layers.Layer):
+    """A fixed weighted sum of same-shaped inputs (the blend of an ensemble and a kernel ridge)."""
+
+    def __init__(self, weights_values, **kwargs):
+        super().__init__(**kwargs)
+        self.weights_values = [float(w) for w in weights_values]
+
+    def call(self, inputs):
+        return sum(w * x for w, x in zip(self.weights_values, inputs))
+
+    def get_config(self):
+        return {**super().get_config(), "weights_values": self.weights_values}
