@@ -282,7 +282,8 @@ class Trainer:
 
     def _fit_model(self, train_idx: np.ndarray, val_idx: np.ndarray, seed: int, log: Path, label: str = ""):
         """Fit ``--ensemble`` members with seeds seed, seed+1000, ...; several members are averaged
-        in one functional model (so it exports as one ONNX graph)."""
+        in one functional model (so it exports as one ONNX graph), blended with a kernel ridge under
+        --kernel-ridge. Returns (model, spec, the kernel ridge's settings and share, or None)."""
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
