@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.linalg import solve
+from sklearn.metrics import r2_score
 
 MAX_CENTRES = 4000
 ALPHAS = (0.3, 1.0, 3.0, 10.0)
@@ -42,13 +43,6 @@ class KernelRidgeFit:
 
     def predict(self, z: np.ndarray) -> np.ndarray:
         return rbf(np.asarray(z, np.float64), self.centres, self.gamma) @ self.coef + self.offset
-
-
-def mean_r2(y: np.ndarray, pred: np.ndarray) -> float:
-    """R² per column, averaged (columns without spread count as 0)."""
-    ss = ((y - y.mean(0)) ** 2).sum(0)
-    r2 = np.where(ss > 0, 1 - ((y - pred) ** 2).sum(0) / np.where(ss > 0, ss, 1), 0.0)
-    return float(r2.mean())
 
 
 def fit(z: np.ndarray, y: np.ndarray, alpha: float, width: float, seed: int = 0) -> KernelRidgeFit:
@@ -83,9 +77,9 @@ def select(z_train: np.ndarray, y_train: np.ndarray, z_val: np.ndarray, y_val: n
     """The kernel ridge fitted on the training rows, over ALPHAS x WIDTHS, that rates the validation
     rows best (mean R²)."""
     candidates = [f for width in WIDTHS for f in _fits(z_train, y_train, ALPHAS, width, seed)]
-    return max(candidates, key=lambda f: mean_r2(y_val, f.predict(z_val)))
+    return max(candidates, key=lambda f: r2_score(y_val, f.predict(z_val)))
 
 
 def blend_weight(y_val: np.ndarray, network: np.ndarray, kernel: np.ndarray) -> float:
     """The share of the kernel ridge in the blend (BLEND_WEIGHTS) that rates the validation rows best."""
-    return max(BLEND_WEIGHTS, key=lambda w: mean_r2(y_val, (1 - w) * network + w * kernel))
+    return max(BLEND_WEIGHTS, key=lambda w: r2_score(y_val, (1 - w) * network + w * kernel))

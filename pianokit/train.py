@@ -300,19 +300,33 @@ class Trainer:
             members.append(model)
             history += [{"member": member, **row} for row in rows]
         pd.DataFrame(history).to_csv(log, index=False)
-        network = members[0] if len(members) == 1 else self._average(members)
+        network = self._join(members)
         if not self.config.kernel_ridge:
             return network, spec, None
         fitted, weight = self._kernel_ridge(network, spec, train_idx, val_idx, seed)
         info = {"alpha": fitted.alpha, "width": fitted.width, "centres": len(fitted.centres), "weight": weight}
-        return (self._blend(members, fitted, weight, spec) if weight else network), spec, info
+        return (self._join(members, spec, fitted, weight) if weight else network), spec, info
 
-    def _average(self, members: list):
+    def _join(self, members: list, spec: ModelSpec | None = None, fitted=None, weight: float = 0.0):
+        """The members as one model: their mean (layer 'ratings_mean', members named member0, ...),
+        and with ``weight``, (1 - weight) x that mean + weight x the kernel ridge ``fitted``. The mean
+        stays at the top level, so the exported members' spread stays available. One member with
+        no kernel ridge is returned as it is."""
+        if len(members) == 1 and not weight:
+            return members[0]
         inputs = {t.name: keras.Input(t.shape[1:], name=t.name) for t in members[0].inputs}
-        for i, m in enumerate(members):
-            m.name = f"member{i}"
-        outputs = keras.layers.Average(name="ratings_mean")([m(inputs) for m in members])
-        return keras.Model(inputs, outputs, name=f"{self.config.arch}_ensemble")
+        if len(members) > 1:
+            for i, m in enumerate(members):
+                m.name = f"member{i}"
+        outputs = [m(inputs) for m in members]
+        out = outputs[0] if len(outputs) == 1 else keras.layers.Average(name="ratings_mean")(outputs)
+        if not weight:
+            return keras.Model(inputs, out, name=f"{self.config.arch}_ensemble")
+        from pianokit.models.kernel import kernel_ridge_member
+
+        kernel = kernel_ridge_member(spec, fitted)({FEATURE_INPUT: inputs[FEATURE_INPUT]})
+        blended = WeightedSum([1.0 - weight, weight], name="ratings_blend")([out, kernel])
+        return keras.Model(inputs, blended, name=f"{self.config.arch}_kernel_blend")
 
     def _kernel_ridge(self, network, spec: ModelSpec, train_idx: np.ndarray, val_idx: np.ndarray, seed: int):
         """A kernel ridge on the features (pianokit.kernel_ridge) and its share of the blend with
@@ -321,27 +335,12 @@ class Trainer:
         from pianokit import kernel_ridge
         from pianokit.models.kernel import standardise
 
-        val_truth, z_val = self._labels(val_idx), standardise(spec, self._features(val_idx))
-        chosen = kernel_ridge.select(standardise(spec, self._features(train_idx)), self._labels(train_idx), z_val,
-                                     val_truth, seed)
-        weight = kernel_ridge.blend_weight(val_truth, self.predict(network, val_idx),
-                                           np.clip(chosen.predict(z_val), 0.0, 1.0))
         both = np.concatenate([train_idx, val_idx])
-        fitted = kernel_ridge.fit(standardise(spec, self._features(both)), self._labels(both), chosen.alpha,
-                                  chosen.width, seed)
-        return fitted, weight
-
-    def _blend(self, members: list, fitted, weight: float, spec: ModelSpec):
-        """(1 - weight) x the members' average + weight x the kernel ridge, as one model; an ensemble's
-        'ratings_mean' layer stays at the top level, so the exported members' spread stays available."""
-        from pianokit.models.kernel import kernel_ridge_member
-
-        inputs = {t.name: keras.Input(t.shape[1:], name=t.name) for t in members[0].inputs}
-        outputs = [m(inputs) for m in members]
-        network = outputs[0] if len(outputs) == 1 else keras.layers.Average(name="ratings_mean")(outputs)
-        kernel = kernel_ridge_member(spec, fitted)({FEATURE_INPUT: inputs[FEATURE_INPUT]})
-        blended = WeightedSum([1.0 - weight, weight], name="ratings_blend")([network, kernel])
-        return keras.Model(inputs, blended, name=f"{self.config.arch}_kernel_blend")
+        z, labels, n = standardise(spec, self._features(both)), self._labels(both), len(train_idx)
+        chosen = kernel_ridge.select(z[:n], labels[:n], z[n:], labels[n:], seed)
+        weight = kernel_ridge.blend_weight(labels[n:], self.predict(network, val_idx),
+                                           np.clip(chosen.predict(z[n:]), 0.0, 1.0))
+        return kernel_ridge.fit(z, labels, chosen.alpha, chosen.width, seed), weight
 
     def _fit_member(self, spec: ModelSpec, train_idx: np.ndarray, val_data, seed: int):
         from pianokit.models import build
