@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import functools
+import json
 from math import gcd
 
 import numpy as np
@@ -31,6 +32,10 @@ SILENCE_PEAK = 1e-4  # -80 dBFS: anything quieter throughout is treated as silen
 END_DB = 50.0
 KEEP_START_S, KEEP_END_S = 3.5, 4.5
 END_FRAME_S = 0.05
+# Channels correlating with the loudest one below this are turned over before the downmix: a channel
+# wired or stored upside down would otherwise cancel the others (a stereo file whose channels are
+# each other's negative would be silent as plain mono).
+FLIP_BELOW_R = -0.1
 
 
 def find_audio(folder: Path) -> list[Path]:
@@ -76,16 +81,18 @@ def needs_ffmpeg(path: Path) -> bool:
     return suffix in FFMPEG_SUFFIXES or (suffix == ".mp3" and shutil.which("ffmpeg") is not None)
 
 
-def _ffmpeg_rate(exe: str, path: Path) -> int | None:
-    """The first audio stream's sample rate, from the ffprobe beside ``exe`` (None if unknown)."""
+def _ffmpeg_stream(exe: str, path: Path) -> tuple[int | None, int | None]:
+    """The first audio stream's sample rate and channel count, from the ffprobe beside ``exe``
+    (None where unknown)."""
     probe = shutil.which("ffprobe") or str(Path(exe).with_name("ffprobe"))
     try:
-        proc = subprocess.run([probe, "-v", "error", "-select_streams", "a:0", "-show_entries", "stream=sample_rate",
-                               "-of", "csv=p=0", str(path)], capture_output=True, text=True)
-        rate = int(proc.stdout.strip().splitlines()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-    return rate if MIN_RATE <= rate <= MAX_RATE else None
+        proc = subprocess.run([probe, "-v", "error", "-select_streams", "a:0", "-show_entries",
+                               "stream=sample_rate,channels", "-of", "json", str(path)], capture_output=True, text=True)
+        stream = json.loads(proc.stdout)["streams"][0]
+    except (OSError, ValueError, KeyError, IndexError):
+        return None, None
+    rate, channels = int(stream.get("sample_rate", 0)), int(stream.get("channels", 0))
+    return (rate if MIN_RATE <= rate <= MAX_RATE else None), (channels if channels > 0 else None)
 
 
 def decode_with_ffmpeg(path: Path, sample_rate: int, min_duration: float) -> np.ndarray:
@@ -96,38 +103,64 @@ def decode_with_ffmpeg(path: Path, sample_rate: int, min_duration: float) -> np.
     if exe is None:
         raise InputError(f"{path}: {path.suffix} files need ffmpeg, which is not installed (apt-get install ffmpeg, "
                          "brew install ffmpeg); or convert the file to WAV or FLAC")
-    rate = _ffmpeg_rate(exe, path) or sample_rate  # unknown: let ffmpeg resample
-    proc = subprocess.run([exe, "-nostdin", "-v", "error", "-i", str(path), "-vn", "-ac", "1", "-ar", str(rate),
-                           "-f", "f32le", "-acodec", "pcm_f32le", "-"], capture_output=True)
-    mono = np.frombuffer(proc.stdout, dtype="<f4")
-    if proc.returncode != 0 or mono.size == 0:
+    rate, channels = _ffmpeg_stream(exe, path)
+    rate, channels = rate or sample_rate, channels or 1  # unknown: let ffmpeg resample and downmix
+    proc = subprocess.run([exe, "-nostdin", "-v", "error", "-i", str(path), "-vn", "-ac", str(channels), "-ar",
+                           str(rate), "-f", "f32le", "-acodec", "pcm_f32le", "-"], capture_output=True)
+    data = np.frombuffer(proc.stdout, dtype="<f4")
+    data = data[: len(data) - len(data) % channels].reshape(-1, channels)
+    if proc.returncode != 0 or data.size == 0:
         detail = proc.stderr.decode(errors="replace").strip().splitlines()
         raise InputError(f"{path}: not a readable audio file (ffmpeg: {detail[-1][:160] if detail else 'no audio'})")
-    if len(mono) < min_duration * rate:
-        raise InputError(f"{path}: {len(mono) / rate:.2f} s is shorter than the {min_duration:g} s minimum")
-    return _checked(path, mono, rate, sample_rate)
+    if len(data) < min_duration * rate:
+        raise InputError(f"{path}: {len(data) / rate:.2f} s is shorter than the {min_duration:g} s minimum")
+    _check_finite(path, data)
+    return _checked(path, downmix(data, channel_signs(data.T.astype(np.float64) @ data)), rate, sample_rate)
+
+
+def _check_finite(path: Path, data: np.ndarray) -> None:
+    if not np.all(np.isfinite(data)):
+        raise InputError(f"{path}: audio contains NaN or infinite samples")
 
 
 def _checked(path: Path, mono: np.ndarray, rate: int, sample_rate: int) -> np.ndarray:
     """Finite samples, resampled to ``sample_rate``, as contiguous float32."""
-    if not np.all(np.isfinite(mono)):
-        raise InputError(f"{path}: audio contains NaN or infinite samples")
+    _check_finite(path, mono)
     return np.ascontiguousarray(resample(mono, rate, sample_rate), dtype=np.float32)
+
+
+def channel_signs(gram: np.ndarray) -> np.ndarray:
+    """+1 or -1 per channel, from the channels' summed products (``gram``, channels x channels):
+    -1 for a channel whose correlation with the loudest channel is below FLIP_BELOW_R."""
+    power = np.diag(gram)
+    ref = int(np.argmax(power))
+    r = gram[:, ref] / np.sqrt(np.maximum(power * power[ref], 1e-30))
+    return np.where(r < FLIP_BELOW_R, -1.0, 1.0)
+
+
+def downmix(data: np.ndarray, signs: np.ndarray) -> np.ndarray:
+    """Mono mean of ``data`` (samples x channels), each channel turned over where its sign is -1."""
+    return (data @ signs.astype(data.dtype)) / data.shape[1]
 
 
 def _detail(exc: Exception) -> str:
     return str(exc).splitlines()[-1] if str(exc) else type(exc).__name__
 
 
-def _read_mono(path: Path, start: int, stop: int, rate: int, sample_rate: int) -> np.ndarray:
-    """Samples [start, stop) as mono float32 at ``sample_rate``."""
+def _read_mono(path: Path, start: int, stop: int, rate: int, sample_rate: int,
+               signs: np.ndarray | None = None) -> np.ndarray:
+    """Samples [start, stop) as mono float32 at ``sample_rate`` (``downmix`` with ``signs``; without
+    them, the signs of these samples' own ``channel_signs``)."""
     try:
         data, _ = sf.read(path, start=start, stop=stop, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
         raise InputError(f"{path}: not a readable audio file ({_detail(exc)})") from None
     if data.shape[0] == 0:
         raise InputError(f"{path}: audio data is truncated (no samples from {start / rate:.1f} s)")
-    return _checked(path, data.mean(axis=1), rate, sample_rate)
+    _check_finite(path, data)
+    if signs is None:
+        signs = channel_signs(data.T.astype(np.float64) @ data)
+    return _checked(path, downmix(data, signs), rate, sample_rate)
 
 
 PASSBAND = 0.97  # of the lower Nyquist frequency: the filter's -6 dB point; flat to 0.95, -100 dB at 1.0
@@ -172,12 +205,13 @@ def _check_not_too_long(path: Path, duration: float, max_duration: float | None)
 
 def load_audio(path: str | os.PathLike, sample_rate: int, min_duration: float = 1.0,
                max_duration: float | None = None) -> np.ndarray:
-    """Read any file soundfile understands (or ffmpeg, for FFMPEG_SUFFIXES), downmix to mono and
-    resample to ``sample_rate`` (``resample``).
+    """Read any file soundfile understands (or ffmpeg, for FFMPEG_SUFFIXES), downmix to mono
+    (``downmix``: a channel of opposite polarity is turned over first) and resample to
+    ``sample_rate`` (``resample``).
 
     Raises InputError (one line naming the file) for a missing, unreadable, corrupt, empty,
     too-short, too-long (over ``max_duration``: refused before its samples are read, where the
-    header tells the length) or all-silent file, or a rate outside 8-96 kHz.
+    header tells the length) or all-silent file, or a rate outside 8-192 kHz.
     """
     path = Path(path)
     if needs_ffmpeg(path):
@@ -219,17 +253,29 @@ def trim_ends(y: np.ndarray, rate: int) -> tuple[np.ndarray, int]:
     return y[start:stop], start
 
 
-def _file_span(path: Path, info) -> tuple[int, int]:
-    """``sounding_span`` of a file, read block by block (bounded memory)."""
+def _file_span(path: Path, info) -> tuple[int, int, np.ndarray]:
+    """``sounding_span`` of a file's downmix, and its ``channel_signs``, from one pass block by block
+    (bounded memory): the channels' products are summed per frame, so the downmix's frame RMS
+    follows from the signs the whole file gives."""
     frame = int(round(END_FRAME_S * info.samplerate))
+    grams, counts = [], []
     try:
-        rms = np.concatenate([_frame_rms(block.mean(axis=1), frame) for block in
-                              sf.blocks(path, blocksize=frame * 4096, dtype="float32", always_2d=True)])
+        for block in sf.blocks(path, blocksize=frame * 1024, dtype="float32", always_2d=True):
+            k = -(-len(block) // frame)
+            padded = np.zeros((k * frame, block.shape[1]))
+            padded[: len(block)] = block
+            frames = padded.reshape(k, frame, -1)
+            grams.append(frames.transpose(0, 2, 1) @ frames)
+            counts.append(np.minimum(frame, len(block) - frame * np.arange(k)))
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
         raise InputError(f"{path}: not a readable audio file ({_detail(exc)})") from None
-    if not np.all(np.isfinite(rms)):
+    gram = np.concatenate(grams)
+    if not np.all(np.isfinite(gram)):
         raise InputError(f"{path}: audio contains NaN or infinite samples")
-    return sounding_span(rms, frame, info.frames, info.samplerate)
+    signs = channel_signs(gram.sum(axis=0))
+    power = np.einsum("c,kcd,d->k", signs, gram, signs) / signs.size ** 2
+    rms = np.sqrt(np.maximum(power, 0) / np.concatenate(counts))
+    return (*sounding_span(rms, frame, info.frames, info.samplerate), signs)
 
 
 def equal_segments(length: int, limit: int) -> list[tuple[int, int]]:
@@ -253,10 +299,10 @@ def read_segments(path: str | os.PathLike, sample_rate: int, segment_seconds: fl
         _check_not_silent(path, float(np.max(np.abs(mono))))
         return
     info = _open(path, min_duration)
-    first, last = _file_span(path, info)
+    first, last, signs = _file_span(path, info)
     peak = 0.0
     for start, stop in equal_segments(last - first, int(segment_seconds * info.samplerate)):
-        mono = _read_mono(path, first + start, first + stop, info.samplerate, sample_rate)
+        mono = _read_mono(path, first + start, first + stop, info.samplerate, sample_rate, signs)
         peak = max(peak, float(np.max(np.abs(mono))))
         yield (first + start) / info.samplerate, mono
     _check_not_silent(path, peak)

@@ -184,9 +184,45 @@ def test_trimming_reads_long_files_in_pieces_and_keeps_quiet_music(tmp_path):
 
     quiet = 0.01 * _decaying_chord(4.0)
     y = np.concatenate([np.zeros(15 * SR, np.float32), quiet, _decaying_chord(8.0), quiet, np.zeros(15 * SR, np.float32)])
-    y = np.tile(y, 5)  # 230 s: more than one 204.8 s read block
+    y = np.tile(y, 5)  # 230 s: several read blocks
     kept, first = trim_ends(y, SR)
     assert first == pytest.approx(11.5 * SR, abs=0.06 * SR)  # 3.5 s before the first soft chord
     pieces = list(read_segments(write_wav(tmp_path / "long.wav", y, subtype="FLOAT"), SR, 30))
     assert pieces[0][0] == pytest.approx(first / SR, abs=1e-3)
     assert np.allclose(np.concatenate([p for _, p in pieces]), kept, atol=1e-6)
+
+
+def test_a_channel_of_opposite_polarity_is_turned_over_before_the_downmix(tmp_path):
+    """A stereo file whose channels are each other's negative (a mic cable or a track stored upside
+    down) is the music, not silence; so is a 6-channel file with one channel turned over. In a file
+    read whole, read in segments after its silent ends are found, and in memory alike."""
+    from pianokit.audio import read_segments
+
+    music = np.concatenate([np.zeros(20 * SR, np.float32), _decaying_chord(6.0), np.zeros(10 * SR, np.float32)])
+    path = write_wav(tmp_path / "antiphase.wav", np.stack([music, -music], axis=1), subtype="FLOAT")
+    assert np.allclose(load_audio(path, SR), music, atol=1e-6)
+    [(start, segment)] = list(read_segments(path, SR, 120))
+    assert start == pytest.approx(20 - 3.5, abs=0.06)
+    assert np.allclose(segment, music[int(round(start * SR)):][: len(segment)], atol=1e-6)
+    six = np.tile(music[:, None], (1, 6)) * np.array([1, 1, -1, 1, 0.5, -0.5], np.float32)
+    expected = music * (1 + 1 + 1 + 1 + 0.5 + 0.5) / 6
+    assert np.allclose(load_audio(write_wav(tmp_path / "six.wav", six, subtype="FLOAT"), SR), expected, atol=1e-6)
+
+
+def test_unrelated_channels_are_averaged_as_they_are(tmp_path):
+    """Only a clearly negative correlation turns a channel over: two different notes, or one note
+    with a little of the other channel's opposite in it, are plain averages."""
+    left, right = sine(440, 2, SR, 0.4), sine(660, 2, SR, 0.4)
+    assert np.allclose(load_audio(write_wav(tmp_path / "two.wav", np.stack([left, right], axis=1),
+                                            subtype="FLOAT"), SR), (left + right) / 2, atol=1e-6)
+    mixed = right - 0.05 * left
+    assert np.allclose(load_audio(write_wav(tmp_path / "mixed.wav", np.stack([left, mixed], axis=1),
+                                            subtype="FLOAT"), SR), (left + mixed) / 2, atol=1e-6)
+
+
+@needs_ffmpeg
+def test_an_m4a_with_opposite_channels_is_not_silent(tmp_path):
+    music = 0.5 * _decaying_chord(3.0)
+    wav = write_wav(tmp_path / "anti.wav", np.stack([music, -music], axis=1))
+    y = load_audio(encode(wav, ".m4a", "-c:a", "aac", "-b:a", "128k"), SR)
+    assert np.sqrt(np.mean(y ** 2)) == pytest.approx(np.sqrt(np.mean(music ** 2)), rel=0.1)
