@@ -52,7 +52,8 @@ def backbone_model(spec: ModelSpec, backbone: str, weights) -> keras.Model:
 
 def ensure(store: FeatureStore, ids: list[str], spec: ModelSpec, backbone: str, weights,
            progress: bool = True) -> dict[str, np.ndarray]:
-    """{id: (windows, dims) float32} for ``ids``, computing and caching what is missing."""
+    """{id: (windows, dims) float32} for ``ids``, computing and caching what is missing or older
+    than its row's log-mel."""
     folder = store.root / "embeddings" / cache_name(backbone, weights, spec.crop_frames)
     window = Window.for_crop(spec.crop_frames)
     info = {"backbone": backbone, "weights": weights if weights in (None, "imagenet") else str(weights),
@@ -63,7 +64,7 @@ def ensure(store: FeatureStore, ids: list[str], spec: ModelSpec, backbone: str, 
         raise InputError(f"{folder}: cached embeddings were made with other settings; delete the folder to recompute")
     folder.mkdir(parents=True, exist_ok=True)
     write_text(info_path, json.dumps(info, indent=2))
-    todo = [i for i in ids if not (folder / f"{i}.npy").is_file()]
+    todo = [i for i in ids if _stale(folder / f"{i}.npy", store.mel_path(i))]
     if todo:
         model = backbone_model(spec, backbone, weights)
         floor = store.config.mel_floor_db
@@ -78,6 +79,11 @@ def ensure(store: FeatureStore, ids: list[str], spec: ModelSpec, backbone: str, 
                         np.save(fh, rows.astype(np.float16))
                 bar.update(len(chunk))
     return {i: np.load(folder / f"{i}.npy").astype(np.float32) for i in ids}
+
+
+def _stale(embedding: Path, mel: Path) -> bool:
+    """No cached embedding, or one older than its log-mel (the row was extracted again since)."""
+    return not embedding.is_file() or mel.stat().st_mtime_ns > embedding.stat().st_mtime_ns
 
 
 def full_model(head: keras.Model, spec: ModelSpec, backbone: str, weights) -> keras.Model:

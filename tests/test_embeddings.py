@@ -56,6 +56,28 @@ def test_embeddings_are_cached_once_per_window(frozen_run):
     assert {f.name: f.stat().st_mtime_ns for f in files} == stamps
 
 
+def test_a_row_extracted_again_gets_a_new_embedding(frozen_run, tmp_path):
+    """A cached embedding older than its row's log-mel (the audio changed and was extracted again) is
+    computed again; the others are kept."""
+    store, run = frozen_run
+    copy = tmp_path / "store"
+    shutil.copytree(store, copy)  # keeps modification times
+    folder = cached(copy)
+    files = sorted(folder.glob("*.npy"))
+    stamps = {f.name: f.stat().st_mtime_ns for f in files}
+    changed = files[0]
+    mel_path = copy / "mels" / changed.name
+    before = np.load(changed)
+    np.save(mel_path, np.load(mel_path)[:, ::-1])
+    result = invoke("fit", "--arch", "hybrid", "--branch", "efficientnet", "--param", "frozen=true",
+                    "--backbone-weights", "imagenet", "--crop-seconds", 1.0, "--store", copy, "--out",
+                    tmp_path / "run", "--epochs", 1, "--folds", 1, "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert changed.stat().st_mtime_ns > stamps[changed.name]
+    assert not np.array_equal(np.load(changed), before)
+    assert {f.name: f.stat().st_mtime_ns for f in files[1:]} == {f.name: stamps[f.name] for f in files[1:]}
+
+
 def test_export_puts_the_backbone_back_and_scores_like_the_head(frozen_run, tmp_path):
     import keras
 
