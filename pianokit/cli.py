@@ -139,19 +139,25 @@ def dataset_percepiano(source, out, soundfont, sample_rate, jobs, progress) -> N
 @click.option("--copies", type=click.IntRange(1, 20), default=1, show_default=True,
               help="Randomly recorded variants per segment.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same variants.")
+@click.option("--compress-share", type=click.FloatRange(0, 1), default=0.0, show_default=True, metavar="P",
+              help="Share of variants that also go through a phone's dynamic range compression "
+                   "(threshold 6-30 dB under the peak, ratio 1.5-8); at 0 the other draws are those made "
+                   "before this option existed.")
 @jobs_option
 @progress_option
-def dataset_augment(manifest, out, copies, seed, jobs, progress) -> None:
+def dataset_augment(manifest, out, copies, seed, compress_share, jobs, progress) -> None:
     """Record every segment again under random everyday conditions, for training invariance.
 
     Each variant draws its own microphone colouring (shelves and a bell), room (pyroomacoustics,
     RT60 0.2-2 s), background noise (white, pink or room-like, 15-40 dB SNR), sometimes a phone band,
-    a lossy codec (MP3 or Ogg Vorbis) and a peak level; the draw is stored per row in the
-    'augmentation' column. Requires the training extra. Resumable: finished files are kept.
+    a lossy codec (MP3 or Ogg Vorbis), with --compress-share a phone's compression, and a peak level;
+    the draw is stored per row in the 'augmentation' column. Requires the training extra. Resumable:
+    finished files are kept.
     """
     from pianokit.variants import augment_manifest
 
-    table, failures = augment_manifest(manifest, out, copies, seed, jobs or _jobs_default(), progress)
+    table, failures = augment_manifest(manifest, out, copies, seed, jobs or _jobs_default(), progress,
+                                       compress_share)
     for _, error in failures:
         click.echo(f"failed: {error}", err=True)
     click.echo(f"{len(table)} variants in {out / 'manifest.csv'}; {len(failures)} failed")

@@ -118,6 +118,22 @@ def phone(y: np.ndarray, sr: int, codec: bool = True) -> np.ndarray:
     return Pedalboard(chain)(y.astype(np.float32), sr)
 
 
+def compress(y: np.ndarray, sr: int, below_peak_db: float, ratio: float) -> np.ndarray:
+    """Through a dynamic range compressor (5 ms attack, 100 ms release) whose threshold lies
+    ``below_peak_db`` under the recording's peak, as a phone's voice-memo levelling does; the peak is
+    restored after it."""
+    from pedalboard import Compressor, Pedalboard
+
+    y = y.astype(np.float32)
+    peak = float(np.max(np.abs(y))) if len(y) else 0.0
+    if peak == 0:
+        return y
+    board = Pedalboard([Compressor(threshold_db=20 * np.log10(peak) - below_peak_db, ratio=ratio, attack_ms=5,
+                                   release_ms=100)])
+    out = board(y, sr)
+    return (out * np.float32(peak / max(float(np.max(np.abs(out))), 1e-12))).astype(np.float32)
+
+
 def mp3(y: np.ndarray, sr: int, vbr_quality: float) -> np.ndarray:
     """Through an MP3 encoder and back (LAME VBR quality 0 = best .. 9.5 = smallest)."""
     from pedalboard import MP3Compressor, Pedalboard
@@ -149,9 +165,14 @@ class Recipe:
     codec: tuple[str, float] | None = None  # "mp3" or "ogg", quality
     peak_dbfs: float = -6.0
     seed: int = 0
+    compress: tuple[float, float] | None = None  # threshold dB under the peak, ratio
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        """The recipe as JSON; a recipe without compression reads as before that step existed."""
+        fields = asdict(self)
+        if fields["compress"] is None:
+            del fields["compress"]
+        return json.dumps(fields, sort_keys=True)
 
 
 RANDOM_RECIPE = {  # the ranges random_recipe draws from; exported models record it
@@ -162,11 +183,14 @@ RANDOM_RECIPE = {  # the ranges random_recipe draws from; exported models record
     "noise": {"p": 0.6, "colours": NOISE_COLOURS, "snr_db": (15.0, 40.0)},
     "phone": {"p": 0.1},
     "codec": {"p": 0.5, "mp3_share": 0.6, "mp3_vbr_quality": (4.0, 9.0), "ogg_quality": (0.0, 0.5)},
+    "compress": {"p": "dataset augment --compress-share (0 unless given)", "below_peak_db": (6.0, 30.0), "ratio": (1.5, 8.0)},
 }
 
 
-def random_recipe(rng: np.random.Generator) -> Recipe:
-    """A random everyday recording (RANDOM_RECIPE): each step with its own probability, wide ranges."""
+def random_recipe(rng: np.random.Generator, compress_share: float = 0.0) -> Recipe:
+    """A random everyday recording (RANDOM_RECIPE): each step with its own probability, wide ranges.
+    A phone's dynamic range compression is drawn last, with probability ``compress_share``; at 0 no
+    draw is made, so the other steps are those of recipes drawn before compression existed."""
     r = RANDOM_RECIPE
 
     def uniform(bounds, digits=2):
@@ -189,11 +213,14 @@ def random_recipe(rng: np.random.Generator) -> Recipe:
         c = r["codec"]
         recipe.codec = ("mp3", uniform(c["mp3_vbr_quality"], 1)) if rng.random() < c["mp3_share"] else \
             ("ogg", uniform(c["ogg_quality"]))
+    if compress_share > 0 and rng.random() < compress_share:
+        recipe.compress = (uniform(r["compress"]["below_peak_db"], 1), log_uniform(r["compress"]["ratio"], 2))
     return recipe
 
 
 def apply(y: np.ndarray, sr: int, recipe: Recipe) -> np.ndarray:
-    """``y`` recorded under ``recipe``: colour, room, noise, phone, codec, then scaled to its peak level."""
+    """``y`` recorded under ``recipe``: colour, room, noise, phone, compression, codec, then scaled to
+    its peak level."""
     rng = np.random.default_rng(recipe.seed)
     y = np.asarray(y, dtype=np.float32)
     if recipe.colour is not None:
@@ -204,6 +231,8 @@ def apply(y: np.ndarray, sr: int, recipe: Recipe) -> np.ndarray:
         y = add_noise(y, sr, recipe.noise[1], recipe.noise[0], rng)
     if recipe.phone:
         y = phone(y, sr)
+    if recipe.compress is not None:
+        y = compress(y, sr, *recipe.compress)
     if recipe.codec is not None:
         kind, quality = recipe.codec
         y = mp3(y, sr, quality) if kind == "mp3" else ogg(y, sr, quality)

@@ -30,7 +30,7 @@ def variant_seed(seed: int, segment_id: str, copy: int) -> np.random.Generator:
     return np.random.default_rng([seed, copy, *segment_id.encode()])
 
 
-def _augment_one(job: tuple[str, str, int], audio_dir: Path, seed: int) -> dict:
+def _augment_one(job: tuple[str, str, int], audio_dir: Path, seed: int, compress_share: float = 0.0) -> dict:
     import soundfile as sf
 
     from pianokit import conditions
@@ -38,7 +38,7 @@ def _augment_one(job: tuple[str, str, int], audio_dir: Path, seed: int) -> dict:
     segment_id, audio, copy = job
     variant_id = check_id(f"{segment_id}{VARIANT_SEPARATOR}aug{copy}")
     target = audio_dir / f"{variant_id}.flac"
-    recipe = conditions.random_recipe(variant_seed(seed, segment_id, copy))
+    recipe = conditions.random_recipe(variant_seed(seed, segment_id, copy), compress_share)
     if not target.is_file():
         try:
             y, sr = sf.read(audio, dtype="float32", always_2d=True)
@@ -51,14 +51,18 @@ def _augment_one(job: tuple[str, str, int], audio_dir: Path, seed: int) -> dict:
 
 
 def augment_manifest(manifest: str | os.PathLike, out: str | os.PathLike, copies: int = 1, seed: int = 0,
-                     jobs: int = 1, progress: bool = True) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+                     jobs: int = 1, progress: bool = True,
+                     compress_share: float = 0.0) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
     """Write ``copies`` randomly recorded variants of every row of ``manifest`` to ``out/audio`` (FLAC)
-    and ``out/manifest.csv``; finished files are kept, so a rerun resumes. Returns (manifest, failures)."""
+    and ``out/manifest.csv``; finished files are kept, so a rerun resumes. ``compress_share`` of the
+    variants also go through a phone's dynamic range compression. Returns (manifest, failures)."""
     if copies < 1:
         raise InputError("--copies must be at least 1")
+    if not 0 <= compress_share <= 1:
+        raise InputError("--compress-share must lie between 0 and 1")
     source = read_manifest(manifest, labelled=True)
     out = own_folder(out, "audio", "pianokit dataset folder")
-    worker = functools.partial(_augment_one, audio_dir=out / "audio", seed=seed)
+    worker = functools.partial(_augment_one, audio_dir=out / "audio", seed=seed, compress_share=compress_share)
     return write_variants(source, out, worker, copies, seed, jobs, progress, "augment")
 
 
@@ -153,6 +157,7 @@ def describe_training_audio(table: pd.DataFrame) -> dict:
         if "augmentation" in part.columns and part["augmentation"].notna().any():
             entry["augmented_rows"] = int(part["augmentation"].notna().sum())
             entry["augment_seeds"] = sorted({int(s) for s in part.get("augment_seed", pd.Series(dtype=float)).dropna()})[:5]
+            entry["compressed_rows"] = int(part["augmentation"].dropna().astype(str).str.contains('"compress"').sum())
         out["sources"][name] = entry
     if any("augmented_rows" in e for e in out["sources"].values()):
         from pianokit.conditions import RANDOM_RECIPE

@@ -1,5 +1,6 @@
 """Recording conditions used for augmentation and the robustness bench do what they claim."""
 
+import dataclasses
 import subprocess
 import sys
 
@@ -136,3 +137,44 @@ def test_the_noise_floor_is_pink_at_the_asked_level_and_the_same_every_time(exac
     freqs = np.fft.rfftfreq(len(added), 1 / SR)
     low, high = spectrum[(freqs > 100) & (freqs < 200)].mean(), spectrum[(freqs > 1000) & (freqs < 2000)].mean()
     assert 10 * np.log10(low / high) == pytest.approx(10, abs=2)  # 1/f: 10 dB per decade
+
+
+def test_compression_narrows_the_dynamic_range_and_keeps_the_peak():
+    """A loud chord then a soft one 24 dB down: through 4:1 compression 24 dB under the peak the soft
+    chord comes up by about 15 dB against the loud one (the loud one is pushed down by 3/4 of its
+    excess over the threshold); the peak is kept, and a 1:1 ratio changes nothing."""
+    t = np.arange(SR) / SR
+    chord = sum(np.sin(2 * np.pi * f * t) for f in (262, 330, 392)).astype(np.float32) / 3
+    y = np.concatenate([0.8 * chord, 0.8 * 10 ** (-24 / 20) * chord])
+    out = conditions.compress(y, SR, 24, 4)
+    assert np.max(np.abs(out)) == pytest.approx(np.max(np.abs(y)), rel=1e-4)
+
+    def gap(z):
+        return 20 * np.log10(np.sqrt(np.mean(z[SR // 2:SR] ** 2)) / np.sqrt(np.mean(z[SR + SR // 2:] ** 2)))
+
+    assert gap(y) == pytest.approx(24, abs=0.1)
+    assert 6 < gap(out) < 11
+    assert np.allclose(conditions.compress(y, SR, 60, 1), y, atol=1e-4)
+
+
+def test_compression_is_drawn_last_so_the_other_steps_stay_as_before():
+    """With no compression share a recipe draws what it drew before the step existed (and its JSON
+    reads the same); with a share of 1 every recipe adds compression on top of the same other steps,
+    and applying it narrows the recording's dynamics."""
+    t = np.arange(SR) / SR
+    chord = sum(np.sin(2 * np.pi * f * t) for f in (262, 330, 392)).astype(np.float32) / 3
+    y = np.concatenate([0.8 * chord, 0.05 * chord])
+    for seed in range(20):
+        plain = conditions.random_recipe(np.random.default_rng(seed))
+        assert plain == conditions.random_recipe(np.random.default_rng(seed), 0.0)
+        assert plain.compress is None and '"compress"' not in plain.to_json()
+        squeezed = conditions.random_recipe(np.random.default_rng(seed), 1.0)
+        low, ratio = squeezed.compress
+        assert 6 <= low <= 30 and 1.5 <= ratio <= 8 and '"compress"' in squeezed.to_json()
+        assert dataclasses.replace(squeezed, compress=None) == plain
+    recipe = conditions.Recipe(compress=(24.0, 6.0), peak_dbfs=-3.0)
+
+    def gap(z):
+        return np.log10(np.mean(z[SR // 2:SR] ** 2) / np.mean(z[SR + SR // 2:] ** 2))
+
+    assert gap(conditions.apply(y, SR, recipe)) < gap(conditions.apply(y, SR, conditions.Recipe(peak_dbfs=-3.0))) - 1

@@ -63,6 +63,27 @@ def test_augment_writes_labelled_seeded_variants_and_resumes(tmp_path):
         np.testing.assert_array_equal(sf.read(f)[0], sf.read(tmp_path / "aug_same" / "audio" / f.name)[0])
 
 
+def test_augment_can_add_a_phones_compression_and_the_model_card_counts_it(tmp_path):
+    from pianokit.variants import describe_training_audio
+
+    source = piano_manifest(tmp_path / "piano", n_passages=2, players=2)
+    out = tmp_path / "aug"
+    result = invoke("dataset", "augment", "--manifest", source, "--out", out, "--seed", 4, "--compress-share", 1,
+                    "-j", 1, "--no-progress")
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "manifest.csv")
+    assert table["augmentation"].str.contains('"compress"').all()
+    plain = invoke("dataset", "augment", "--manifest", source, "--out", tmp_path / "plain", "--seed", 4, "-j", 1,
+                   "--no-progress")
+    assert plain.exit_code == 0
+    assert not pd.read_csv(tmp_path / "plain" / "manifest.csv")["augmentation"].str.contains('"compress"').any()
+    combined = combine_manifests({"aug": out / "manifest.csv", "plain": tmp_path / "plain" / "manifest.csv"})
+    sources = describe_training_audio(combined)["sources"]
+    assert sources["aug"]["compressed_rows"] == 4 and sources["plain"]["compressed_rows"] == 0
+    bad = invoke("dataset", "augment", "--manifest", source, "--out", tmp_path / "bad", "--compress-share", 1.5)
+    assert bad.exit_code == 2 and "--compress-share" in bad.output
+
+
 def test_augment_refuses_a_bad_manifest_in_one_line(tmp_path):
     bad = tmp_path / "bad.csv"
     pd.DataFrame({"segment_id": ["a"], "audio": ["a.wav"]}).to_csv(bad, index=False)
