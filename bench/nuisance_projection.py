@@ -234,14 +234,7 @@ def main() -> None:
              "k nuisance directions projected out of the standardised features (k = 0: plain ridge). "
              f"Clean: all {len(eval_rows)} evaluated renders; conditions: {len(sampled)} of them in "
              f"{args.groups_per_fold} whole test passage groups per fold; shift in within-passage label SDs "
-             f"({wp_sd:.3f}). R² / within-passage R² / shift.", "",
-             "| k | clean R² | clean wp R² | sampled, clean | " + " | ".join(CONDITIONS) + " |",
-             "|---|---|---|---|" + "---|" * len(CONDITIONS)]
-    for rank, row in results.items():
-        lines.append(f"| {rank} | {row['clean']['r2']:.3f} | {row['clean']['wp_r2']:.3f} | "
-                     f"{row['sample_clean']['r2']:.3f} / {row['sample_clean']['wp_r2']:.3f} / 0.00 | " +
-                     " | ".join(f"{row[c]['r2']:.3f} / {row[c]['wp_r2']:.3f} / {row[c]['shift']:.2f}"
-                                for c in CONDITIONS) + " |")
+             f"({wp_sd:.3f}). R² / within-passage R² / shift.", "", *result_table("k", results)]
     lines += ["", "In-house baselines on the same folds and training rows (clean renders of the test passages): " +
               "; ".join(f"{name.replace('_', ' ')} R² {b['r2']:.3f}, within-passage R² {b['wp_r2']:.3f}"
                         for name, b in baselines.items()) + "."]
@@ -251,6 +244,19 @@ def main() -> None:
     write_table(args.out, "nuisance_projection", lines,
                 {"store": str(args.store), "rows": len(table), "sampled": len(sampled), "wp_label_sd": wp_sd,
                  "conditions": list(CONDITIONS), "results": results, "baselines": baselines, "wall_s": round(wall, 1)})
+
+
+def result_table(first: str, results: dict) -> list[str]:
+    """Markdown table of ridge probe results: per row (``first`` names the column), clean R² and
+    within-passage R², the sampled renders clean, and R² / within-passage R² / shift per condition."""
+    lines = [f"| {first} | clean R² | clean wp R² | sampled, clean | " + " | ".join(CONDITIONS) + " |",
+             "|---|---|---|---|" + "---|" * len(CONDITIONS)]
+    for label, row in results.items():
+        lines.append(f"| {label} | {row['clean']['r2']:.3f} | {row['clean']['wp_r2']:.3f} | "
+                     f"{row['sample_clean']['r2']:.3f} / {row['sample_clean']['wp_r2']:.3f} | " +
+                     " | ".join(f"{row[c]['r2']:.3f} / {row[c]['wp_r2']:.3f} / {row[c]['shift']:.2f}"
+                                for c in CONDITIONS) + " |")
+    return lines
 
 
 def _headline(evals: list[dict]) -> dict:

@@ -3,7 +3,7 @@
 Usage:
   python bench/robustness.py [--run runs/hybrid_lite0_floor35_ens5] [--segments-per-fold 25]
                              [--other-piano data/percepiano_csound/audio] [--seed 0]
-                             [--out bench/results/robustness]
+                             [--only CONDITION ...] [--out bench/results/robustness]
 
 The run's four fold models are exported to ONNX (into RUN/onnx/, once). For each fold, a seeded
 sample of its test passage groups (whole groups, so within-passage scores exist) is scored by that
@@ -21,7 +21,9 @@ sources plus ray tracing), noise is seeded pink or room-like (rumble, mains hum,
 a 300-3400 Hz band with and without the GSM codec (pedalboard). "stereo_44k" is the clean render
 upsampled with the loader's own filter (pianokit.audio.resample), so it keeps the 10-11 kHz band
 as a real 44.1 kHz recording would (results before 2026-11-28 upsampled with soxr, which removed it;
-bench/sample_rates.py measures native 44.1 / 48 kHz renders). The conditions' random draws use
+bench/sample_rates.py measures native 44.1 / 48 kHz renders). "compressed_2to1" and "compressed_4to1"
+level the dynamics as phones and video apps do (pianokit.conditions.compress: 2:1 from 12 dB and
+4:1 from 24 dB under the peak; added 2026-12-03, so earlier results lack them). The conditions' random draws use
 --seed; the training augmentation (pianokit dataset augment) draws its own with other seeds, from
 wider ranges. "other_piano" is a SoundFont the model never trained on. Only rows the manifest marks
 for evaluation (its clean renders of the training piano) are used.
@@ -79,6 +81,8 @@ def conditions(y: np.ndarray, other: Path | None, rng: np.random.Generator, tmp:
     files["stereo_44k"] = write(tmp / "stereo.wav", np.stack([stereo, 0.9 * stereo], axis=1), 44100)
     if other is not None and other.is_file():
         files["other_piano"] = other
+    files["compressed_2to1"] = write(tmp / "comp2.wav", c.compress(y, SR, 12, 2))
+    files["compressed_4to1"] = write(tmp / "comp4.wav", c.compress(y, SR, 24, 4))
     return files
 
 
@@ -115,8 +119,9 @@ def fold_models(run: Path, noise_floor: float | None = None) -> dict[int, Path]:
     return out
 
 
-def ratings_file(run: Path, noise_floor: float | None) -> Path:
-    return run / ("robustness_ratings.csv" if noise_floor is None else f"robustness_ratings_noise_floor{noise_floor:g}.csv")
+def ratings_file(run: Path, noise_floor: float | None, only: list[str] | None = None) -> Path:
+    name = "robustness_ratings" + ("" if noise_floor is None else f"_noise_floor{noise_floor:g}")
+    return run / (name + ("" if not only else "_only_" + "_".join(only)) + ".csv")
 
 
 def main() -> None:
@@ -134,6 +139,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--noise-floor", type=float, default=None, metavar="DB",
                         help="score through fold models exported with 'pianokit export --noise-floor DB'")
+    parser.add_argument("--only", nargs="+", default=None, metavar="CONDITION",
+                        help="score these conditions (and clean) only, into a ratings file of their own")
     parser.add_argument("--summarise-only", action="store_true",
                         help="re-tabulate RUN/robustness_ratings.csv of an earlier run, scoring nothing")
     args = parser.parse_args()
@@ -141,11 +148,12 @@ def main() -> None:
     if args.summarise_only:
         earlier = args.out.with_suffix(".json") if args.out else None
         before = json.loads(earlier.read_text()) if earlier and earlier.is_file() else {}
-        summarise(pd.read_csv(ratings_file(args.run, args.noise_floor)), wp_sd, args, before.get("wall_s"),
+        summarise(pd.read_csv(ratings_file(args.run, args.noise_floor, args.only)), wp_sd, args, before.get("wall_s"),
                   before.get("ratings_from_command", before.get("command")))  # the scoring run's time and command
         return
     models = fold_models(args.run, args.noise_floor)
-    partial = ratings_file(args.run, args.noise_floor).with_suffix(f".seed{args.seed}.partial.csv")  # a rerun resumes
+    ratings = ratings_file(args.run, args.noise_floor, args.only)
+    partial = ratings.with_suffix(f".seed{args.seed}.partial.csv")  # a rerun resumes
     done = set(pd.read_csv(partial)["segment_id"]) if partial.is_file() else set()
     start = time.perf_counter()
     for k, model in models.items():
@@ -161,7 +169,13 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 source_id = seg.get("source_id", seg["segment_id"])
                 files = conditions(y, args.other_piano / f"{source_id}.wav", rng, Path(tmp))
+                unknown = sorted(set(args.only or ()) - set(files))
+                if unknown:
+                    raise SystemExit(f"--only: no condition named {', '.join(unknown)} "
+                                     f"(choose from {', '.join(files)})")
                 for name, path in files.items():
+                    if args.only and name not in ("clean", *args.only):
+                        continue
                     rating = scorer.score_file(path)
                     rows.append({"segment_id": seg["segment_id"], "passage": seg["passage"], "fold": k,
                                  "condition": name, **{f"pred_{d}": v for d, v in rating.ratings.items()},
@@ -169,7 +183,7 @@ def main() -> None:
             pd.DataFrame(rows).to_csv(partial, mode="a", header=not partial.is_file(), index=False)
         print(f"fold {k} done, {time.perf_counter() - start:.0f} s", flush=True)
     df = pd.read_csv(partial)
-    df.to_csv(ratings_file(args.run, args.noise_floor), index=False)
+    df.to_csv(ratings, index=False)
     partial.unlink()
     summarise(df, wp_sd, args, time.perf_counter() - start)
 

@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from nuisance_projection import (CONDITIONS, SR, ProbeData, _headline, condition_audio, in_workers,  # noqa: E402
-                                 probe_parser, ridge_each)
+                                 probe_parser, result_table, ridge_each)
 from result_files import write_table  # noqa: E402
 
 from pianokit.dimensions import DIMENSIONS  # noqa: E402
@@ -99,7 +99,7 @@ def main() -> None:
         audio = d.features.loc[d.table["segment_id"], "audio"].to_numpy()
         floored_cond = in_workers(condition_row_features, config, d.sampled_audio(), d.seeds(), args.jobs)
         floored = in_workers(row_features, config, audio, np.zeros(len(audio)), args.jobs)
-        np.savez(cache, ids=d.table["segment_id"].astype(str).to_numpy(), sampled=sampled_ids, rows=floored,
+        np.savez(cache, ids=np.asarray(d.table["segment_id"], dtype=str), sampled=sampled_ids, rows=floored,
                  conditions=floored_cond)
     plain = np.load(args.store / "nuisance_conditions.npz")
     if list(plain["ids"]) != list(sampled_ids):
@@ -134,14 +134,7 @@ def main() -> None:
              f"in training and scoring. Clean: all {len(d.eval_rows)} evaluated renders; conditions: "
              f"{len(d.sampled)} of them in {args.groups_per_fold} whole test passage groups per fold (as in "
              f"bench/nuisance_projection.py); shift in within-passage label SDs ({d.wp_sd:.3f}). "
-             "R² / within-passage R² / shift.", "",
-             "| features | clean R² | clean wp R² | sampled, clean | " + " | ".join(CONDITIONS) + " |",
-             "|---|---|---|---|" + "---|" * len(CONDITIONS)]
-    for name, row in results.items():
-        lines.append(f"| {name} | {row['clean']['r2']:.3f} | {row['clean']['wp_r2']:.3f} | "
-                     f"{row['sample_clean']['r2']:.3f} / {row['sample_clean']['wp_r2']:.3f} | " +
-                     " | ".join(f"{row[c]['r2']:.3f} / {row[c]['wp_r2']:.3f} / {row[c]['shift']:.2f}"
-                                for c in CONDITIONS) + " |")
+             "R² / within-passage R² / shift.", "", *result_table("features", results)]
     wall = time.perf_counter() - start
     lines += ["", f"Wall time {wall:.0f} s (the first run extracts the floored features; later runs read them "
               f"from {cache.name})."]

@@ -183,7 +183,8 @@ RANDOM_RECIPE = {  # the ranges random_recipe draws from; exported models record
     "noise": {"p": 0.6, "colours": NOISE_COLOURS, "snr_db": (15.0, 40.0)},
     "phone": {"p": 0.1},
     "codec": {"p": 0.5, "mp3_share": 0.6, "mp3_vbr_quality": (4.0, 9.0), "ogg_quality": (0.0, 0.5)},
-    "compress": {"p": "dataset augment --compress-share (0 unless given)", "below_peak_db": (6.0, 30.0), "ratio": (1.5, 8.0)},
+    "compress": {"p": "dataset augment --compress-share (0 unless given)", "below_peak_db": (6.0, 30.0),
+                 "ratio": (1.5, 8.0)},
 }
 
 
