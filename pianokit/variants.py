@@ -62,8 +62,28 @@ def augment_manifest(manifest: str | os.PathLike, out: str | os.PathLike, copies
         raise InputError("--compress-share must lie between 0 and 1")
     source = read_manifest(manifest, labelled=True)
     out = own_folder(out, "audio", "pianokit dataset folder")
+    _check_kept_variants(out, seed, compress_share)
     worker = functools.partial(_augment_one, audio_dir=out / "audio", seed=seed, compress_share=compress_share)
     return write_variants(source, out, worker, copies, seed, jobs, progress, "augment")
+
+
+def _check_kept_variants(out: Path, seed: int, compress_share: float) -> None:
+    """Refuse to resume into a folder whose kept files were drawn otherwise (another --seed or
+    --compress-share): they would be listed under recipes they were not made with."""
+    from pianokit import conditions
+
+    previous = out / "manifest.csv"
+    if not previous.is_file():
+        return
+    table = pd.read_csv(previous, usecols=lambda c: c in ("segment_id", "audio", "augmentation"))
+    for variant_id, audio, made in zip(table.get("segment_id", ()), table.get("audio", ()),
+                                       table.get("augmentation", ())):
+        segment_id, _, copy = str(variant_id).rpartition(f"{VARIANT_SEPARATOR}aug")
+        if not copy.isdigit() or not Path(str(audio)).is_file():
+            continue
+        if conditions.random_recipe(variant_seed(seed, segment_id, int(copy)), compress_share).to_json() != made:
+            raise InputError(f"{out}: holds variants made with another --seed or --compress-share (e.g. {variant_id}); "
+                             "choose a new --out folder or the settings it was made with")
 
 
 def write_variants(source: pd.DataFrame, out: Path, worker, copies: int, seed: int, jobs: int = 1,

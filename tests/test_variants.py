@@ -82,6 +82,15 @@ def test_augment_can_add_a_phones_compression_and_the_model_card_counts_it(tmp_p
     assert sources["aug"]["compressed_rows"] == 4 and sources["plain"]["compressed_rows"] == 0
     bad = invoke("dataset", "augment", "--manifest", source, "--out", tmp_path / "bad", "--compress-share", 1.5)
     assert bad.exit_code == 2 and "--compress-share" in bad.output
+    files = sorted((tmp_path / "plain" / "audio").glob("*.flac"))
+    stamps = {f.name: f.stat().st_mtime_ns for f in files}
+    for other in (["--seed", 4, "--compress-share", 1], ["--seed", 5]):
+        mixed = invoke("dataset", "augment", "--manifest", source, "--out", tmp_path / "plain", *other, "--no-progress")
+        assert mixed.exit_code == 2 and "another --seed or --compress-share" in mixed.output
+        assert {f.name: f.stat().st_mtime_ns for f in files} == stamps
+    again = invoke("dataset", "augment", "--manifest", source, "--out", tmp_path / "plain", "--seed", 4,
+                   "--compress-share", 0, "--no-progress")
+    assert again.exit_code == 0, again.output
 
 
 def test_augment_refuses_a_bad_manifest_in_one_line(tmp_path):
