@@ -114,19 +114,17 @@ def decode_with_ffmpeg(path: Path, sample_rate: int, min_duration: float) -> np.
         raise InputError(f"{path}: not a readable audio file (ffmpeg: {detail[-1][:160] if detail else 'no audio'})")
     if len(data) < min_duration * rate:
         raise InputError(f"{path}: {len(data) / rate:.2f} s is shorter than the {min_duration:g} s minimum")
-    _check_finite(path, data)
-    return _checked(path, downmix(data, channel_signs(data.T.astype(np.float64) @ data)), rate, sample_rate)
+    return _mono(path, data, rate, sample_rate)
 
 
-def _check_finite(path: Path, data: np.ndarray) -> None:
+def _mono(path: Path, data: np.ndarray, rate: int, sample_rate: int, signs: np.ndarray | None = None) -> np.ndarray:
+    """Finite ``data`` (samples x channels) downmixed (``downmix`` with ``signs``; without them, the
+    ``channel_signs`` of these samples) and resampled to ``sample_rate``, as contiguous float32."""
     if not np.all(np.isfinite(data)):
         raise InputError(f"{path}: audio contains NaN or infinite samples")
-
-
-def _checked(path: Path, mono: np.ndarray, rate: int, sample_rate: int) -> np.ndarray:
-    """Finite samples, resampled to ``sample_rate``, as contiguous float32."""
-    _check_finite(path, mono)
-    return np.ascontiguousarray(resample(mono, rate, sample_rate), dtype=np.float32)
+    if signs is None:
+        signs = channel_signs(data.T.astype(np.float64) @ data)
+    return np.ascontiguousarray(resample(downmix(data, signs), rate, sample_rate), dtype=np.float32)
 
 
 def channel_signs(gram: np.ndarray) -> np.ndarray:
@@ -149,18 +147,14 @@ def _detail(exc: Exception) -> str:
 
 def _read_mono(path: Path, start: int, stop: int, rate: int, sample_rate: int,
                signs: np.ndarray | None = None) -> np.ndarray:
-    """Samples [start, stop) as mono float32 at ``sample_rate`` (``downmix`` with ``signs``; without
-    them, the signs of these samples' own ``channel_signs``)."""
+    """Samples [start, stop) as mono float32 at ``sample_rate`` (``_mono``)."""
     try:
         data, _ = sf.read(path, start=start, stop=stop, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
         raise InputError(f"{path}: not a readable audio file ({_detail(exc)})") from None
     if data.shape[0] == 0:
         raise InputError(f"{path}: audio data is truncated (no samples from {start / rate:.1f} s)")
-    _check_finite(path, data)
-    if signs is None:
-        signs = channel_signs(data.T.astype(np.float64) @ data)
-    return _checked(path, downmix(data, signs), rate, sample_rate)
+    return _mono(path, data, rate, sample_rate, signs)
 
 
 PASSBAND = 0.97  # of the lower Nyquist frequency: the filter's -6 dB point; flat to 0.95, -100 dB at 1.0
