@@ -12,12 +12,17 @@ MEL_INPUT = "mel"
 FEATURE_INPUT = "features"
 
 
-def feature_input(spec: ModelSpec):
-    """The 'features' input, standardised with the training fold's mean and std."""
-    inp = keras.Input((len(spec.feature_names),), name=FEATURE_INPUT)
+def feature_scaling(spec: ModelSpec) -> tuple[np.ndarray, np.ndarray]:
+    """(scale, shift) that standardise the features with the training fold's mean and std."""
     std = np.asarray(spec.feature_std or [1.0] * len(spec.feature_names), dtype="float32")
     mean = np.asarray(spec.feature_mean or [0.0] * len(spec.feature_names), dtype="float32")
-    return inp, Affine(1.0 / std, -mean / std, name="feature_scaling")(inp)
+    return 1.0 / std, -mean / std
+
+
+def feature_input(spec: ModelSpec):
+    """The 'features' input, standardised in-graph (``feature_scaling``)."""
+    inp = keras.Input((len(spec.feature_names),), name=FEATURE_INPUT)
+    return inp, Affine(*feature_scaling(spec), name="feature_scaling")(inp)
 
 
 def mel_input(spec: ModelSpec, frames: int | None = None):

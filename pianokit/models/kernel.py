@@ -6,16 +6,15 @@ import keras
 import numpy as np
 
 from pianokit.kernel_ridge import KernelRidgeFit
-from pianokit.models.common import FEATURE_INPUT, feature_input
+from pianokit.models.common import FEATURE_INPUT, feature_input, feature_scaling
 from pianokit.models.layers import KernelRidge
 from pianokit.models.spec import ModelSpec
 
 
 def standardise(spec: ModelSpec, features: np.ndarray) -> np.ndarray:
-    """Features as the model's 'feature_scaling' layer sees them (float32, training-fold statistics)."""
-    mean = np.asarray(spec.feature_mean, dtype="float32")
-    std = np.asarray(spec.feature_std, dtype="float32")
-    return (np.asarray(features, dtype="float32") - mean) / std
+    """Features as the model's 'feature_scaling' layer makes them (float32, training-fold statistics)."""
+    scale, shift = feature_scaling(spec)
+    return np.asarray(features, dtype="float32") * scale + shift
 
 
 def kernel_ridge_member(spec: ModelSpec, fitted: KernelRidgeFit) -> keras.Model:
