@@ -14,6 +14,7 @@ from pathlib import Path
 
 import functools
 import json
+import struct
 from math import gcd
 
 import numpy as np
@@ -36,6 +37,9 @@ END_FRAME_S = 0.05
 # wired or stored upside down would otherwise cancel the others (a stereo file whose channels are
 # each other's negative would be silent as plain mono).
 FLIP_BELOW_R = -0.1
+# A file that ends more than this before the length its header announces is reported as cut short.
+SHORTFALL_S = 0.25
+OPEN_SIZES = (0, 0xFFFFFFFF)  # WAV data sizes left by writers that never go back to the header
 
 
 def find_audio(folder: Path) -> list[Path]:
@@ -75,10 +79,60 @@ def _check_file(path: Path) -> None:
 
 
 def needs_ffmpeg(path: Path) -> bool:
-    """Formats libsndfile cannot read, and MP3 when ffmpeg is there: libsndfile's mpg123 decoder
-    prints errors on some valid MP3s and has crashed the process on others."""
+    """Formats libsndfile cannot read, MP3 when ffmpeg is there (libsndfile's mpg123 decoder prints
+    errors on some valid MP3s and has crashed the process on others), and a WAV whose header was
+    never finished (libsndfile reads no samples where it announces none; ffmpeg reads to the end)."""
     suffix = path.suffix.lower()
-    return suffix in FFMPEG_SUFFIXES or (suffix == ".mp3" and shutil.which("ffmpeg") is not None)
+    return (suffix in FFMPEG_SUFFIXES or (suffix == ".mp3" and shutil.which("ffmpeg") is not None)
+            or unfinished_wav(path))
+
+
+def wav_data_chunk(path: Path) -> tuple[int, int, int] | None:
+    """A WAV file's data chunk: (bytes its header announces, bytes that follow up to the end of the
+    file, bytes per frame); None for other files and headers too broken to tell."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+            if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            size, align = os.fstat(f.fileno()).st_size, 0
+            while len(chunk := f.read(8)) == 8:
+                name, length = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+                if name == b"fmt ":
+                    align = struct.unpack("<H", f.read(14)[12:14])[0]
+                    f.seek(length - 14 + (length & 1), os.SEEK_CUR)
+                elif name == b"data":
+                    return (length, size - f.tell(), align) if align else None
+                else:
+                    f.seek(length + (length & 1), os.SEEK_CUR)
+    except (OSError, struct.error, ValueError):
+        return None
+    return None
+
+
+def unfinished_wav(path: Path) -> bool:
+    """A WAV file whose header announces no samples while sample data follows it: a recording that
+    was stopped before its writer went back to fill in the length."""
+    chunk = wav_data_chunk(path) if path.is_file() else None
+    return chunk is not None and chunk[0] == 0 and chunk[1] >= chunk[2]
+
+
+def shortfall(declared: int, readable: int, rate: int) -> str | None:
+    """What to say of a file that holds ``readable`` of the ``declared`` frames its header announces
+    (None when it is whole, to SHORTFALL_S)."""
+    if declared - readable <= SHORTFALL_S * rate:
+        return None
+    return (f"the audio ends at {readable / rate:.1f} s but its header announces {declared / rate:.1f} s: "
+            "cut short (an interrupted recording or copy?)")
+
+
+def _declared_frames(path: Path, info) -> int:
+    """Frames the file's header announces: a WAV's data chunk size (libsndfile counts only what the
+    file holds), else libsndfile's count (a FLAC's STREAMINFO, for one)."""
+    chunk = wav_data_chunk(path)
+    if chunk is None or chunk[0] in OPEN_SIZES:
+        return info.frames
+    return chunk[0] // chunk[2]
 
 
 def _ffmpeg_stream(exe: str, path: Path) -> tuple[int | None, int | None]:
@@ -95,13 +149,17 @@ def _ffmpeg_stream(exe: str, path: Path) -> tuple[int | None, int | None]:
     return (rate if MIN_RATE <= rate <= MAX_RATE else None), (channels if channels > 0 else None)
 
 
-def decode_with_ffmpeg(path: Path, sample_rate: int, min_duration: float) -> np.ndarray:
+def decode_with_ffmpeg(path: Path, sample_rate: int, min_duration: float) -> tuple[np.ndarray, str | None]:
     """The whole file as mono float32 at ``sample_rate``: decoded by the ffmpeg program at its own rate
-    and resampled like every other file (``resample``)."""
+    and resampled like every other file (``resample``); and what to say of a file that decoded with
+    errors or whose WAV header was never finished (else None)."""
     _check_file(path)
     exe = shutil.which("ffmpeg")
+    unfinished = unfinished_wav(path)
     if exe is None:
-        raise InputError(f"{path}: {path.suffix} files need ffmpeg, which is not installed (apt-get install ffmpeg, "
+        what = "a WAV file whose header was never finished (it announces no samples) needs" if unfinished else \
+            f"{path.suffix} files need"
+        raise InputError(f"{path}: {what} ffmpeg, which is not installed (apt-get install ffmpeg, "
                          "brew install ffmpeg); or convert the file to WAV or FLAC")
     rate, channels = _ffmpeg_stream(exe, path)
     rate, channels = rate or sample_rate, channels or 1  # unknown: let ffmpeg resample and downmix
@@ -114,7 +172,11 @@ def decode_with_ffmpeg(path: Path, sample_rate: int, min_duration: float) -> np.
         raise InputError(f"{path}: not a readable audio file (ffmpeg: {detail[-1][:160] if detail else 'no audio'})")
     if len(data) < min_duration * rate:
         raise InputError(f"{path}: {len(data) / rate:.2f} s is shorter than the {min_duration:g} s minimum")
-    return _mono(path, data, rate, sample_rate)
+    errors = proc.stderr.decode(errors="replace").strip().splitlines()
+    note = "its WAV header was never finished (it announces no samples): the recording may have been interrupted" \
+        if unfinished else \
+        (f"decoded with errors ({errors[-1][:120]}): part of the audio may be missing or damaged" if errors else None)
+    return _mono(path, data, rate, sample_rate), note
 
 
 def _mono(path: Path, data: np.ndarray, rate: int, sample_rate: int, signs: np.ndarray | None = None) -> np.ndarray:
@@ -205,16 +267,22 @@ def load_audio(path: str | os.PathLike, sample_rate: int, min_duration: float = 
 
     Raises InputError (one line naming the file) for a missing, unreadable, corrupt, empty,
     too-short, too-long (over ``max_duration``: refused before its samples are read, where the
-    header tells the length) or all-silent file, or a rate outside 8-192 kHz.
+    header tells the length) or all-silent file, a rate outside 8-192 kHz, and for what
+    ``read_segments`` rates with a note: a file cut short of the length its header announces, a WAV
+    whose header was never finished, a file ffmpeg decodes with errors (a training recording must be
+    whole).
     """
     path = Path(path)
     if needs_ffmpeg(path):
-        mono = decode_with_ffmpeg(path, sample_rate, min_duration)
+        mono, note = decode_with_ffmpeg(path, sample_rate, min_duration)
         _check_not_too_long(path, len(mono) / sample_rate, max_duration)
     else:
         info = _open(path, min_duration)
         _check_not_too_long(path, info.frames / info.samplerate, max_duration)
-        mono = _read_mono(path, 0, info.frames, info.samplerate, sample_rate)
+        note = shortfall(_declared_frames(path, info), info.frames, info.samplerate)
+        mono = None if note else _read_mono(path, 0, info.frames, info.samplerate, sample_rate)
+    if note:
+        raise InputError(f"{path}: {note}; refused, as a training recording must be whole")
     _check_not_silent(path, float(np.max(np.abs(mono))))
     return mono
 
@@ -247,14 +315,15 @@ def trim_ends(y: np.ndarray, rate: int) -> tuple[np.ndarray, int]:
     return y[start:stop], start
 
 
-def _file_span(path: Path, info) -> tuple[int, int, np.ndarray]:
-    """``sounding_span`` of a file's downmix, and its ``channel_signs``, from one pass block by block
-    (bounded memory): the channels' products are summed per frame, so the downmix's frame RMS
-    follows from the signs the whole file gives."""
+def _file_span(path: Path, info) -> tuple[int, int, np.ndarray, int]:
+    """``sounding_span`` of a file's downmix, its ``channel_signs`` and the frames that could be
+    read, from one pass block by block (bounded memory): the channels' products are summed per
+    frame, so the downmix's frame RMS follows from the signs the whole file gives. A file that
+    breaks off (a cut-short FLAC) counts up to the last whole block, of about a second."""
     frame = int(round(END_FRAME_S * info.samplerate))
     grams, counts = [], []
     try:
-        for block in sf.blocks(path, blocksize=frame * 1024, dtype="float32", always_2d=True):
+        for block in sf.blocks(path, blocksize=frame * 20, dtype="float32", always_2d=True):
             k = -(-len(block) // frame)
             padded = np.zeros((k * frame, block.shape[1]))
             padded[: len(block)] = block
@@ -262,14 +331,16 @@ def _file_span(path: Path, info) -> tuple[int, int, np.ndarray]:
             grams.append(frames.transpose(0, 2, 1) @ frames)
             counts.append(np.minimum(frame, len(block) - frame * np.arange(k)))
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        raise InputError(f"{path}: not a readable audio file ({_detail(exc)})") from None
-    gram = np.concatenate(grams)
+        if not grams:
+            raise InputError(f"{path}: not a readable audio file ({_detail(exc)})") from None
+    gram, counts = np.concatenate(grams), np.concatenate(counts)
     if not np.all(np.isfinite(gram)):
         raise InputError(f"{path}: audio contains NaN or infinite samples")
     signs = channel_signs(gram.sum(axis=0))
     power = np.einsum("c,kcd,d->k", signs, gram, signs) / signs.size ** 2
-    rms = np.sqrt(np.maximum(power, 0) / np.concatenate(counts))
-    return (*sounding_span(rms, frame, info.frames, info.samplerate), signs)
+    rms = np.sqrt(np.maximum(power, 0) / counts)
+    readable = int(counts.sum())
+    return (*sounding_span(rms, frame, readable, info.samplerate), signs, readable)
 
 
 def equal_segments(length: int, limit: int) -> list[tuple[int, int]]:
@@ -280,23 +351,32 @@ def equal_segments(length: int, limit: int) -> list[tuple[int, int]]:
 
 
 def read_segments(path: str | os.PathLike, sample_rate: int, segment_seconds: float,
-                  min_duration: float = 1.0) -> Iterator[tuple[float, np.ndarray]]:
+                  min_duration: float = 1.0, notes: list[str] | None = None) -> Iterator[tuple[float, np.ndarray]]:
     """Yield (start seconds in the file, mono segment at ``sample_rate``) for equal segments of at
     most ``segment_seconds`` of the file without the long silence at its ends (``trim_ends``),
     reading one segment at a time so memory stays bounded for long files. An all-silent file
-    raises InputError after its last segment."""
+    raises InputError after its last segment. A damaged file is read as far as it goes, and what is
+    wrong with it (cut short of the length its header announces, a WAV header never finished,
+    decoding errors) is added to ``notes``."""
     path = Path(path)
     if needs_ffmpeg(path):  # decoded whole: ffmpeg streams cannot be sought by sample
-        mono, first = trim_ends(decode_with_ffmpeg(path, sample_rate, min_duration), sample_rate)
+        decoded, note = decode_with_ffmpeg(path, sample_rate, min_duration)
+        mono, first = trim_ends(decoded, sample_rate)
         for start, stop in equal_segments(len(mono), int(segment_seconds * sample_rate)):
             yield (first + start) / sample_rate, mono[start:stop]
         _check_not_silent(path, float(np.max(np.abs(mono))))
-        return
-    info = _open(path, min_duration)
-    first, last, signs = _file_span(path, info)
-    peak = 0.0
-    for start, stop in equal_segments(last - first, int(segment_seconds * info.samplerate)):
-        mono = _read_mono(path, first + start, first + stop, info.samplerate, sample_rate, signs)
-        peak = max(peak, float(np.max(np.abs(mono))))
-        yield (first + start) / info.samplerate, mono
-    _check_not_silent(path, peak)
+    else:
+        info = _open(path, min_duration)
+        first, last, signs, readable = _file_span(path, info)
+        if readable < min_duration * info.samplerate:
+            raise InputError(f"{path}: only {readable / info.samplerate:.2f} s can be read, less than the "
+                             f"{min_duration:g} s minimum (a damaged file?)")
+        note = shortfall(_declared_frames(path, info), readable, info.samplerate)
+        peak = 0.0
+        for start, stop in equal_segments(last - first, int(segment_seconds * info.samplerate)):
+            mono = _read_mono(path, first + start, first + stop, info.samplerate, sample_rate, signs)
+            peak = max(peak, float(np.max(np.abs(mono))))
+            yield (first + start) / info.samplerate, mono
+        _check_not_silent(path, peak)
+    if note and notes is not None:
+        notes.append(note)

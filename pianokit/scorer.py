@@ -165,12 +165,13 @@ class Scorer:
 
     def score_file(self, path: str | os.PathLike) -> Rating:
         """Ratings of a file, read one segment at a time (bounded memory for long recordings)."""
-        segments = read_segments(path, self.config.sample_rate, self.segment_seconds, self.config.min_duration)
-        return self._score_segments(segments, str(path))
+        notes: list[str] = []
+        segments = read_segments(path, self.config.sample_rate, self.segment_seconds, self.config.min_duration, notes)
+        return self._score_segments(segments, str(path), notes)
 
-    def _score_segments(self, segments, path: str) -> Rating:
+    def _score_segments(self, segments, path: str, notes: list[str] | None = None) -> Rating:
         """The mean over all windows of all segments, the per-window timeline and, for an ensemble,
-        every member's mean."""
+        every member's mean; ``notes`` (filled while ``segments`` is read) lead the warnings."""
         sr, hop = self.config.sample_rate, self.config.hop_length
         window_s = self.window.frames * hop / sr
         outputs, starts, samples = [], [], 0
@@ -191,7 +192,7 @@ class Scorer:
         ends = [round(min(s + window_s, duration), 3) if windowed else round(duration, 3) for s in starts]
         member_means = None if members is None else members.mean(axis=0)
         return Rating(path, duration, dict(zip(self.dimensions, mean.tolist())), starts,
-                      np.clip(per_window, 0.0, 1.0), checks.warnings(), ends, member_means)
+                      np.clip(per_window, 0.0, 1.0), (notes or []) + checks.warnings(), ends, member_means)
 
     def cv_accuracy(self) -> dict[str, dict]:
         """Per-dimension cross-validated R² and r from the metadata (empty when unknown)."""

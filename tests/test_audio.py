@@ -226,3 +226,92 @@ def test_an_m4a_with_opposite_channels_is_not_silent(tmp_path):
     wav = write_wav(tmp_path / "anti.wav", np.stack([music, -music], axis=1))
     y = load_audio(encode(wav, ".m4a", "-c:a", "aac", "-b:a", "128k"), SR)
     assert np.sqrt(np.mean(y ** 2)) == pytest.approx(np.sqrt(np.mean(music ** 2)), rel=0.1)
+
+
+def _header_data_size(path, size: int) -> None:
+    """Overwrite the data chunk size in the header of the WAV file ``path`` (fmt chunk of 16 bytes)."""
+    raw = bytearray(path.read_bytes())
+    assert raw[36:40] == b"data"
+    raw[40:44] = size.to_bytes(4, "little")
+    path.write_bytes(bytes(raw))
+
+
+def _read_with_notes(path):
+    from pianokit.audio import read_segments
+
+    notes = []
+    y = np.concatenate([part for _, part in read_segments(path, SR, 1.0, notes=notes)])
+    return y, notes
+
+
+def test_a_wav_cut_short_is_read_as_far_as_it_goes_and_said_so(tmp_path):
+    whole = write_wav(tmp_path / "whole.wav", sine(440, 4.0))
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(whole.read_bytes()[: 44 + 2 * int(2.5 * SR)])  # the header still announces 4 s
+    y, notes = _read_with_notes(cut)
+    assert len(y) == int(2.5 * SR)
+    assert len(notes) == 1 and "ends at 2.5 s" in notes[0] and "announces 4.0 s" in notes[0]
+    with pytest.raises(InputError, match="cut.wav: the audio ends at 2.5 s .*training recording must be whole"):
+        load_audio(cut, SR)
+    assert _read_with_notes(whole)[1] == []
+    nearly = tmp_path / "nearly.wav"  # a few ms short: nothing worth saying
+    nearly.write_bytes(whole.read_bytes()[: 44 + 2 * (4 * SR - 100)])
+    assert _read_with_notes(nearly)[1] == [] and len(load_audio(nearly, SR)) == 4 * SR - 100
+
+
+def test_a_flac_cut_short_is_read_up_to_the_break(tmp_path):
+    import soundfile as sf
+
+    whole = tmp_path / "whole.flac"
+    rng = np.random.default_rng(0)
+    sf.write(whole, sine(440, 6.0) + 0.01 * rng.standard_normal(6 * SR), SR)  # noise: no frame compresses to nothing
+    cut = tmp_path / "cut.flac"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size * 2 // 3])
+    y, notes = _read_with_notes(cut)
+    assert 2.5 * SR < len(y) < 4.5 * SR
+    np.testing.assert_allclose(y, load_audio(whole, SR)[: len(y)], atol=1e-6)
+    assert len(notes) == 1 and "announces 6.0 s" in notes[0] and "cut short" in notes[0]
+
+
+def test_a_wav_that_announces_an_open_length_is_read_to_its_end(tmp_path):
+    path = write_wav(tmp_path / "stream.wav", sine(440, 2.0))
+    _header_data_size(path, 0xFFFFFFFF)  # as written by a pipe that cannot go back
+    y, notes = _read_with_notes(path)
+    assert len(y) == 2 * SR and notes == []
+
+
+@needs_ffmpeg
+def test_a_wav_whose_header_was_never_finished_is_read_whole_and_said_so(tmp_path):
+    path = write_wav(tmp_path / "unfinished.wav", sine(440, 2.0))
+    _header_data_size(path, 0)  # the recorder stopped before writing the length
+    y, notes = _read_with_notes(path)
+    assert len(y) == 2 * SR and np.max(np.abs(y)) == pytest.approx(0.3, abs=1e-3)
+    assert len(notes) == 1 and "never finished" in notes[0]
+    with pytest.raises(InputError, match="unfinished.wav: its WAV header was never finished"):
+        load_audio(path, SR)
+
+
+def test_without_ffmpeg_an_unfinished_wav_gets_a_clear_line(tmp_path, monkeypatch):
+    import shutil
+
+    path = write_wav(tmp_path / "unfinished.wav", sine(440, 2.0))
+    _header_data_size(path, 0)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(InputError, match="unfinished.wav: a WAV file whose header was never finished .* needs ffmpeg"):
+        _read_with_notes(path)
+
+
+@needs_ffmpeg
+def test_ffmpeg_decoding_errors_are_said(tmp_path):
+    import soundfile as sf
+
+    whole = tmp_path / "whole.flac"
+    rng = np.random.default_rng(0)
+    sf.write(whole, sine(440, 6.0) + 0.01 * rng.standard_normal(6 * SR), SR)
+    damaged = tmp_path / "damaged.mka"  # ffmpeg reads the FLAC inside whatever the name says
+    damaged.write_bytes(whole.read_bytes()[: whole.stat().st_size * 2 // 3])
+    y, notes = _read_with_notes(damaged)
+    assert 2.5 * SR < len(y) < 4.5 * SR
+    assert len(notes) == 1 and notes[0].startswith("decoded with errors")
+    clean = encode(write_wav(tmp_path / "memo.wav", sine(440, 3.0)), ".m4a", "-c:a", "aac")
+    assert _read_with_notes(clean)[1] == []

@@ -68,6 +68,19 @@ def test_truncated_wav(tmp_path):
         load_audio(cut, SR)
 
 
+def test_a_recording_cut_short_is_rated_with_a_warning_and_not_trained_on(tmp_path):
+    whole = write_wav(tmp_path / "whole.wav", sine(440, 6))
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(whole.read_bytes()[: 44 + 2 * 4 * SR])  # header: 6 s; data: 4 s
+    result = invoke("score", cut, "--format", "csv", "--no-progress")
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(__import__("io").StringIO(result.output[result.output.index("file,"):]))
+    assert (table["duration_s"] == 4.0).all()
+    assert table["warnings"].str.contains("ends at 4.0 s but its header announces 6.0 s").all()
+    assert_clean_failure(invoke("extract", cut, "--out", tmp_path / "store", "--no-progress"), "cut.wav", "cut short")
+    assert not (tmp_path / "store").exists()
+
+
 def test_non_audio_with_wav_name(tmp_path):
     fake = tmp_path / "notes.wav"
     fake.write_text("this is a text file\n" * 100)
