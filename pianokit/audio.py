@@ -1,7 +1,9 @@
 """Load a recording as mono float32 at a target rate, rejecting input that cannot be rated.
 
 libsndfile (soundfile) reads WAV, FLAC, Ogg, MP3 and AIFF; phone and video formats (m4a / AAC, mp4,
-Opus, WebM, WMA, AMR, 3GP) are decoded by the ffmpeg program when it is installed.
+Opus, WebM, WMA, AMR, 3GP) are decoded by the ffmpeg program when it is installed. Each channel's
+DC offset (its mean over the file, a constant some converters add) is taken away first: level
+normalisation and the silence found at the ends would read it as sound.
 """
 
 from __future__ import annotations
@@ -179,11 +181,14 @@ def decode_with_ffmpeg(path: Path, sample_rate: int, min_duration: float) -> tup
     return _mono(path, data, rate, sample_rate), note
 
 
-def _mono(path: Path, data: np.ndarray, rate: int, sample_rate: int, signs: np.ndarray | None = None) -> np.ndarray:
-    """Finite ``data`` (samples x channels) downmixed (``downmix`` with ``signs``; without them, the
-    ``channel_signs`` of these samples) and resampled to ``sample_rate``, as contiguous float32."""
+def _mono(path: Path, data: np.ndarray, rate: int, sample_rate: int, signs: np.ndarray | None = None,
+          offset: np.ndarray | None = None) -> np.ndarray:
+    """Finite ``data`` (samples x channels) less each channel's DC ``offset``, downmixed (``downmix``
+    with ``signs``) and resampled to ``sample_rate``, as contiguous float32. Without ``offset`` and
+    ``signs``, those of these samples (the channel means; ``channel_signs``)."""
     if not np.all(np.isfinite(data)):
         raise InputError(f"{path}: audio contains NaN or infinite samples")
+    data = data - (data.mean(axis=0, dtype=np.float64) if offset is None else offset).astype(np.float32)
     if signs is None:
         signs = channel_signs(data.T.astype(np.float64) @ data)
     return np.ascontiguousarray(resample(downmix(data, signs), rate, sample_rate), dtype=np.float32)
@@ -208,7 +213,7 @@ def _detail(exc: Exception) -> str:
 
 
 def _read_mono(path: Path, start: int, stop: int, rate: int, sample_rate: int,
-               signs: np.ndarray | None = None) -> np.ndarray:
+               signs: np.ndarray | None = None, offset: np.ndarray | None = None) -> np.ndarray:
     """Samples [start, stop) as mono float32 at ``sample_rate`` (``_mono``)."""
     try:
         data, _ = sf.read(path, start=start, stop=stop, dtype="float32", always_2d=True)
@@ -216,7 +221,7 @@ def _read_mono(path: Path, start: int, stop: int, rate: int, sample_rate: int,
         raise InputError(f"{path}: not a readable audio file ({_detail(exc)})") from None
     if data.shape[0] == 0:
         raise InputError(f"{path}: audio data is truncated (no samples from {start / rate:.1f} s)")
-    return _mono(path, data, rate, sample_rate, signs)
+    return _mono(path, data, rate, sample_rate, signs, offset)
 
 
 PASSBAND = 0.97  # of the lower Nyquist frequency: the filter's -6 dB point; flat to 0.95, -100 dB at 1.0
@@ -261,9 +266,9 @@ def _check_not_too_long(path: Path, duration: float, max_duration: float | None)
 
 def load_audio(path: str | os.PathLike, sample_rate: int, min_duration: float = 1.0,
                max_duration: float | None = None) -> np.ndarray:
-    """Read any file soundfile understands (or ffmpeg, for FFMPEG_SUFFIXES), downmix to mono
-    (``downmix``: a channel of opposite polarity is turned over first) and resample to
-    ``sample_rate`` (``resample``).
+    """Read any file soundfile understands (or ffmpeg, for FFMPEG_SUFFIXES), take each channel's DC
+    offset (its mean) away, downmix to mono (``downmix``: a channel of opposite polarity is turned
+    over first) and resample to ``sample_rate`` (``resample``).
 
     Raises InputError (one line naming the file) for a missing, unreadable, corrupt, empty,
     too-short, too-long (over ``max_duration``: refused before its samples are read, where the
@@ -315,13 +320,14 @@ def trim_ends(y: np.ndarray, rate: int) -> tuple[np.ndarray, int]:
     return y[start:stop], start
 
 
-def _file_span(path: Path, info) -> tuple[int, int, np.ndarray, int]:
-    """``sounding_span`` of a file's downmix, its ``channel_signs`` and the frames that could be
-    read, from one pass block by block (bounded memory): the channels' products are summed per
-    frame, so the downmix's frame RMS follows from the signs the whole file gives. A file that
-    breaks off (a cut-short FLAC) counts up to the last whole block, of about a second."""
+def _file_span(path: Path, info) -> tuple[int, int, np.ndarray, np.ndarray, int]:
+    """``sounding_span`` of a file's downmix, its ``channel_signs``, its channels' DC offsets (means)
+    and the frames that could be read, from one pass block by block (bounded memory): the channels'
+    sums and products are summed per frame, so the frame RMS of the downmix without the offsets
+    follows from the offsets and signs the whole file gives. A file that breaks off (a cut-short
+    FLAC) counts up to the last whole block, of about a second."""
     frame = int(round(END_FRAME_S * info.samplerate))
-    grams, counts = [], []
+    grams, sums, counts = [], [], []
     try:
         for block in sf.blocks(path, blocksize=frame * 20, dtype="float32", always_2d=True):
             k = -(-len(block) // frame)
@@ -329,18 +335,22 @@ def _file_span(path: Path, info) -> tuple[int, int, np.ndarray, int]:
             padded[: len(block)] = block
             frames = padded.reshape(k, frame, -1)
             grams.append(frames.transpose(0, 2, 1) @ frames)
+            sums.append(frames.sum(axis=1))
             counts.append(np.minimum(frame, len(block) - frame * np.arange(k)))
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
         if not grams:
             raise InputError(f"{path}: not a readable audio file ({_detail(exc)})") from None
-    gram, counts = np.concatenate(grams), np.concatenate(counts)
+    gram, sums, counts = np.concatenate(grams), np.concatenate(sums), np.concatenate(counts)
     if not np.all(np.isfinite(gram)):
         raise InputError(f"{path}: audio contains NaN or infinite samples")
-    signs = channel_signs(gram.sum(axis=0))
-    power = np.einsum("c,kcd,d->k", signs, gram, signs) / signs.size ** 2
-    rms = np.sqrt(np.maximum(power, 0) / counts)
     readable = int(counts.sum())
-    return (*sounding_span(rms, frame, readable, info.samplerate), signs, readable)
+    offset = sums.sum(axis=0) / readable
+    centred = (gram - sums[:, :, None] * offset[None, None, :] - offset[None, :, None] * sums[:, None, :]
+               + counts[:, None, None] * np.outer(offset, offset)[None])
+    signs = channel_signs(centred.sum(axis=0))
+    power = np.einsum("c,kcd,d->k", signs, centred, signs) / signs.size ** 2
+    rms = np.sqrt(np.maximum(power, 0) / counts)
+    return (*sounding_span(rms, frame, readable, info.samplerate), signs, offset, readable)
 
 
 def equal_segments(length: int, limit: int) -> list[tuple[int, int]]:
@@ -367,14 +377,14 @@ def read_segments(path: str | os.PathLike, sample_rate: int, segment_seconds: fl
         _check_not_silent(path, float(np.max(np.abs(mono))))
     else:
         info = _open(path, min_duration)
-        first, last, signs, readable = _file_span(path, info)
+        first, last, signs, offset, readable = _file_span(path, info)
         if readable < min_duration * info.samplerate:
             raise InputError(f"{path}: only {readable / info.samplerate:.2f} s can be read, less than the "
                              f"{min_duration:g} s minimum (a damaged file?)")
         note = shortfall(_declared_frames(path, info), readable, info.samplerate)
         peak = 0.0
         for start, stop in equal_segments(last - first, int(segment_seconds * info.samplerate)):
-            mono = _read_mono(path, first + start, first + stop, info.samplerate, sample_rate, signs)
+            mono = _read_mono(path, first + start, first + stop, info.samplerate, sample_rate, signs, offset)
             peak = max(peak, float(np.max(np.abs(mono))))
             yield (first + start) / info.samplerate, mono
         _check_not_silent(path, peak)

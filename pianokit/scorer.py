@@ -158,8 +158,10 @@ class Scorer:
 
     def score_audio(self, y: np.ndarray, path: str = "<array>") -> Rating:
         """Ratings of a recording already in memory (at the model's sample rate), read as
-        ``score_file`` reads a file: without the long silence at its ends (pianokit.audio.trim_ends)."""
-        y, first = trim_ends(np.asarray(y, dtype=np.float32), self.config.sample_rate)
+        ``score_file`` reads a file: without its DC offset and the long silence at its ends
+        (pianokit.audio.trim_ends)."""
+        y = np.asarray(y, dtype=np.float32)
+        y, first = trim_ends(y - np.float32(y.mean(dtype=np.float64)), self.config.sample_rate)
         offset = first / self.config.sample_rate
         return self._score_segments([(offset + start, part) for start, part in self.segments(y)], path)
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -154,6 +155,19 @@ def test_file_and_memory_scoring_agree(tmp_path):
     assert a.window_starts_s == b.window_starts_s
     np.testing.assert_allclose(a.window_starts_s, starts, atol=2e-3)
     np.testing.assert_allclose(a.window_ratings, b.window_ratings, atol=1e-6)
+
+
+def test_a_dc_offset_does_not_move_the_ratings(tmp_path):
+    import soundfile as sf
+
+    scorer = Scorer(DEFAULT_MODEL, "cpu")
+    example = Path(__file__).resolve().parent.parent / "data" / "examples" / "Schubert_D935_no.3_4bars_12_1.wav"
+    y, rate = sf.read(example, dtype="float32")
+    shifted = write_wav(tmp_path / "offset.wav", y + 0.5 * np.abs(y).max(), sr=rate, subtype="FLOAT")
+    plain, offset = scorer.score_file(example), scorer.score_file(shifted)
+    assert max(abs(plain.ratings[d] - offset.ratings[d]) for d in plain.ratings) < 1e-3
+    in_memory = scorer.score_audio(load_audio(shifted, scorer.config.sample_rate) + 0.1)
+    assert max(abs(plain.ratings[d] - in_memory.ratings[d]) for d in plain.ratings) < 1e-3
 
 
 def test_scoring_is_deterministic(tmp_path):
