@@ -122,22 +122,23 @@ def unfinished_wav(path: Path) -> bool:
     return chunk is not None and chunk[0] == 0 and chunk[1] >= chunk[2]
 
 
-def shortfall(declared: int, readable: int, rate: int) -> str | None:
+def shortfall(declared: int | None, readable: int, rate: int) -> str | None:
     """What to say of a file that holds ``readable`` of the ``declared`` frames its header announces
-    (None when it is whole, to SHORTFALL_S)."""
-    if declared - readable <= SHORTFALL_S * rate:
+    (None when it is whole, to SHORTFALL_S, or its header does not tell)."""
+    if declared is None or declared - readable <= SHORTFALL_S * rate:
         return None
     return (f"the audio ends at {readable / rate:.1f} s but its header announces {declared / rate:.1f} s: "
             "cut short (an interrupted recording or copy?)")
 
 
-def _declared_frames(path: Path, info) -> int:
-    """Frames the file's header announces: a WAV's data chunk size (libsndfile counts only what the
-    file holds), else libsndfile's count (a FLAC's STREAMINFO, for one)."""
+def _declared_frames(path: Path, info) -> int | None:
+    """Frames the file's header announces, where it says so exactly: a WAV's data chunk size
+    (libsndfile counts only what the file holds) or a FLAC's STREAMINFO; None for other formats
+    (libsndfile guesses an MP3's length from its bit rate: 24.7 s for a 10.8 s VBR file)."""
     chunk = wav_data_chunk(path)
-    if chunk is None or chunk[0] in OPEN_SIZES:
-        return info.frames
-    return chunk[0] // chunk[2]
+    if chunk is not None:
+        return None if chunk[0] in OPEN_SIZES else chunk[0] // chunk[2]
+    return info.frames if info.format == "FLAC" else None
 
 
 def _ffmpeg_stream(exe: str, path: Path) -> tuple[int | None, int | None]:

@@ -1,3 +1,6 @@
+import subprocess
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -71,8 +74,6 @@ needs_ffmpeg = pytest.mark.skipif(__import__("shutil").which("ffmpeg") is None, 
 
 
 def encode(wav, suffix, *codec):
-    import subprocess
-
     out = wav.with_suffix(suffix)
     subprocess.run(["ffmpeg", "-y", "-v", "error", "-i", str(wav), *codec, str(out)], check=True)
     return out
@@ -339,3 +340,21 @@ def test_a_dc_offset_is_taken_away_before_anything_else(tmp_path):
     np.testing.assert_allclose(segment, kept, atol=1e-5)
     with pytest.raises(InputError, match="silent"):
         load_audio(write_wav(tmp_path / "constant.wav", np.full(2 * SR, 0.3, np.float32), subtype="FLOAT"), SR)
+
+
+@needs_ffmpeg
+def test_an_mp3_whose_length_the_header_only_guesses_is_not_held_against_it(tmp_path):
+    """Without a Xing header libsndfile guesses a VBR MP3's length from its bit rate (here far too
+    long); only lengths a header states exactly (WAV, FLAC) are compared with the audio."""
+    import soundfile as sf
+
+    from pianokit.audio import _declared_frames
+
+    example = Path(__file__).resolve().parent.parent / "data" / "examples" / "Schubert_D935_no.3_4bars_12_1.wav"
+    copy = tmp_path / "memo.wav"
+    copy.write_bytes(example.read_bytes())
+    mp3 = encode(copy, ".mp3", "-c:a", "libmp3lame", "-q:a", "7", "-write_xing", "0")
+    assert sf.info(mp3).duration > sf.info(example).duration + 5  # the guess this test is about
+    assert _declared_frames(mp3, sf.info(mp3)) is None
+    flac = encode(copy, ".flac")
+    assert _declared_frames(flac, sf.info(flac)) == _declared_frames(copy, sf.info(copy)) == sf.info(copy).frames
