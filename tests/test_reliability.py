@@ -1,5 +1,6 @@
 """Bad input, interruption, bounded memory and fuzzing across the commands."""
 
+import io
 import json
 import os
 import signal
@@ -75,7 +76,7 @@ def test_a_recording_cut_short_is_rated_with_a_warning_and_not_trained_on(tmp_pa
     cut.write_bytes(whole.read_bytes()[: 44 + 2 * 4 * SR])  # header: 6 s; data: 4 s
     result = invoke("score", cut, "--format", "csv", "--no-progress")
     assert result.exit_code == 0, result.output
-    table = pd.read_csv(__import__("io").StringIO(result.output[result.output.index("file,"):]))
+    table = pd.read_csv(io.StringIO(result.output[result.output.index("file,"):]))
     assert (table["duration_s"] == 4.0).all()
     assert table["warnings"].str.contains("ends at 4.0 s but its header announces 6.0 s").all()
     assert_clean_failure(invoke("extract", cut, "--out", tmp_path / "store", "--no-progress"), "cut.wav", "cut short")
