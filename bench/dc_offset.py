@@ -6,7 +6,7 @@ Recordings: the bundled example and COUNT MuseScore renders (seed), each at its 
 normalised to peak at -6 dBFS; offsets 40, 30, 20 and 10 dB under the recording's peak. Also the
 augmented renders of --augmented whose mean lies within 45 dB of their peak (low room-like noise has
 a mean over a 10 s file): how far taking that mean away moves their ratings. Shifts: mean |rating
-change| in within-passage label SDs (0.097).
+change| in within-passage label SDs (bench/silence_ends.py's unit).
 
 Usage: python bench/dc_offset.py [--count 8] [--augmented data/percepiano_musescore_aug0c]
                                  [--out bench/results/dc_offset]
@@ -25,12 +25,11 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).parent))
 from result_files import write_table  # noqa: E402
-from silence_ends import EXAMPLE  # noqa: E402
+from silence_ends import label_wp_sd, picked_recordings  # noqa: E402
 
 from pianokit.audio import load_audio, trim_ends  # noqa: E402
 from pianokit.scorer import DEFAULT_MODEL, Scorer  # noqa: E402
 
-WP_SD = 0.097
 BELOW_PEAK_DB = (40, 30, 20, 10)
 
 
@@ -43,6 +42,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     start = time.perf_counter()
+    wp_sd = label_wp_sd()
     scorer = Scorer(DEFAULT_MODEL, "cpu")
     sr = scorer.config.sample_rate
 
@@ -55,10 +55,9 @@ def main() -> None:
         return np.array(list(scorer._score_segments(list(scorer.segments(kept)), "<array>").ratings.values()))
 
     def shift(a: np.ndarray, b: np.ndarray) -> float:
-        return float(np.abs(a - b).mean() / WP_SD)
+        return float(np.abs(a - b).mean() / wp_sd)
 
-    files = sorted(args.renders.glob("*.wav"))
-    files = [EXAMPLE] + [files[i] for i in np.random.default_rng(args.seed).choice(len(files), args.count, replace=False)]
+    files = picked_recordings(args.renders, args.count, args.seed)
     shifts = {level: {db: {"removed": [], "kept": []} for db in BELOW_PEAK_DB} for level in ("own", "-6 dBFS")}
     for path in files:
         y = load_audio(path, sr)
@@ -80,7 +79,7 @@ def main() -> None:
                               "shift": shift(rate(y), rate_as_read(back))})
     summary = {level: {db: {k: float(np.mean(v)) for k, v in d.items()} for db, d in by.items()}
                for level, by in shifts.items()}
-    lines = [f"Mean |rating shift| in within-passage label SDs ({WP_SD}), shipped model, the bundled example and "
+    lines = [f"Mean |rating shift| in within-passage label SDs ({wp_sd:.3f}), shipped model, the bundled example and "
              f"{args.count} MuseScore renders (seed {args.seed}); `python bench/dc_offset.py {' '.join(sys.argv[1:])}`.",
              "", "| recording level | offset under the peak | offset taken away (now) | offset kept (before) |",
              "|---|---|---|---|"]

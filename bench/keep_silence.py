@@ -8,8 +8,8 @@ For each setting START,END (seconds kept before the first sounding frame and aft
   run's own held-out prediction (the same under every setting); R² and within-passage R², mean
   over the 19 dimensions of the mean over folds;
 - mean |rating shift| of the shipped model when the bundled example and COUNT MuseScore renders are
-  padded with silence or room noise (the paddings of bench/silence_ends.py), in within-passage
-  label SDs (0.097), against the unpadded recording under the same setting.
+  padded with silence or room noise (bench/silence_ends.py's recordings, paddings and unit), against
+  the unpadded recording under the same setting.
 
 Usage: python bench/keep_silence.py [--settings 3.5,4.5 1.0,0.5] [--run runs/kernel_blend/hybrid]
                                     [--renders DIR ...] [--count 12] [--out bench/results/keep_silence]
@@ -29,13 +29,12 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).parent))
 from result_files import write_table  # noqa: E402
 from robustness import evaluated_rows, fold_models  # noqa: E402
-from silence_ends import EXAMPLE, PADS, padded  # noqa: E402
+from silence_ends import label_wp_sd, padding_shifts, picked_recordings  # noqa: E402
 
 from pianokit import audio  # noqa: E402
 from pianokit.dimensions import DIMENSIONS  # noqa: E402
 from pianokit.metrics import aggregate, evaluate, headline  # noqa: E402
 
-WP_SD = 0.097
 
 
 @contextlib.contextmanager
@@ -111,24 +110,13 @@ def main() -> None:
     payload["accuracy"] = {"run": str(args.run), "rows": len(table), "changed_rows": len(changed), **accuracy}
 
     scorer = Scorer(DEFAULT_MODEL, "cpu")
-    sr = scorer.config.sample_rate
-    files = sorted(Path(args.renders[0]).glob("*.wav"))
-    files = [EXAMPLE] + [files[i] for i in np.random.default_rng(args.seed).choice(len(files), args.count, replace=False)]
-    recordings = [audio.load_audio(f, sr) for f in files]
-
-    def rate(y: np.ndarray) -> np.ndarray:
-        return np.array(list(scorer.score_audio(y).ratings.values()))
-
+    recordings = [audio.load_audio(f, scorer.config.sample_rate)
+                  for f in picked_recordings(args.renders[0], args.count, args.seed)]
     shifts = {}
     for setting, name in zip(settings, args.settings):
         with keeping(setting):
-            plain = [rate(y) for y in recordings]
-            shifts[name] = {}
-            for kind, before, after in PADS:
-                rng = np.random.default_rng(args.seed)
-                moved = [np.abs(rate(padded(y, sr, kind, before, after, rng)) - r).mean() / WP_SD
-                         for y, r in zip(recordings, plain)]
-                shifts[name][f"{kind}, {before} s before, {after} s after"] = float(np.mean(moved))
+            moved = padding_shifts(scorer, recordings, args.seed, label_wp_sd())
+        shifts[name] = {pad: float(np.mean(v["trimmed"])) for pad, v in moved.items()}
     payload["padding_shifts"] = shifts
 
     lines = [f"`python bench/keep_silence.py {' '.join(sys.argv[1:])}`; a setting START,END keeps at most START s "

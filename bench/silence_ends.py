@@ -44,6 +44,34 @@ def padded(y: np.ndarray, sr: int, kind: str, start_s: float, end_s: float, rng:
     return np.concatenate([quiet(int(start_s * sr)), body, quiet(int(end_s * sr))])
 
 
+def label_wp_sd() -> float:
+    """The within-passage SD of the labels, the unit of rating shifts (bench/robustness.py's)."""
+    return json.loads((ROOT / "bench" / "results" / "robustness.json").read_text())["within_passage_label_sd"]
+
+
+def picked_recordings(renders: Path, count: int, seed: int) -> list[Path]:
+    """The bundled example and ``count`` of the renders in ``renders`` drawn with ``seed``."""
+    found = sorted(renders.glob("*.wav"))
+    return [EXAMPLE] + [found[i] for i in np.random.default_rng(seed).choice(len(found), count, replace=False)]
+
+
+def padding_shifts(scorer, recordings: list[np.ndarray], seed: int, wp_sd: float) -> dict[str, dict[str, list]]:
+    """For each of PADS: the mean |rating shift| of each recording (at the scorer's rate) padded so,
+    in ``wp_sd`` units, as `pianokit score` rates it ("trimmed") and with every sample rated ("kept")."""
+    sr = scorer.config.sample_rate
+    shifts = {f"{kind}, {a:g} s before, {b:g} s after": {"trimmed": [], "kept": []} for kind, a, b in PADS}
+    for k, y in enumerate(recordings):
+        reference = np.array(list(scorer.score_audio(y).ratings.values()))
+        rng = np.random.default_rng(seed + k)
+        for (kind, a, b), name in zip(PADS, shifts):
+            z = padded(y, sr, kind, a, b, rng)
+            trimmed = np.array(list(scorer.score_audio(z).ratings.values()))
+            kept = np.array(list(scorer._score_segments(scorer.segments(z), "<array>").ratings.values()))
+            shifts[name]["trimmed"].append(float(np.abs(trimmed - reference).mean() / wp_sd))
+            shifts[name]["kept"].append(float(np.abs(kept - reference).mean() / wp_sd))
+    return shifts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--renders", type=Path, default=ROOT / "data" / "percepiano_musescore" / "audio")
@@ -52,22 +80,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     started = time.perf_counter()
-    wp_sd = json.loads((ROOT / "bench" / "results" / "robustness.json").read_text())["within_passage_label_sd"]
-    renders = sorted(args.renders.glob("*.wav"))
-    picked = [EXAMPLE] + [renders[i] for i in np.random.default_rng(args.seed).choice(len(renders), args.count, replace=False)]
+    wp_sd = label_wp_sd()
+    picked = picked_recordings(args.renders, args.count, args.seed)
     scorer = Scorer(DEFAULT_MODEL, "cpu")
-    sr = scorer.config.sample_rate
-    shifts = {f"{kind}, {a:g} s before, {b:g} s after": {"trimmed": [], "kept": []} for kind, a, b in PADS}
-    for k, path in enumerate(picked):
-        y = load_audio(path, sr)
-        reference = np.array(list(scorer.score_audio(y).ratings.values()))
-        rng = np.random.default_rng(args.seed + k)
-        for (kind, a, b), name in zip(PADS, shifts):
-            z = padded(y, sr, kind, a, b, rng)
-            trimmed = np.array(list(scorer.score_audio(z).ratings.values()))
-            kept = np.array(list(scorer._score_segments(scorer.segments(z), str(path)).ratings.values()))
-            shifts[name]["trimmed"].append(float(np.abs(trimmed - reference).mean() / wp_sd))
-            shifts[name]["kept"].append(float(np.abs(kept - reference).mean() / wp_sd))
+    shifts = padding_shifts(scorer, [load_audio(path, scorer.config.sample_rate) for path in picked], args.seed, wp_sd)
     lines = [f"Mean |rating shift| in within-passage label SDs ({wp_sd:.3f}) over {len(picked)} recordings "
              f"(the bundled example and {args.count} MuseScore renders, seed {args.seed}); shipped model.", "",
              "| padding | every sample rated | long silence at the ends cut (pianokit score) |", "|---|---|---|"]

@@ -8,7 +8,7 @@ by two microphones 2 m away and SPACING apart. Rated (shipped model): microphone
 2 alone, the stereo file through the real loader (the average), and the average after the second
 channel is shifted onto the first by the delay GCC-PHAT finds (within 10 ms), the alignment a loader
 could add. Also a pure delay without a room (the second channel a copy of the first, DELAY later)
-against the one-channel original. Shifts: mean |rating change| in within-passage label SDs (0.097).
+against the one-channel original. Shifts: mean |rating change| in within-passage label SDs (bench/robustness.py's).
 
 Usage: python bench/stereo_pair.py [--recordings 8] [--spacings 0.3 1.0] [--delays-ms 0.5 1.5 3 6]
                                    [--out bench/results/stereo_pair]
@@ -27,8 +27,8 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).parent))
 from result_files import write_table  # noqa: E402
+from silence_ends import label_wp_sd  # noqa: E402
 
-WP_SD = 0.097
 
 
 def pair_responses(spacing: float, sr: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -72,7 +72,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     scorer = Scorer(DEFAULT_MODEL, "cpu")
-    sr = scorer.config.sample_rate
+    sr, wp_sd = scorer.config.sample_rate, label_wp_sd()
     files = sorted(args.audio.glob("*.wav"))
     files = [files[i] for i in np.random.default_rng(args.seed).choice(len(files), args.recordings, replace=False)]
     rng, start = np.random.default_rng(args.seed), time.perf_counter()
@@ -81,7 +81,7 @@ def main() -> None:
         return np.array(list(scorer.score_audio(y.astype(np.float32)).ratings.values()))
 
     def shift(a: np.ndarray, b: np.ndarray) -> float:
-        return float(np.abs(a - b).mean() / WP_SD)
+        return float(np.abs(a - b).mean() / wp_sd)
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -111,7 +111,7 @@ def main() -> None:
             print(path.stem, f"{time.perf_counter() - start:.0f} s", flush=True)
     columns = ["microphone 2 vs 1", "average vs microphone 1", "aligned average vs microphone 1",
                "average vs mean of the two", "aligned average vs mean of the two"]
-    lines = [f"Mean |rating shift| in within-passage label SDs ({WP_SD}), shipped model, {len(files)} MuseScore "
+    lines = [f"Mean |rating shift| in within-passage label SDs ({wp_sd:.3f}), shipped model, {len(files)} MuseScore "
              f"renders (seed {args.seed}); `python bench/stereo_pair.py {' '.join(sys.argv[1:])}`.", "",
              "| two spaced microphones in a room | " + " | ".join(columns) + " |",
              "|---|" + "---|" * len(columns)]
