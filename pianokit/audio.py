@@ -38,6 +38,18 @@ SILENCE_PEAK = 1e-4  # -80 dBFS: anything quieter throughout is treated as silen
 END_DB = 50.0
 KEEP_START_S, KEEP_END_S = 1.0, 0.5
 END_FRAME_S = 0.05
+# Room tone at the ends (a recorder started before the playing and stopped after it) is no silence by
+# END_DB, so it is found as steady noise: above TONE_BANDS_HZ[0] (rumble and hum, which swell and
+# fade from frame to frame, filtered away) the first / last TONE_S of a recording is room tone when
+# its frames stay within TONE_STEADY_DB and lie TONE_BELOW_DB under the loudest frame; the tone runs
+# on, from that end, until a frame leaves the band from TONE_STEADY_DB under its quietest frame to
+# TONE_RISE_DB over its loudest. It must be noise, not the last note dying away (read from the end, a
+# decay rises like music over a tone): nothing is cut where the run leaves the band downwards, its
+# median drifts more than TONE_DRIFT_DB from the first TONE_S's, or less than TONE_HISS_DB of its
+# energy lies above TONE_BANDS_HZ[1] (hiss, pink and room noise: -4 to -1 dB; the dying notes of the
+# training renders: -22 to -15 dB). Of a tone, the same KEEP_START_S / KEEP_END_S are kept as of silence.
+TONE_BANDS_HZ = (150.0, 2000.0)
+TONE_S, TONE_STEADY_DB, TONE_RISE_DB, TONE_BELOW_DB, TONE_DRIFT_DB, TONE_HISS_DB = 0.5, 3.0, 6.0, 20.0, 1.5, -10.0
 # Channels correlating with the loudest one below this are turned over before the downmix: a channel
 # wired or stored upside down would otherwise cancel the others (a stereo file whose channels are
 # each other's negative would be silent as plain mono).
@@ -306,21 +318,66 @@ def _frame_rms(y: np.ndarray, frame: int) -> np.ndarray:
     return np.sqrt((padded.reshape(k, frame) ** 2).sum(axis=1) / counts)
 
 
-def sounding_span(frame_rms: np.ndarray, frame: int, length: int, rate: int) -> tuple[int, int]:
+def tone_filters(rate: int) -> list[np.ndarray]:
+    """The high-passes (second-order sections) at TONE_BANDS_HZ under which room tone is looked for."""
+    from scipy.signal import butter
+
+    return [butter(4, hz, "highpass", fs=rate, output="sos") for hz in TONE_BANDS_HZ]
+
+
+def highpassed(y: np.ndarray, sos: np.ndarray, state: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``y`` (samples x channels) through ``sos``, continuing from ``state``, or started as if the
+    first sample had always been there (a DC offset makes no start-up swing); and the new state."""
+    from scipy.signal import sosfilt, sosfilt_zi
+
+    if state is None:
+        state = sosfilt_zi(sos)[:, :, None] * y[:1][None]
+    return sosfilt(sos, y, axis=0, zi=state)
+
+
+def _room_tone_frames(power: np.ndarray, hiss: np.ndarray, edge: int) -> int:
+    """How many frames at the start of a recording are room tone (TONE_* above), from the mean power
+    of its frames above the two TONE_BANDS_HZ; 0 where the first ``edge`` frames are not."""
+    levels = 10 * np.log10(np.maximum(power, 1e-20))
+    head = levels[:edge]
+    if len(levels) <= 2 * edge or head.max() - head.min() > TONE_STEADY_DB \
+            or head.max() > levels.max() - TONE_BELOW_DB:
+        return 0
+    left = np.flatnonzero((levels < head.min() - TONE_STEADY_DB) | (levels > head.max() + TONE_RISE_DB))
+    if left.size == 0 or levels[left[0]] < head.min():
+        return 0
+    run = slice(0, int(left[0]))
+    if abs(np.median(levels[run]) - np.median(head)) > TONE_DRIFT_DB \
+            or hiss[run].sum() < power[run].sum() * 10 ** (TONE_HISS_DB / 10):
+        return 0
+    return run.stop
+
+
+def sounding_span(frame_rms: np.ndarray, frame: int, length: int, rate: int,
+                  tone_power: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[int, int]:
     """[start, stop) samples of a recording of ``length`` samples at ``rate`` without the silence at
-    its ends beyond KEEP_START_S / KEEP_END_S (see END_DB), from the RMS of its ``frame``-sample frames."""
+    its ends beyond KEEP_START_S / KEEP_END_S (see END_DB), from the RMS of its ``frame``-sample frames;
+    with ``tone_power``, the mean power of the same frames above each of TONE_BANDS_HZ, without the
+    room tone at its ends beyond them either (see TONE_S)."""
     loud = np.flatnonzero(frame_rms > frame_rms.max() * 10 ** (-END_DB / 20))
     if loud.size == 0:
         return 0, length
-    start = max(0, int(loud[0]) * frame - int(KEEP_START_S * rate))
-    stop = min(length, (int(loud[-1]) + 1) * frame + int(KEEP_END_S * rate))
+    first, last = int(loud[0]), int(loud[-1])
+    if tone_power is not None:
+        power, hiss = tone_power
+        edge = max(1, int(round(TONE_S * rate / frame)))
+        first = max(first, _room_tone_frames(power, hiss, edge))
+        last = min(last, len(power) - 1 - _room_tone_frames(power[::-1], hiss[::-1], edge))
+    start = max(0, first * frame - int(KEEP_START_S * rate))
+    stop = min(length, (last + 1) * frame + int(KEEP_END_S * rate))
     return start, stop
 
 
 def trim_ends(y: np.ndarray, rate: int) -> tuple[np.ndarray, int]:
-    """``y`` without the long silence at its ends (``sounding_span``), and the first kept sample."""
+    """``y`` without the long silence or room tone at its ends (``sounding_span``), and the first kept sample."""
     frame = int(round(END_FRAME_S * rate))
-    start, stop = sounding_span(_frame_rms(y, frame), frame, len(y), rate)
+    tone = tuple(_frame_rms(highpassed(y[:, None], sos)[0][:, 0], frame) ** 2 for sos in tone_filters(rate))
+    start, stop = sounding_span(_frame_rms(y, frame), frame, len(y), rate, tone)
     return y[start:stop], start
 
 
@@ -332,15 +389,23 @@ def _file_span(path: Path, info) -> tuple[int, int, np.ndarray, np.ndarray, int]
     FLAC) counts up to the last whole block, of about a second."""
     frame = int(round(END_FRAME_S * info.samplerate))
     grams, sums, counts = [], [], []
+    filters = tone_filters(info.samplerate)
+    states, tone_grams = [None] * len(filters), [[] for _ in filters]
+
+    def framed(block: np.ndarray) -> np.ndarray:
+        padded = np.zeros((-(-len(block) // frame) * frame, block.shape[1]))
+        padded[: len(block)] = block
+        return padded.reshape(-1, frame, block.shape[1])
     try:
         for block in sf.blocks(path, blocksize=frame * 20, dtype="float32", always_2d=True):
-            k = -(-len(block) // frame)
-            padded = np.zeros((k * frame, block.shape[1]))
-            padded[: len(block)] = block
-            frames = padded.reshape(k, frame, -1)
+            frames = framed(block)
             grams.append(frames.transpose(0, 2, 1) @ frames)
+            for k, sos in enumerate(filters):
+                high, states[k] = highpassed(block, sos, states[k])
+                high = framed(high)
+                tone_grams[k].append(high.transpose(0, 2, 1) @ high)
             sums.append(frames.sum(axis=1))
-            counts.append(np.minimum(frame, len(block) - frame * np.arange(k)))
+            counts.append(np.minimum(frame, len(block) - frame * np.arange(len(frames))))
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
         if not grams:
             raise InputError(f"{path}: not a readable audio file ({_detail(exc)})") from None
@@ -352,9 +417,12 @@ def _file_span(path: Path, info) -> tuple[int, int, np.ndarray, np.ndarray, int]
     centred = (gram - sums[:, :, None] * offset[None, None, :] - offset[None, :, None] * sums[:, None, :]
                + counts[:, None, None] * np.outer(offset, offset)[None])
     signs = channel_signs(centred.sum(axis=0))
-    power = np.einsum("c,kcd,d->k", signs, centred, signs) / signs.size ** 2
-    rms = np.sqrt(np.maximum(power, 0) / counts)
-    return (*sounding_span(rms, frame, readable, info.samplerate), signs, offset, readable)
+
+    def power(per_frame: np.ndarray) -> np.ndarray:
+        return np.maximum(np.einsum("c,kcd,d->k", signs, per_frame, signs) / signs.size ** 2, 0) / counts
+    tone = tuple(power(np.concatenate(g)) for g in tone_grams)
+    span = sounding_span(np.sqrt(power(centred)), frame, readable, info.samplerate, tone)
+    return (*span, signs, offset, readable)
 
 
 def equal_segments(length: int, limit: int) -> list[tuple[int, int]]:

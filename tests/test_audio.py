@@ -197,6 +197,58 @@ def test_trimming_reads_long_files_in_pieces_and_keeps_quiet_music(tmp_path):
     assert np.allclose(np.concatenate([p for _, p in pieces]), kept, atol=1e-6)
 
 
+def _room_tone(seconds: float, colour: str, dbfs: float = -65.0, seed: int = 0) -> np.ndarray:
+    from pianokit import conditions
+
+    tone = conditions.noise(int(seconds * SR), SR, colour, np.random.default_rng(seed))
+    return (tone * 10 ** (dbfs / 20) / np.sqrt(np.mean(tone ** 2))).astype(np.float32)
+
+
+@pytest.mark.parametrize("colour", ["white", "pink", "room"])
+def test_room_tone_at_the_ends_is_cut_like_silence(tmp_path, colour):
+    """A recorder left running before and after the playing: steady noise (hiss, pink noise, or
+    rumble with mains hum) for 8 s at each end, and under the music, is cut to about KEEP_START_S
+    before the first sound and little more than KEEP_END_S after the last; a stereo file with a DC
+    offset is cut as the same audio in memory."""
+    from pianokit.audio import KEEP_END_S, KEEP_START_S, read_segments, trim_ends
+
+    music = _decaying_chord(6.0)
+    y = _room_tone(22.0, colour)
+    y[8 * SR:14 * SR] += music
+    kept, first = trim_ends(y, SR)
+    assert first / SR == pytest.approx(8 - KEEP_START_S, abs=0.06)
+    assert 6 + KEEP_START_S <= len(kept) / SR <= 6 + KEEP_START_S + KEEP_END_S + 0.1
+    path = write_wav(tmp_path / "tone.wav", np.stack([y + 0.05, y], axis=1), subtype="FLOAT")
+    [(start, segment)] = list(read_segments(path, SR, 120))
+    assert start == pytest.approx(first / SR, abs=0.06) and len(segment) == pytest.approx(len(kept), abs=0.06 * SR)
+
+
+def test_music_over_room_tone_is_kept(tmp_path):
+    """Room tone is only cut where nothing rises over it: a soft note 12 dB over the tone after 4 s of
+    tone alone is kept, and so is the start of a recording that starts on a held chord, or whose first
+    half second is no steady tone (noise fading in). A note dying away slowly at the end, 40 dB under
+    the music with a second string beating against it, is steady too but is no noise: kept."""
+    from pianokit.audio import trim_ends
+
+    y = _room_tone(26.0, "white", seed=1)
+    y[8 * SR:14 * SR] += _decaying_chord(6.0)
+    soft = _decaying_chord(2.0)
+    soft *= 10 ** ((-65 + 12) / 20) / np.sqrt(np.mean(soft[: SR // 2] ** 2))
+    y[18 * SR:20 * SR] += soft
+    kept, first = trim_ends(y, SR)
+    assert first + len(kept) >= 20 * SR
+    held = np.concatenate([_decaying_chord(6.0), _room_tone(8.0, "white")]) + _room_tone(14.0, "white", seed=2)
+    assert trim_ends(held, SR)[1] == 0
+    fading_in = _room_tone(20.0, "white", seed=3)
+    fading_in[: SR // 2] *= np.linspace(0.1, 1.0, SR // 2, dtype=np.float32)
+    fading_in[8 * SR:14 * SR] += _decaying_chord(6.0)
+    assert trim_ends(fading_in, SR)[1] == 0
+    t = np.arange(6 * SR) / SR
+    dying = 0.01 * np.exp(-t / 40) * (np.sin(2 * np.pi * 440 * t) + 0.2 * np.sin(2 * np.pi * 440.4 * t))
+    ending = np.concatenate([_decaying_chord(6.0), dying.astype(np.float32)])
+    assert len(trim_ends(ending, SR)[0]) == len(ending)
+
+
 def test_a_channel_of_opposite_polarity_is_turned_over_before_the_downmix(tmp_path):
     """A stereo file whose channels are each other's negative (a mic cable or a track stored upside
     down) is the music, not silence; so is a 6-channel file with one channel turned over. In a file
