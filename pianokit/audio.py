@@ -49,7 +49,7 @@ END_FRAME_S = 0.05
 # energy lies above TONE_BANDS_HZ[1] (hiss, pink and room noise: -4 to -1 dB; the dying notes of the
 # training renders: -22 to -15 dB). Of a tone, the same KEEP_START_S / KEEP_END_S are kept as of silence.
 TONE_BANDS_HZ = (150.0, 2000.0)
-TONE_S, TONE_STEADY_DB, TONE_RISE_DB, TONE_BELOW_DB, TONE_DRIFT_DB, TONE_HISS_DB = 0.5, 3.0, 6.0, 20.0, 1.5, -10.0
+TONE_S, TONE_STEADY_DB, TONE_RISE_DB, TONE_BELOW_DB, TONE_DRIFT_DB, TONE_HISS_DB = 0.5, 3.0, 3.0, 20.0, 1.0, -10.0
 # Channels correlating with the loudest one below this are turned over before the downmix: a channel
 # wired or stored upside down would otherwise cancel the others (a stereo file whose channels are
 # each other's negative would be silent as plain mono).
