@@ -7,8 +7,8 @@ Usage:
 
 Takes the bundled example and COUNT renders drawn with SEED (the model's own training piano; these
 segments are in the shipped model's training data, so only rating shifts are reported, no accuracy),
-pads each with digital silence or with room-like noise 65 dB below full scale at the start and the
-end, and rates it through the scorer twice: as `pianokit score` reads it (trimmed) and with every
+pads each with digital silence or with noise 65 dB below full scale (white, pink or room-like; under
+the music too) at the start and the end, and rates it through the scorer twice: as `pianokit score` reads it (trimmed) and with every
 sample kept. Shifts are the mean |rating - the unpadded recording's rating| over the 19 dimensions,
 in within-passage label SDs (bench/results/robustness.json, the unit of bench/robustness.py).
 """
@@ -26,22 +26,29 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from result_files import write_table  # noqa: E402
 
+from pianokit import conditions  # noqa: E402
 from pianokit.audio import load_audio  # noqa: E402
 from pianokit.scorer import DEFAULT_MODEL, Scorer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "data" / "examples" / "Schubert_D935_no.3_4bars_12_1.wav"
 PADS = [("digital silence", 2, 1), ("digital silence", 5, 10), ("digital silence", 20, 0),
-        ("digital silence", 20, 20), ("room noise -65 dBFS", 8, 8)]
+        ("digital silence", 20, 20), ("room noise -65 dBFS", 8, 8), ("pink noise -65 dBFS", 8, 8),
+        ("room-like noise -65 dBFS", 8, 8)]
 
 
 def padded(y: np.ndarray, sr: int, kind: str, start_s: float, end_s: float, rng: np.random.Generator) -> np.ndarray:
-    noise = kind.startswith("room")
-
-    def quiet(n: int) -> np.ndarray:
-        return (rng.standard_normal(n) * 10 ** (-65 / 20)).astype(np.float32) if noise else np.zeros(n, np.float32)
-    body = y + quiet(len(y)) if noise else y
-    return np.concatenate([quiet(int(start_s * sr)), body, quiet(int(end_s * sr))])
+    """``y`` with ``start_s`` / ``end_s`` of ``kind`` before / after it: digital silence, or noise at
+    -65 dBFS (RMS) also under the music: white ("room noise", as first measured), pink, or room-like
+    (rumble, mains hum and hiss, pianokit.conditions.noise)."""
+    before, after = int(start_s * sr), int(end_s * sr)
+    if kind == "digital silence":
+        return np.concatenate([np.zeros(before, np.float32), y, np.zeros(after, np.float32)])
+    colour = {"room noise": "white", "pink noise": "pink", "room-like noise": "room"}[kind.rsplit(" ", 2)[0]]
+    tone = conditions.noise(before + len(y) + after, sr, colour, rng)
+    tone = (tone * 10 ** (-65 / 20) / np.sqrt(np.mean(tone ** 2))).astype(np.float32)
+    tone[before:before + len(y)] += y
+    return tone
 
 
 def label_wp_sd() -> float:
