@@ -154,7 +154,7 @@ def main() -> None:
     lines += ["", f"wall {wall:.0f} s"]
     write_table(args.out, "room_tone", lines, {"renders": str(args.renders), "pad_s": args.pad,
                                                "clean_changed": changed, "conditions": summary,
-                                               "augmented": augmented, "rows": rows, "wall_s": wall})
+                                               "augmented": augmented, "wall_s": wall})
 
 
 if __name__ == "__main__":
