@@ -244,7 +244,7 @@ def test_music_over_room_tone_is_kept(tmp_path):
     fading_in[8 * SR:14 * SR] += _decaying_chord(6.0)
     assert trim_ends(fading_in, SR)[1] == 0
     t = np.arange(6 * SR) / SR
-    dying = 0.01 * np.exp(-t / 40) * (np.sin(2 * np.pi * 440 * t) + 0.2 * np.sin(2 * np.pi * 440.4 * t))
+    dying = 0.01 * np.exp(-t / 40) * (np.sin(2 * np.pi * 440 * t) + 0.1 * np.sin(2 * np.pi * 440.4 * t))
     ending = np.concatenate([_decaying_chord(6.0), dying.astype(np.float32)])
     assert len(trim_ends(ending, SR)[0]) == len(ending)
 
