@@ -23,7 +23,11 @@ its renders by pianokit.sampler and 3 augmented recordings of each, extracted in
 version-5 store whose other rows are reused; wall time includes the new rows' Lite0 embeddings), and floor80 on a
 store built from MIDI with a common 35 dB noise floor under every recording (floor35, the shipped model
 since 2026-12-02: `python bench/training_store.py --copies 3 --noise-floor 35`; wall time includes the
-Lite0 embeddings; its CV was run first and --final added afterwards to the same run). Each entry is one
+Lite0 embeddings; its CV was run first and --final added afterwards to the same run), and floor35 with
+the kernel ridge blend (`fit --kernel-ridge`, bench/results/kernel_blend.md) on a store built with a
+share of 0.3 of the augmented recordings through a phone's compression and read by the loader's
+closer silence limits, DC offset removal and room-tone cut (comp03_kr: `python bench/training_store.py
+--copies 3 --noise-floor 35 --compress-share 0.3`; not yet run). Each entry is one
 `pianokit fit` (finished runs are reused). Prints a table and writes PREFIX.json and .md
 (mean R², r, within-passage R² and r, the baselines of the same folds, wall time).
 """
@@ -44,6 +48,7 @@ STORE5 = "data/stores/multi_piano_v5"  # bench/refloor_store.py --old data/store
 STORE5S = "data/stores/multi_piano_v5s"  # STORE5 + the Salamander grand and 3 augmented recordings of it (docs/results.md)
 FRESH3 = "data/fresh_v7/stores/multi_piano_aug0x3"  # bench/training_store.py --data data/fresh_v7 --copies 3
 FLOOR35 = "data/stores/multi_piano_aug0x3_floor35"  # bench/training_store.py --copies 3 --noise-floor 35
+COMP03 = "data/stores/multi_piano_aug0x3_comp0.3_floor35"  # the same + --compress-share 0.3, extracted since 2026-12-03
 ONE = SHIPPED[:-1] + ["1"]  # the shipped recipe with one member
 HARMONIC = "all,-chroma_*,-tonnetz*,-key_strength"  # the features less the 19 harmonic ones
 
@@ -103,6 +108,11 @@ ENTRIES = {
                 "runs/hybrid_lite0_floor35_ens5", SHIPPED + ["--final", "--store", FLOOR35]),
     "floor35_performer": ("the same, performer split", "runs/hybrid_lite0_floor35_ens5_performer",
                           SHIPPED + PERFORMER + ["--store", FLOOR35]),
+    "comp03_kr": ("floor35 + kernel ridge blend, on a store with phone compression in 30 % of the augmented "
+                  "recordings and the loader's closer silence limits, DC removal and room-tone cut",
+                  "runs/hybrid_lite0_comp03_kr_ens5", SHIPPED + ["--kernel-ridge", "--final", "--store", COMP03]),
+    "comp03_kr_performer": ("the same, performer split", "runs/hybrid_lite0_comp03_kr_ens5_performer",
+                            SHIPPED + ["--kernel-ridge"] + PERFORMER + ["--store", COMP03]),
 }
 
 
