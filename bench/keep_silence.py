@@ -36,7 +36,6 @@ from pianokit.dimensions import DIMENSIONS  # noqa: E402
 from pianokit.metrics import aggregate, evaluate, headline  # noqa: E402
 
 
-
 @contextlib.contextmanager
 def keeping(setting: tuple[float, float]):
     """pianokit.audio keeps ``setting`` (start, end) seconds of silence inside the block."""

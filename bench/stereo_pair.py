@@ -30,7 +30,6 @@ from result_files import write_table  # noqa: E402
 from silence_ends import label_wp_sd  # noqa: E402
 
 
-
 def pair_responses(spacing: float, sr: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Impulse responses from one source to two microphones ``spacing`` m apart, 2 m away."""
     import pyroomacoustics as pra

@@ -354,20 +354,18 @@ def _room_tone_frames(power: np.ndarray, hiss: np.ndarray, edge: int) -> int:
 
 
 def sounding_span(frame_rms: np.ndarray, frame: int, length: int, rate: int,
-                  tone_power: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[int, int]:
+                  tone_power: tuple[np.ndarray, np.ndarray]) -> tuple[int, int]:
     """[start, stop) samples of a recording of ``length`` samples at ``rate`` without the silence at
-    its ends beyond KEEP_START_S / KEEP_END_S (see END_DB), from the RMS of its ``frame``-sample frames;
-    with ``tone_power``, the mean power of the same frames above each of TONE_BANDS_HZ, without the
-    room tone at its ends beyond them either (see TONE_S)."""
+    its ends beyond KEEP_START_S / KEEP_END_S (see END_DB), from the RMS of its ``frame``-sample frames,
+    nor the room tone there (see TONE_S), from ``tone_power``, the mean power of the same frames above
+    each of TONE_BANDS_HZ."""
     loud = np.flatnonzero(frame_rms > frame_rms.max() * 10 ** (-END_DB / 20))
     if loud.size == 0:
         return 0, length
-    first, last = int(loud[0]), int(loud[-1])
-    if tone_power is not None:
-        power, hiss = tone_power
-        edge = max(1, int(round(TONE_S * rate / frame)))
-        first = max(first, _room_tone_frames(power, hiss, edge))
-        last = min(last, len(power) - 1 - _room_tone_frames(power[::-1], hiss[::-1], edge))
+    power, hiss = tone_power
+    edge = max(1, int(round(TONE_S * rate / frame)))
+    first = max(int(loud[0]), _room_tone_frames(power, hiss, edge))
+    last = min(int(loud[-1]), len(power) - 1 - _room_tone_frames(power[::-1], hiss[::-1], edge))
     start = max(0, first * frame - int(KEEP_START_S * rate))
     stop = min(length, (last + 1) * frame + int(KEEP_END_S * rate))
     return start, stop
