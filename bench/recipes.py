@@ -27,7 +27,8 @@ Lite0 embeddings; its CV was run first and --final added afterwards to the same 
 the kernel ridge blend (`fit --kernel-ridge`, bench/results/kernel_blend.md) on a store built with a
 share of 0.3 of the augmented recordings through a phone's compression and read by the loader's
 closer silence limits, DC offset removal and room-tone cut (comp03_kr: `python bench/training_store.py
---copies 3 --noise-floor 35 --compress-share 0.3`; not yet run). Each entry is one
+--copies 3 --noise-floor 35 --compress-share 0.3`, extracted 2026-12-02/03; wall time includes the
+Lite0 embeddings of every row). Each entry is one
 `pianokit fit` (finished runs are reused). Prints a table and writes PREFIX.json and .md
 (mean R², r, within-passage R² and r, the baselines of the same folds, wall time).
 """
