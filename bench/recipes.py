@@ -49,7 +49,7 @@ STORE5 = "data/stores/multi_piano_v5"  # bench/refloor_store.py --old data/store
 STORE5S = "data/stores/multi_piano_v5s"  # STORE5 + the Salamander grand and 3 augmented recordings of it (docs/results.md)
 FRESH3 = "data/fresh_v7/stores/multi_piano_aug0x3"  # bench/training_store.py --data data/fresh_v7 --copies 3
 FLOOR35 = "data/stores/multi_piano_aug0x3_floor35"  # bench/training_store.py --copies 3 --noise-floor 35
-COMP03 = "data/stores/multi_piano_aug0x3_comp0.3_floor35"  # the same + --compress-share 0.3, extracted since 2026-12-03
+COMP03 = "data/stores/multi_piano_aug0x3_comp0.3_floor35"  # the same + --compress-share 0.3, extracted 2026-12-02/03
 ONE = SHIPPED[:-1] + ["1"]  # the shipped recipe with one member
 HARMONIC = "all,-chroma_*,-tonnetz*,-key_strength"  # the features less the 19 harmonic ones
 
