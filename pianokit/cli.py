@@ -531,7 +531,7 @@ def score(paths, model, fmt, compare, timeline, timeline_plot, report, device, j
         if checked.parent.exists() and not checked.parent.is_dir():
             raise InputError(f"{target}: {checked.parent} is not a folder")
     scorer = Scorer(model or DEFAULT_MODEL, device)
-    on_gpu = scorer.provider == "CUDAExecutionProvider"
+    on_gpu = scorer.on_gpu
     click.echo(f"pianokit: {scorer.metadata.name} ({scorer.metadata.architecture}) on "
                f"{'GPU (CUDA)' if on_gpu else 'CPU'}", err=True)
     import functools

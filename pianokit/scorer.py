@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from pianokit import cuda, transcribe
 from pianokit.audio import equal_segments, read_segments, trim_ends
 from pianokit.contract import ModelMetadata, check_computable
 from pianokit.errors import InputError
@@ -68,11 +69,10 @@ def _session(onnx_path: Path, device: str) -> ort.InferenceSession:
     options = onnx_session_options()
     available = ort.get_available_providers()
     wanted = device == "cuda" or (device == "auto" and _gpu_present())
-    if wanted and "CUDAExecutionProvider" in available:
+    if wanted and cuda.PROVIDER in available:
         try:
-            session = ort.InferenceSession(str(onnx_path), options,
-                                           providers=["CUDAExecutionProvider", "CPUExecutionProvider"])
-            if session.get_providers()[0] == "CUDAExecutionProvider":
+            session = ort.InferenceSession(str(onnx_path), options, providers=cuda.providers())
+            if session.get_providers()[0] == cuda.PROVIDER:
                 return session
         except Exception:  # onnxruntime raises its own types when CUDA libraries are missing
             if device == "cuda":
@@ -112,6 +112,15 @@ class Scorer:
         self.window = self.metadata.window
         self.provider = self.session.get_providers()[0]
 
+    @property
+    def on_gpu(self) -> bool:
+        """The model runs on CUDA (and so does the transcription front-end, in this process)."""
+        return self.provider == cuda.PROVIDER
+
+    def run(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """The model's outputs for a batch of windows (on CUDA in runs of one fixed size: pianokit.cuda)."""
+        return cuda.run_fixed(self.session, inputs) if self.on_gpu else self.session.run(None, inputs)
+
     def _check_inputs(self, onnx_path: Path) -> None:
         meta = self.metadata
         actual = {i.name: i.shape for i in self.session.get_inputs()}
@@ -145,8 +154,9 @@ class Scorer:
     def inputs_for(self, y: np.ndarray) -> dict[str, np.ndarray]:
         """Model inputs for every window of one segment (pianokit.inference, as in training evaluation):
         features over the whole segment, log-mel cut into the model's windows (both from audio prepared
-        as in training: pianokit.features.prepare)."""
+        as in training: pianokit.features.prepare). The transcription front-end runs where the model does."""
         names = self.metadata.input_names
+        transcribe.run_on_cuda(self.on_gpu)
         features = None
         if "features" in names:
             wanted = self.metadata.feature_names
@@ -181,7 +191,7 @@ class Scorer:
         windowed = "mel" in self.metadata.input_names
         for offset, segment in segments:
             checks.add(segment, sr)
-            outputs.append(self.session.run(None, self.inputs_for(segment)))
+            outputs.append(self.run(self.inputs_for(segment)))
             frames = window_offsets(1 + len(segment) // hop, self.window) if windowed else [0]
             starts += [round(offset + f * hop / sr, 3) for f in frames]
             samples += len(segment)

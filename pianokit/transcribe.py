@@ -35,11 +35,24 @@ FRAME_THRESHOLD = 0.3
 MIN_NOTE_FRAMES = 11  # 127.7 ms, basic-pitch's default
 ENERGY_TOLERANCE = 11
 
-@lru_cache(maxsize=1)
-def _session():
+_CUDA = False
+
+
+def run_on_cuda(enabled: bool) -> None:
+    """Run the model with onnxruntime's CUDA provider in this process (the scorer does when it rates on
+    the GPU; extraction for training stays on the CPU)."""
+    global _CUDA
+    _CUDA = enabled
+
+
+@lru_cache(maxsize=2)
+def _session(on_cuda: bool = False):
     import onnxruntime as ort
 
-    return ort.InferenceSession(str(MODEL_PATH), onnx_session_options(), providers=["CPUExecutionProvider"])
+    from pianokit import cuda
+
+    return ort.InferenceSession(str(MODEL_PATH), onnx_session_options(),
+                                providers=cuda.providers() if on_cuda else ["CPUExecutionProvider"])
 
 
 def posteriors(y: np.ndarray, sample_rate: int = SAMPLE_RATE) -> dict[str, np.ndarray]:
@@ -55,10 +68,16 @@ def posteriors(y: np.ndarray, sample_rate: int = SAMPLE_RATE) -> dict[str, np.nd
     starts = range(0, len(padded), hop)
     batch = np.stack([np.pad(padded[i:i + WINDOW_SAMPLES], (0, max(0, WINDOW_SAMPLES - len(padded[i:i + WINDOW_SAMPLES]))))
                       for i in starts])[:, :, None]
-    session = _session()
+    session = _session(_CUDA)
     names = {"StatefulPartitionedCall:1": "note", "StatefulPartitionedCall:2": "onset",
              "StatefulPartitionedCall:0": "contour"}
-    outputs = session.run(list(names), {session.get_inputs()[0].name: batch})
+    inputs = {session.get_inputs()[0].name: batch}
+    if _CUDA:
+        from pianokit import cuda
+
+        outputs = cuda.run_fixed(session, inputs, list(names), batch=16)
+    else:
+        outputs = session.run(list(names), inputs)
     n_frames = int(np.floor(len(y) * FRAME_RATE / SAMPLE_RATE))
     half = OVERLAP_FRAMES // 2
     return {name: out[:, half:-half, :].reshape(-1, out.shape[-1])[:n_frames]

@@ -1,0 +1,37 @@
+"""ONNX models on an NVIDIA GPU (onnxruntime's CUDA provider): provider options and fixed-size runs.
+
+Measured on an H200 (bench/results/score_gpu.md): every new input shape costs cuDNN a search for its
+convolution kernels (0.3-0.5 s), and every recording has its own number of windows, so runs of
+exactly ``BATCH`` rows, the last one padded, keep one shape and that cost is paid once per process.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+PROVIDER = "CUDAExecutionProvider"
+# cuDNN picks convolution kernels by heuristics (not by timing each one), and float32 stays float32
+# (no TF32), so ratings on the GPU match the CPU's.
+OPTIONS = {"cudnn_conv_algo_search": "HEURISTIC", "use_tf32": "0"}
+BATCH = 32
+
+
+def providers() -> list:
+    """onnxruntime providers: CUDA with ``OPTIONS``, the CPU for what CUDA does not run."""
+    return [(PROVIDER, OPTIONS), "CPUExecutionProvider"]
+
+
+def run_fixed(session, inputs: dict[str, np.ndarray], names: list[str] | None = None,
+              batch: int = BATCH) -> list[np.ndarray]:
+    """``session.run(names, inputs)`` in runs of exactly ``batch`` rows along the first axis (the last
+    run padded with copies of its final row, whose outputs are dropped). Rows must be independent,
+    as they are for every pianokit model in inference."""
+    count = len(next(iter(inputs.values())))
+    runs = []
+    for start in range(0, count, batch):
+        part = {k: v[start:start + batch] for k, v in inputs.items()}
+        rows = len(next(iter(part.values())))
+        if rows < batch:
+            part = {k: np.concatenate([v, np.repeat(v[-1:], batch - rows, axis=0)]) for k, v in part.items()}
+        runs.append([out[:rows] for out in session.run(names, part)])
+    return [np.concatenate([run[i] for run in runs]) for i in range(len(runs[0]))]
