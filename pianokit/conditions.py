@@ -33,6 +33,8 @@ def room_impulse_response(rt60: float, sr: int, rng: np.random.Generator) -> np.
     """
     import pyroomacoustics as pra
 
+    from pianokit import late_reverb
+
     pra.random.seed(int(rng.integers(2**31)))
 
     scale = float(np.clip(rt60, 0.15, 3.0)) ** 0.8
@@ -47,7 +49,8 @@ def room_impulse_response(rt60: float, sr: int, rng: np.random.Generator) -> np.
     mic = source + [distance * np.cos(angle), distance * np.sin(angle), 0.4]
     room.add_source(np.minimum(source, dims - 0.3))
     room.add_microphone(np.clip(mic, 0.3, dims - 0.3))
-    room.compute_rir()
+    with late_reverb.faster():
+        room.compute_rir()
     ir = np.asarray(room.rir[0][0], dtype=np.float64)
     return ir / (np.max(np.abs(ir)) + 1e-12)
 

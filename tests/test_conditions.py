@@ -178,3 +178,28 @@ def test_compression_is_drawn_last_so_the_other_steps_stay_as_before():
         return np.log10(np.mean(z[SR // 2:SR] ** 2) / np.mean(z[SR + SR // 2:] ** 2))
 
     assert gap(conditions.apply(y, SR, recipe)) < gap(conditions.apply(y, SR, conditions.Recipe(peak_dbfs=-3.0))) - 1
+
+
+@pytest.mark.parametrize("rt60", [0.3, 1.2])
+def test_faster_reverberant_tails_are_the_librarys_bit_for_bit(monkeypatch, rt60):
+    """pianokit.late_reverb's stand-ins for pyroomacoustics' two Python loops give the very same
+    impulse responses as the library's own (same draws, same arithmetic, same order of additions)."""
+    import contextlib
+
+    import pyroomacoustics
+    from pyroomacoustics.simulation import rt
+
+    from pianokit import late_reverb
+
+    if not pyroomacoustics.__version__.startswith("0.10."):
+        pytest.skip(f"pyroomacoustics {pyroomacoustics.__version__}: its own loops run (the stand-ins follow 0.10)")
+    with late_reverb.faster():
+        assert (rt.poisson_sequence, rt.directional_sequence) == (late_reverb.poisson_sequence,
+                                                                  late_reverb.directional_sequence)
+    assert rt.poisson_sequence is not late_reverb.poisson_sequence
+    for seed in range(3):
+        fast = conditions.room_impulse_response(rt60, SR, np.random.default_rng(seed))
+        with monkeypatch.context() as patch:
+            patch.setattr(late_reverb, "faster", contextlib.nullcontext)
+            library = conditions.room_impulse_response(rt60, SR, np.random.default_rng(seed))
+        np.testing.assert_array_equal(fast, library)
