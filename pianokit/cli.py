@@ -206,10 +206,13 @@ def dataset_combine(manifests, out, train, eval_names) -> None:
 @click.option("--noise-floor", "noise_floor", type=FiniteFloatRange(*NOISE_FLOOR_DB), default=None, metavar="DB",
               help="Add a fixed, seeded pink-noise floor DB below each recording before computing anything "
                    "(kept in the store's config; models trained on it ask the scorer for the same floor).")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
+              help="Where the transcription model (most of the work) runs: cuda needs onnxruntime-gpu and an "
+                   "NVIDIA GPU; features equal the CPU's within rounding. Each job opens its own CUDA session.")
 @jobs_option
 @cluster_option
 @progress_option
-def extract(paths, manifest, out, noise_floor, jobs, cluster, progress) -> None:
+def extract(paths, manifest, out, noise_floor, device, jobs, cluster, progress) -> None:
     """Extract features and log-mel spectrograms of audio files, folders or a manifest into a store.
 
     Incremental: only new or changed files are processed. The store is plain files:
@@ -228,7 +231,8 @@ def extract(paths, manifest, out, noise_floor, jobs, cluster, progress) -> None:
         inputs = [(str(i), Path(a)) for i, a in zip(df["segment_id"], df["audio"])]
     else:
         inputs = collect_inputs(list(paths))
-    summary = run_extract(inputs, out, FeatureConfig(noise_floor_db=noise_floor), jobs=jobs or _jobs_default(), progress=progress, cluster=cluster)
+    summary = run_extract(inputs, out, FeatureConfig(noise_floor_db=noise_floor), jobs=jobs or _jobs_default(),
+                          progress=progress, cluster=cluster, device=device)
     messages = [error for _, _, error in summary.failures]
     if not summary.done and not summary.skipped and messages:
         if len(messages) == 1:

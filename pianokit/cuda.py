@@ -21,6 +21,22 @@ def providers() -> list:
     return [(PROVIDER, OPTIONS), "CPUExecutionProvider"]
 
 
+def starts(onnx_path) -> bool:
+    """onnxruntime's CUDA provider runs the model at ``onnx_path`` here (onnxruntime-gpu, an NVIDIA GPU
+    and the CUDA libraries it was built for)."""
+    import onnxruntime as ort
+
+    if PROVIDER not in ort.get_available_providers():
+        return False
+    ort.set_default_logger_severity(4)  # a provider that fails to load is answered here, not logged
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    try:
+        return ort.InferenceSession(str(onnx_path), options, providers=providers()).get_providers()[0] == PROVIDER
+    except Exception:  # onnxruntime raises its own types when CUDA libraries are missing
+        return False
+
+
 def run_fixed(session, inputs: dict[str, np.ndarray], names: list[str] | None = None,
               batch: int = BATCH) -> list[np.ndarray]:
     """``session.run(names, inputs)`` in runs of exactly ``batch`` rows along the first axis (the last

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pianokit import cuda, transcribe
 from pianokit.audio import find_audio, load_audio, trim_ends
 from pianokit.contract import SEGMENT_SECONDS
 from pianokit.errors import InputError
@@ -51,8 +52,9 @@ def collect_inputs(paths: list[str | os.PathLike]) -> list[tuple[str, Path]]:
     return [(unique(s, f), f) for s, f in zip(stems, files)]
 
 
-def _extract_one(job: tuple[str, Path], store_root: Path, config: FeatureConfig) -> dict:
+def _extract_one(job: tuple[str, Path], store_root: Path, config: FeatureConfig, on_cuda: bool = False) -> dict:
     item_id, audio = job
+    transcribe.run_on_cuda(on_cuda)
     stat = audio.stat()
     y, _ = trim_ends(load_audio(audio, config.sample_rate, config.min_duration, max_duration=SEGMENT_SECONDS),
                      config.sample_rate)  # as the scorer reads it (pianokit.audio.read_segments)
@@ -77,23 +79,31 @@ def run_extract(
     jobs: int = 1,
     progress: bool = True,
     cluster: str | None = None,
+    device: str = "cpu",
 ) -> ExtractSummary:
     """Extract every input not already current in the store; failures are collected, not raised.
 
     Rows are checkpointed every 30 s and on interruption, so a rerun resumes. One run at a time
     per store (a lock file); a run that could use no file removes the store files it created, and
     nothing else. ``cluster`` runs the files on a Dask cluster (pianokit.cluster) instead of the local
-    process pool; the store is written the same way, here.
+    process pool; the store is written the same way, here. ``device="cuda"`` runs the transcription
+    model, most of the work, on an NVIDIA GPU (pianokit.cuda); its features equal the CPU's within
+    rounding (bench/results/extract_gpu.md).
     """
     for item_id, _ in inputs:
         check_id(item_id)
+    if device not in ("cpu", "cuda"):
+        raise InputError(f"unknown device {device!r}; choose cpu or cuda")
+    if device == "cuda" and not cuda.starts(transcribe.MODEL_PATH):
+        raise InputError("--device cuda: CUDA is not available here (needs onnxruntime-gpu, an NVIDIA GPU and its "
+                         "CUDA libraries)")
     root_created = not Path(store_root).exists()
     created = not Path(store_root, "config.json").exists()
     store = FeatureStore.create(store_root, config or FeatureConfig())
     try:
         with exclusive(store.root, "extract"):
             with runner(cluster, jobs, functools.partial(compile_in_parent, store.config)) as run:
-                summary = _extract_into(store, inputs, run, progress)
+                summary = _extract_into(store, inputs, run, progress, device == "cuda")
     except BaseException:
         if created and not store.table.shape[0]:
             store.remove_own_files(root_created)
@@ -103,7 +113,8 @@ def run_extract(
     return summary
 
 
-def _extract_into(store: FeatureStore, inputs: list[tuple[str, Path]], run, progress: bool) -> ExtractSummary:
+def _extract_into(store: FeatureStore, inputs: list[tuple[str, Path]], run, progress: bool,
+                  on_cuda: bool = False) -> ExtractSummary:
     summary = ExtractSummary()
     todo = []
     for item_id, audio in inputs:
@@ -111,7 +122,7 @@ def _extract_into(store: FeatureStore, inputs: list[tuple[str, Path]], run, prog
             summary.skipped += 1
         else:
             todo.append((item_id, audio))
-    worker = functools.partial(_extract_one, store_root=store.root, config=store.config)
+    worker = functools.partial(_extract_one, store_root=store.root, config=store.config, on_cuda=on_cuda)
     pending: list[dict] = []
     last = time.monotonic()
     try:

@@ -5,7 +5,9 @@ No GPU here: the batching is checked on CPU sessions, which compute the same fun
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+import soundfile as sf
 
 from pianokit import cuda, transcribe
 from pianokit.audio import load_audio
@@ -69,3 +71,45 @@ def test_transcription_posteriors_are_the_same_in_fixed_size_runs(monkeypatch):
     assert plain.keys() == batched.keys()
     for k in plain:
         np.testing.assert_allclose(plain[k], batched[k], atol=1e-5)
+
+
+def test_extract_on_cuda_without_cuda_is_one_line_and_writes_nothing(tmp_path):
+    from click.testing import CliRunner
+
+    from pianokit.cli import cli
+
+    if cuda.starts(transcribe.MODEL_PATH):
+        pytest.skip("CUDA works here")
+    out = tmp_path / "store"
+    result = CliRunner().invoke(cli, ["extract", str(EXAMPLE), "--out", str(out), "--device", "cuda"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "Error: --device cuda: CUDA is not available here (needs onnxruntime-gpu, an NVIDIA GPU and its CUDA libraries)"]
+    assert not out.exists()
+
+
+def test_extract_on_cuda_gives_the_cpus_features(monkeypatch, tmp_path):
+    """`extract --device cuda` runs the transcription in fixed-size batches; with the CPU session
+    standing in for the CUDA one, every feature equals the CPU extraction's."""
+    from pianokit.extract import run_extract
+
+    y = load_audio(EXAMPLE, transcribe.SAMPLE_RATE)
+    long = tmp_path / "long.wav"
+    sf.write(long, np.concatenate([y, y[::-1], y]), transcribe.SAMPLE_RATE)
+    inputs = [("long", long), ("example", EXAMPLE)]
+    plain = run_extract(inputs, tmp_path / "cpu", progress=False)
+    cpu_session = transcribe._session(False)
+    monkeypatch.setattr(cuda, "starts", lambda path: True)
+    monkeypatch.setattr(transcribe, "_session", lambda on_cuda=False: cpu_session)
+    calls = []
+    real = cuda.run_fixed
+    monkeypatch.setattr(cuda, "run_fixed", lambda *a, **k: calls.append(1) or real(*a, **k))
+    try:
+        batched = run_extract(inputs, tmp_path / "cuda", progress=False, device="cuda")
+    finally:
+        transcribe.run_on_cuda(False)
+    assert plain.done == batched.done == 2 and calls
+    a, b = (pd.read_csv(tmp_path / d / "features.csv").set_index("id").sort_index() for d in ("cpu", "cuda"))
+    assert any(c.startswith("tr_") for c in a.columns)
+    numbers = a.drop(columns=["source_mtime_ns"]).select_dtypes("number").columns
+    np.testing.assert_allclose(a[numbers].to_numpy(), b[numbers].to_numpy(), rtol=1e-5, atol=1e-6)
