@@ -39,8 +39,8 @@ _CUDA = False
 
 
 def run_on_cuda(enabled: bool) -> None:
-    """Run the model with onnxruntime's CUDA provider in this process (the scorer does when it rates on
-    the GPU; extraction for training stays on the CPU)."""
+    """Run the model with onnxruntime's CUDA provider in this process, in fixed-size batches
+    (pianokit.cuda): the scorer does when it rates on the GPU, extract with --device cuda."""
     global _CUDA
     _CUDA = enabled
 
