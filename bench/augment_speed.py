@@ -61,7 +61,8 @@ def main() -> None:
     result = {
         "command": "python bench/augment_speed.py " + " ".join(sys.argv[1:]),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-        "variants": len(jobs), "with_a_room": sum(r["rt60"] is not None for r in recipes), "seconds_per_variant": {k: round(v, 4) for k, v in seconds.items()},
+        "variants": len(jobs), "with_a_room": sum(r["rt60"] is not None for r in recipes),
+        "seconds_per_variant": {k: round(v, 4) for k, v in seconds.items()},
         "same_audio": bool(same),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -12,20 +12,14 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).parent))
+from extract_speed import timed_extract  # noqa: E402
+
 RESULTS = Path(__file__).parent / "results"
-
-
-def extract(audio: Path, out: Path, device: str, jobs: int) -> float:
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "pianokit", "extract", str(audio), "--out", str(out), "--device", device,
-                    "--jobs", str(jobs), "--no-progress"], check=True)
-    return time.perf_counter() - start
 
 
 def main() -> None:
@@ -44,7 +38,7 @@ def main() -> None:
             tables = {}
             for device in ("cpu", "cuda"):
                 folder = Path(tmp) / f"{device}{jobs}"
-                wall = extract(args.audio, folder, device, jobs)
+                wall = timed_extract([str(args.audio)], jobs, device=device, out=folder)
                 tables[device] = pd.read_csv(folder / "features.csv").set_index("id").sort_index()
                 runs.append({"device": device, "jobs": jobs, "wall_s": round(wall, 2),
                              "s_per_recording": round(wall / len(files), 4)})

@@ -29,12 +29,14 @@ import soundfile as sf
 RESULTS = Path(__file__).parent / "results" / "extract.json"
 
 
-def timed_extract(inputs: list[str], jobs: int, noise_floor: float | None = None) -> float:
-    """Wall seconds of `pianokit extract INPUTS --out <empty store>`."""
+def timed_extract(inputs: list[str], jobs: int, noise_floor: float | None = None, device: str = "cpu",
+                  out: Path | None = None) -> float:
+    """Wall seconds of `pianokit extract INPUTS --out <empty store> --device DEVICE` (the store is
+    thrown away unless ``out`` names where to keep it)."""
     with tempfile.TemporaryDirectory() as tmp:
         floor = [] if noise_floor is None else ["--noise-floor", str(noise_floor)]
-        cmd = [sys.executable, "-m", "pianokit", "extract", *inputs, "--out", str(Path(tmp) / "store"),
-               "--jobs", str(jobs), *floor, "--no-progress"]
+        cmd = [sys.executable, "-m", "pianokit", "extract", *inputs, "--out", str(out or Path(tmp) / "store"),
+               "--jobs", str(jobs), "--device", device, *floor, "--no-progress"]
         start = time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True)
         return time.perf_counter() - start

@@ -53,8 +53,7 @@ def plain_cuda(path):
     return ort.InferenceSession(str(path), providers=["CUDAExecutionProvider", "CPUExecutionProvider"])
 
 
-def finish(result: dict, out: Path) -> None:
-    print(json.dumps(result, indent=2))
+def write(result: dict, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
 
@@ -85,15 +84,8 @@ def main() -> None:
         result["cuda"] = "started"
     except InputError as exc:
         result["cuda"] = f"did not start: {exc}"
-        if not hasattr(ort, "preload_dlls"):
-            return finish(result, args.out)
-        ort.preload_dlls()  # the CUDA and cuDNN libraries of NVIDIA's pip packages, where they are installed
-        try:
-            gpu = Scorer(args.model, "cuda")
-            result["cuda_after_preload_dlls"] = "started"
-        except InputError as again:
-            result["cuda_after_preload_dlls"] = f"did not start: {again}"
-            return finish(result, args.out)
+        print(json.dumps(result, indent=2))
+        return write(result, args.out)
     cpu = Scorer(args.model, "cpu")
     result["providers"] = {"cpu": cpu.session.get_providers(), "cuda": gpu.session.get_providers()}
 
@@ -145,8 +137,7 @@ def main() -> None:
                 "CUDA sessions with onnxruntime's default options, one run per recording (variable shapes), as "
                 "pianokit ran the rating model before; model_same_input_ms: one recording's input 10 times",
     })
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write(result, args.out)
     print(f"GPU: {result['machine']['gpu']}; onnxruntime {ort.__version__}; {len(files)} recordings, {audio_s:.0f} s")
     print(f"largest rating difference CPU vs CUDA: {max(diffs):.2e} (1-7 scale; model alone on the same inputs "
           f"{model_diff:.2e}); transcription posteriors {post_diff:.2e}")

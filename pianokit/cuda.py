@@ -14,6 +14,7 @@ PROVIDER = "CUDAExecutionProvider"
 # (no TF32), so ratings on the GPU match the CPU's.
 OPTIONS = {"cudnn_conv_algo_search": "HEURISTIC", "use_tf32": "0"}
 BATCH = 32
+UNAVAILABLE = "--device cuda: CUDA is not available here (needs onnxruntime-gpu, an NVIDIA GPU and its CUDA libraries)"
 
 
 def providers() -> list:
@@ -21,18 +22,24 @@ def providers() -> list:
     return [(PROVIDER, OPTIONS), "CPUExecutionProvider"]
 
 
-def starts(onnx_path) -> bool:
-    """onnxruntime's CUDA provider runs the model at ``onnx_path`` here (onnxruntime-gpu, an NVIDIA GPU
-    and the CUDA libraries it was built for)."""
+def session(onnx_path, options=None):
+    """An onnxruntime session running the model at ``onnx_path`` on CUDA, or None where the provider is
+    not installed or the session falls back to the CPU; raises what onnxruntime raises when CUDA's
+    libraries fail to load. Quiet: onnxruntime's default logger is set to fatal errors only."""
     import onnxruntime as ort
 
     if PROVIDER not in ort.get_available_providers():
-        return False
-    ort.set_default_logger_severity(4)  # a provider that fails to load is answered here, not logged
-    options = ort.SessionOptions()
-    options.log_severity_level = 4
+        return None
+    ort.set_default_logger_severity(4)
+    made = ort.InferenceSession(str(onnx_path), options, providers=providers())
+    return made if made.get_providers()[0] == PROVIDER else None
+
+
+def starts(onnx_path) -> bool:
+    """The model at ``onnx_path`` runs on CUDA here (onnxruntime-gpu, an NVIDIA GPU and the CUDA
+    libraries it was built for)."""
     try:
-        return ort.InferenceSession(str(onnx_path), options, providers=providers()).get_providers()[0] == PROVIDER
+        return session(onnx_path) is not None
     except Exception:  # onnxruntime raises its own types when CUDA libraries are missing
         return False
 

@@ -95,8 +95,7 @@ def run_extract(
     if device not in ("cpu", "cuda"):
         raise InputError(f"unknown device {device!r}; choose cpu or cuda")
     if device == "cuda" and not cuda.starts(transcribe.MODEL_PATH):
-        raise InputError("--device cuda: CUDA is not available here (needs onnxruntime-gpu, an NVIDIA GPU and its "
-                         "CUDA libraries)")
+        raise InputError(cuda.UNAVAILABLE)
     root_created = not Path(store_root).exists()
     created = not Path(store_root, "config.json").exists()
     store = FeatureStore.create(store_root, config or FeatureConfig())

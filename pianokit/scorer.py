@@ -67,18 +67,16 @@ def _session(onnx_path: Path, device: str) -> ort.InferenceSession:
     """CUDA first when asked or when it really works, else CPU; CUDA start-up failures stay quiet."""
     ort.set_default_logger_severity(4)
     options = onnx_session_options()
-    available = ort.get_available_providers()
-    wanted = device == "cuda" or (device == "auto" and _gpu_present())
-    if wanted and cuda.PROVIDER in available:
+    if device == "cuda" or (device == "auto" and _gpu_present()):
         try:
-            session = ort.InferenceSession(str(onnx_path), options, providers=cuda.providers())
-            if session.get_providers()[0] == cuda.PROVIDER:
+            session = cuda.session(onnx_path, options)
+            if session is not None:
                 return session
         except Exception:  # onnxruntime raises its own types when CUDA libraries are missing
             if device == "cuda":
                 raise InputError("--device cuda: the CUDA provider failed to start; use --device cpu") from None
     if device == "cuda":
-        raise InputError("--device cuda: CUDA is not available here (needs onnxruntime-gpu, an NVIDIA GPU and its CUDA libraries)")
+        raise InputError(cuda.UNAVAILABLE)
     return ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
 
 

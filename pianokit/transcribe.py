@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import argrelmax
 
+from pianokit import cuda
 from pianokit.feature_names import TRANSCRIBED_NOTE_FEATURES as NOTE_FEATURES
 from pianokit.parallel import onnx_session_options
 from pianokit.performance import note_features
@@ -49,8 +50,6 @@ def run_on_cuda(enabled: bool) -> None:
 def _session(on_cuda: bool = False):
     import onnxruntime as ort
 
-    from pianokit import cuda
-
     return ort.InferenceSession(str(MODEL_PATH), onnx_session_options(),
                                 providers=cuda.providers() if on_cuda else ["CPUExecutionProvider"])
 
@@ -73,8 +72,6 @@ def posteriors(y: np.ndarray, sample_rate: int = SAMPLE_RATE) -> dict[str, np.nd
              "StatefulPartitionedCall:0": "contour"}
     inputs = {session.get_inputs()[0].name: batch}
     if _CUDA:
-        from pianokit import cuda
-
         outputs = cuda.run_fixed(session, inputs, list(names), batch=16)
     else:
         outputs = session.run(list(names), inputs)
