@@ -25,6 +25,11 @@ from pianokit.parallel import _call, single_threaded
 
 ALLOWED_FAILURES = 2
 ADDRESS_ENV = "DASK_SCHEDULER_ADDRESS"
+# A local cluster closes a worker's nanny for good when no worker of its name is registered this long
+# after the worker was lost; a worker that died, was restarted and died again was often still
+# restarting 15 s (Dask's default) after its first death, and once every nanny was closed the run
+# waited forever. Our nannies restart their workers, so they are kept.
+LOCAL_LOST_WORKER_TIMEOUT = "7 days"
 
 
 def _distributed():
@@ -53,7 +58,8 @@ def connect(spec: str, workers: int) -> Iterator[Any]:
     dask, distributed = _distributed()
     address = os.environ.get(ADDRESS_ENV) if spec == "auto" else None if spec == "local" else spec
     with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
-                          "distributed.worker.daemon": False, "distributed.logging.distributed": "error"}):
+                          "distributed.worker.daemon": False, "distributed.logging.distributed": "error",
+                          "distributed.deploy.lost-worker-timeout": LOCAL_LOST_WORKER_TIMEOUT}):
         cluster = None
         if address:
             try:

@@ -101,6 +101,48 @@ def test_a_dead_worker_loses_nothing_and_a_rerun_completes(tmp_path):
         assert rerun == [(items[5], 25, None)]
 
 
+def _die_twice_with_a_pause(item):
+    """'first' kills its worker at once and notes when; 'second' kills the restarted worker about
+    14 s after that, so 15 s after the first death (Dask's lost-worker-timeout) it is restarting again."""
+    import time
+
+    name, folder = item
+    marker, died = Path(folder) / name, Path(folder) / "first-died"
+    if marker.exists():
+        marker.unlink()
+        if name == "first":
+            died.write_text(str(time.time()))
+        else:
+            time.sleep(max(0.0, float(died.read_text()) + 14 - time.time()))
+        os._exit(1)
+    return name
+
+
+def test_a_local_worker_that_dies_twice_is_restarted_and_the_run_ends(tmp_path):
+    """A LocalCluster closed a worker's nanny for good when the worker, restarted after one death, was
+    down again 15 s after the first (a race in Dask's SpecCluster); with every nanny closed the run
+    waited forever (seen in CI). The local cluster now keeps its nannies: the run ends, nothing lost."""
+    import threading
+
+    from pianokit.cluster import connect, run_on_cluster
+
+    (tmp_path / "first").touch()
+    (tmp_path / "second").touch()
+    items = [("first", str(tmp_path)), ("second", str(tmp_path)), ("third", str(tmp_path))]
+    results = {}
+
+    def run():
+        with connect("local", 1) as client:
+            for item, result, error in run_on_cluster(_die_twice_with_a_pause, items, client, "t", False):
+                results[item[0]] = (result, error)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout=240)
+    assert not worker.is_alive(), f"the run never ended; results so far: {results}"
+    assert results == {name: (name, None) for name in ("first", "second", "third")}
+
+
 def test_a_crashed_pool_worker_loses_nothing(tmp_path):
     """The local pool: an item whose worker died once is rerun, one that always kills it is reported,
     and every other item is still done."""
