@@ -121,7 +121,8 @@ def _die_twice_with_a_pause(item):
 def test_a_local_worker_that_dies_twice_is_restarted_and_the_run_ends(tmp_path):
     """A LocalCluster closed a worker's nanny for good when the worker, restarted after one death, was
     down again 15 s after the first (a race in Dask's SpecCluster); with every nanny closed the run
-    waited forever (seen in CI). The local cluster now keeps its nannies: the run ends, nothing lost."""
+    waited forever (1 of 2 full test runs here). The local cluster now keeps its nannies: the run
+    ends, nothing lost."""
     import threading
 
     from pianokit.cluster import connect, run_on_cluster
