@@ -27,8 +27,8 @@ ALLOWED_FAILURES = 2
 ADDRESS_ENV = "DASK_SCHEDULER_ADDRESS"
 # A local cluster closes a worker's nanny for good when no worker of its name is registered this long
 # after the worker was lost; a worker that died, was restarted and died again could still be
-# restarting 15 s (Dask's default) after its first death (on a busy machine), and once every nanny was closed the run
-# waited forever. Our nannies restart their workers, so they are kept.
+# restarting 15 s (Dask's default) after its first death on a busy machine, and once every nanny
+# was closed the run waited forever. Our nannies restart their workers, so they are kept.
 LOCAL_LOST_WORKER_TIMEOUT = "7 days"
 
 
