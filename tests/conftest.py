@@ -28,6 +28,15 @@ def pytest_configure(config):
     compile_in_parent(FeatureConfig())
 
 
+
+def pytest_collection_modifyitems(items):
+    """Tests marked slow (long training runs) may take an hour, not the 10 minutes pyproject.toml
+    gives every other test before pytest-timeout fails it as hung."""
+    for item in items:
+        if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(3600))
+
+
 SR = 22050
 
 

@@ -190,7 +190,6 @@ def test_mirrored_strategy_trains_and_evaluates_on_two_logical_cpus(planted_stor
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(3600)
 def test_mirrored_strategy_learns_the_planted_signal(planted_store, tmp_path):
     """Two logical CPU devices stand in for two GPUs; the model still learns the planted signal."""
     assert _fit_mirrored(planted_store, tmp_path / "run", epochs=150, folds=2)["r"] > 0.7

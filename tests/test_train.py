@@ -349,7 +349,6 @@ def test_fit_store_errors(tmp_path, planted_store):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(3600)
 def test_cnn_learns_planted_loudness(planted_store, tmp_path):
     out = tmp_path / "cnn_slow"
     result = fit("--arch", "cnn", "--store", planted_store, "--out", out, "--epochs", 60, "--patience", 15,
