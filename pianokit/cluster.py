@@ -7,12 +7,16 @@ by the caller exactly as in a local run and results are identical.
 else a local cluster. Workers must see the same file paths as the caller (a shared filesystem).
 A worker that dies mid-run has its files rerun on another worker; files that were on workers that
 died ``ALLOWED_FAILURES`` times are run again one at a time, and one that still kills workers alone
-is reported as failed, like any unreadable file.
+is reported as failed, like any unreadable file. A run never waits silently for workers that are
+gone: a local cluster with no worker left for ``LOCAL_NO_WORKER_S`` ends with an error (what finished
+is kept), and a scheduler with no workers gets a notice on stderr while the run waits for some.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -30,6 +34,9 @@ ADDRESS_ENV = "DASK_SCHEDULER_ADDRESS"
 # restarting 15 s (Dask's default) after its first death on a busy machine, and once every nanny
 # was closed the run waited forever. Our nannies restart their workers, so they are kept.
 LOCAL_LOST_WORKER_TIMEOUT = "7 days"
+POLL_S = 2.0  # how often a waiting run checks for workers and for Ctrl-C
+LOCAL_NO_WORKER_S = 60.0  # a local cluster's nannies restart a dead worker within seconds
+REMOTE_NO_WORKER_NOTICE_S = 30.0  # workers of a real cluster may come later (a batch queue): say so, keep waiting
 
 
 def _distributed():
@@ -90,10 +97,10 @@ def run_on_cluster(fn: Callable, items: Iterable, client, desc: str,
     items = list(items)
     bar = tqdm(total=len(items), desc=desc, unit="file", disable=not progress or not items)
     futures = {client.submit(_call, fn, item, pure=False): item for item in items}
+    watch = _WorkerWatch(client)
     suspects = []
     try:
-        for future in distributed.as_completed(futures):
-            interrupt.check()
+        for future in watch.completed(futures):
             item = futures[future]
             try:
                 result = future.result()
@@ -105,7 +112,7 @@ def run_on_cluster(fn: Callable, items: Iterable, client, desc: str,
         for item in suspects:
             futures = {client.submit(_call, fn, item, pure=False): item}
             try:
-                yield next(iter(futures)).result()
+                yield next(watch.completed(futures)).result()
             except distributed.KilledWorker:
                 yield item, None, f"{_name(item)}: the worker processing it died {ALLOWED_FAILURES} times, alone"
             bar.update()
@@ -114,6 +121,47 @@ def run_on_cluster(fn: Callable, items: Iterable, client, desc: str,
         raise
     finally:
         bar.close()
+
+
+class _WorkerWatch:
+    """Yields futures as they finish, checking every POLL_S for Ctrl-C and for a cluster left with
+    no workers: a local one is an error after LOCAL_NO_WORKER_S, a remote one gets one notice."""
+
+    def __init__(self, client):
+        self.client = client
+        self.local = getattr(client, "cluster", None) is not None
+        self.none_since: float | None = None
+        self.told = False
+
+    def completed(self, futures: Iterable) -> Iterator[Any]:
+        _, distributed = _distributed()
+        ready = distributed.as_completed(futures)
+        checked = time.monotonic()
+        while not ready.is_empty():
+            if ready.has_ready():
+                self.none_since = None
+                yield next(ready)
+                continue
+            time.sleep(0.05)
+            interrupt.check()
+            if time.monotonic() - checked >= POLL_S:
+                self._check_workers(ready.count())
+                checked = time.monotonic()
+
+    def _check_workers(self, waiting: int) -> None:
+        if self.client.scheduler_info()["workers"]:
+            self.none_since = None
+            return
+        now = time.monotonic()
+        self.none_since = self.none_since or now
+        idle = now - self.none_since
+        if self.local and idle >= LOCAL_NO_WORKER_S:
+            raise InputError(f"--cluster local: no worker left (every worker process died and none came back "
+                             f"within {LOCAL_NO_WORKER_S:g} s); {waiting} file(s) not done, what finished is kept")
+        if not self.local and not self.told and idle >= REMOTE_NO_WORKER_NOTICE_S:
+            self.told = True
+            tqdm.write(f"waiting: the Dask scheduler at {self.client.scheduler.address} has no workers; start some "
+                       "(dask worker ADDRESS) or stop with Ctrl-C (what finished is kept)", file=sys.stderr)
 
 
 def _name(item: Any) -> str:

@@ -144,6 +144,70 @@ def test_a_local_worker_that_dies_twice_is_restarted_and_the_run_ends(tmp_path):
     assert results == {name: (name, None) for name in ("first", "second", "third")}
 
 
+def _square_slowly(number):
+    import time
+
+    time.sleep(0.5)
+    return number * number
+
+
+def test_a_local_cluster_left_without_workers_ends_with_an_error(monkeypatch):
+    """Every worker of a local cluster gone for good (here: scaled away mid-run) used to leave the run
+    waiting forever; it now ends with a one-line error after LOCAL_NO_WORKER_S, keeping what finished."""
+    from pianokit import cluster
+    from pianokit.errors import InputError
+
+    monkeypatch.setattr(cluster, "POLL_S", 0.2)
+    monkeypatch.setattr(cluster, "LOCAL_NO_WORKER_S", 3.0)
+    finished = []
+    with cluster.connect("local", 1) as client:
+        with pytest.raises(InputError) as caught:
+            for item, result, error in cluster.run_on_cluster(_square_slowly, range(8), client, "t", False):
+                finished.append((item, result, error))
+                if len(finished) == 2:
+                    client.cluster.scale(0)
+    assert finished == [(0, 0, None), (1, 1, None)]
+    message = str(caught.value)
+    assert "no worker left" in message and "6 file(s) not done" in message and "\n" not in message
+
+
+def test_a_scheduler_without_workers_is_said_and_the_run_goes_on_when_one_joins(monkeypatch, capsys):
+    """A remote scheduler with no workers gets one notice on stderr; the run waits (a batch queue may
+    start workers late) and completes when a worker joins."""
+    import threading
+    import time
+
+    import distributed
+
+    from pianokit import cluster
+
+    monkeypatch.setattr(cluster, "POLL_S", 0.2)
+    monkeypatch.setattr(cluster, "REMOTE_NO_WORKER_NOTICE_S", 1.0)
+    scheduler = distributed.LocalCluster(n_workers=0, threads_per_worker=1, processes=True,
+                                         dashboard_address=None, silence_logs=50)
+    results = {}
+    try:
+        with cluster.connect(scheduler.scheduler_address, 0) as client:
+            def run():
+                for item, result, error in cluster.run_on_cluster(_square_slowly, range(4), client, "t", False):
+                    results[item] = (result, error)
+
+            thread = threading.Thread(target=run, daemon=True)
+            thread.start()
+            deadline = time.monotonic() + 60
+            while "has no workers" not in capsys.readouterr().err:
+                assert time.monotonic() < deadline, "no notice"
+                time.sleep(0.2)
+            assert not results
+            scheduler.scale(1)
+            thread.join(timeout=120)
+            assert not thread.is_alive()
+    finally:
+        scheduler.close()
+    assert results == {k: (k * k, None) for k in range(4)}
+    assert "has no workers" not in capsys.readouterr().err  # said once
+
+
 def test_a_crashed_pool_worker_loses_nothing(tmp_path):
     """The local pool: an item whose worker died once is rerun, one that always kills it is reported,
     and every other item is still done."""
