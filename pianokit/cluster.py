@@ -8,8 +8,9 @@ else a local cluster. Workers must see the same file paths as the caller (a shar
 A worker that dies mid-run has its files rerun on another worker; files that were on workers that
 died ``ALLOWED_FAILURES`` times are run again one at a time, and one that still kills workers alone
 is reported as failed, like any unreadable file. A run never waits silently for workers that are
-gone: a local cluster with no worker left for ``LOCAL_NO_WORKER_S`` ends with an error (what finished
-is kept), and a scheduler with no workers gets a notice on stderr while the run waits for some.
+gone: a local cluster with no worker left for ``LOCAL_NO_WORKER_S`` ends with an error (extract keeps
+what finished in its store, as on Ctrl-C), and a scheduler with no workers gets a notice on stderr
+while the run waits for some.
 """
 
 from __future__ import annotations
@@ -157,11 +158,11 @@ class _WorkerWatch:
         idle = now - self.none_since
         if self.local and idle >= LOCAL_NO_WORKER_S:
             raise InputError(f"--cluster local: no worker left (every worker process died and none came back "
-                             f"within {LOCAL_NO_WORKER_S:g} s); {waiting} file(s) not done, what finished is kept")
+                             f"within {LOCAL_NO_WORKER_S:g} s); {waiting} file(s) not done")
         if not self.local and not self.told and idle >= REMOTE_NO_WORKER_NOTICE_S:
             self.told = True
             tqdm.write(f"waiting: the Dask scheduler at {self.client.scheduler.address} has no workers; start some "
-                       "(dask worker ADDRESS) or stop with Ctrl-C (what finished is kept)", file=sys.stderr)
+                       "(dask worker ADDRESS) or stop with Ctrl-C", file=sys.stderr)
 
 
 def _name(item: Any) -> str:

@@ -153,7 +153,8 @@ def _square_slowly(number):
 
 def test_a_local_cluster_left_without_workers_ends_with_an_error(monkeypatch):
     """Every worker of a local cluster gone for good (here: scaled away mid-run) used to leave the run
-    waiting forever; it now ends with a one-line error after LOCAL_NO_WORKER_S, keeping what finished."""
+    waiting forever; it now ends with a one-line error after LOCAL_NO_WORKER_S, the finished items
+    yielded before it."""
     from pianokit import cluster
     from pianokit.errors import InputError
 
