@@ -14,7 +14,7 @@ import numpy as np
 from pianokit import __version__
 from pianokit.contract import FeatureConfig, ModelMetadata, Window
 from pianokit.errors import InputError
-from pianokit.metadata import ONNX_METADATA_KEY, model_paths
+from pianokit.metadata import ONNX_METADATA_KEY, missing_model, model_paths
 from pianokit.models.spec import ModelSpec
 from pianokit.run_folder import FINAL_INFO, METRICS, SPEC, locate_model, read_config, read_metrics, read_predictions
 from pianokit.safety import printable, writable_target
@@ -253,8 +253,8 @@ def set_noise_floor(source: str | os.PathLike, out: str | os.PathLike, noise_flo
     source_onnx, _ = model_paths(source)
     try:
         proto = onnx.load(str(source_onnx))
-    except FileNotFoundError:
-        raise InputError(f"{source_onnx}: model file not found") from None
+    except (FileNotFoundError, IsADirectoryError):
+        raise missing_model(source) from None
     except Exception as exc:
         raise InputError(f"{source_onnx}: not an ONNX model ({printable(exc, 120)})") from None
     embedded = next((e.value for e in proto.metadata_props if e.key == ONNX_METADATA_KEY), None)

@@ -10,7 +10,7 @@ from pathlib import Path
 from pianokit.contract import ModelMetadata, validate
 from pianokit.errors import InputError
 
-__all__ = ["ONNX_METADATA_KEY", "model_paths", "parse_embedded", "read_json", "validate"]
+__all__ = ["ONNX_METADATA_KEY", "missing_model", "model_paths", "parse_embedded", "read_json", "validate"]
 
 ONNX_METADATA_KEY = "pianokit"
 MAX_METADATA_BYTES = 2_000_000
@@ -21,6 +21,20 @@ def model_paths(name: str | os.PathLike) -> tuple[Path, Path]:
     path = Path(name)
     base = path.with_suffix("") if path.suffix in (".onnx", ".json") else path
     return base.with_name(base.name + ".onnx"), base.with_name(base.name + ".json")
+
+
+def missing_model(name: str | os.PathLike) -> InputError:
+    """The error for a model NAME whose NAME.onnx is not a file: not found, or what was given instead
+    (a folder, with the models it holds; another kind of file)."""
+    path, onnx_path = Path(name), model_paths(name)[0]
+    hint = "give the model file (NAME.onnx, made by 'pianokit export')"
+    if path.is_dir():
+        held = sorted(p.name for p in path.glob("*.onnx"))
+        inside = f"; it holds {', '.join(held[:3])}{' ...' if len(held) > 3 else ''}" if held else ""
+        return InputError(f"{path}: is a folder, not a model; {hint}{inside}")
+    if path.exists() and path.suffix not in (".onnx", ".json"):
+        return InputError(f"{path}: not a pianokit model; {hint}")
+    return InputError(f"{onnx_path}: model file not found")
 
 
 def _loads(text: str, source: str | os.PathLike, what: str) -> ModelMetadata:

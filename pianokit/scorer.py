@@ -17,7 +17,7 @@ from pianokit.contract import ModelMetadata, check_computable
 from pianokit.errors import InputError
 from pianokit.features import extract, log_mel
 from pianokit.inference import recording_ratings, segment_inputs, window_offsets
-from pianokit.metadata import ONNX_METADATA_KEY, model_paths, parse_embedded, read_json
+from pianokit.metadata import ONNX_METADATA_KEY, missing_model, model_paths, parse_embedded, read_json
 from pianokit.parallel import onnx_session_options
 from pianokit.recording_checks import RecordingStats
 
@@ -88,7 +88,7 @@ class Scorer:
             raise InputError(f"unknown device {device!r}; choose {', '.join(DEVICES)}")
         onnx_path, json_path = model_paths(model)
         if not onnx_path.is_file():
-            raise InputError(f"{onnx_path}: model file not found")
+            raise missing_model(model)
         try:
             self.session = _session(onnx_path, device)
         except InputError:

@@ -198,6 +198,11 @@ def test_score_errors(exported, tmp_path, bad_audio):
         assert_exit_2(invoke("score", bad_audio[kind], "--model", model), bad_audio[kind])
     wav = write_wav(tmp_path / "ok.wav", sine())
     assert_exit_2(invoke("score", wav, "--model", tmp_path / "nope"), "model file not found")
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / "a.onnx").write_bytes(b"")
+    assert_exit_2(invoke("score", wav, "--model", folder), "is a folder, not a model", "it holds a.onnx")
+    assert_exit_2(invoke("score", wav, "--model", wav), "ok.wav: not a pianokit model", "pianokit export")
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"this is not onnx")
     assert_exit_2(invoke("score", wav, "--model", junk), "not an ONNX model")
