@@ -167,9 +167,10 @@ def test_a_local_cluster_left_without_workers_ends_with_an_error(monkeypatch):
                 finished.append((item, result, error))
                 if len(finished) == 2:
                     client.cluster.scale(0)
-    assert finished == [(0, 0, None), (1, 1, None)]
+    # a task already running when the worker was told to go may still finish
+    assert 2 <= len(finished) < 8 and all(result == item * item and error is None for item, result, error in finished)
     message = str(caught.value)
-    assert "no worker left" in message and "6 file(s) not done" in message and "\n" not in message
+    assert "no worker left" in message and f"{8 - len(finished)} file(s) not done" in message and "\n" not in message
 
 
 def test_a_scheduler_without_workers_is_said_and_the_run_goes_on_when_one_joins(monkeypatch, capsys):
