@@ -157,7 +157,7 @@ class _WorkerWatch:
         self.none_since = self.none_since or now
         idle = now - self.none_since
         if self.local and idle >= LOCAL_NO_WORKER_S:
-            raise InputError(f"--cluster local: no worker left (every worker process died and none came back "
+            raise InputError(f"the local Dask cluster has no worker left (every worker process died and none came back "
                              f"within {LOCAL_NO_WORKER_S:g} s); {waiting} file(s) not done")
         if not self.local and not self.told and idle >= REMOTE_NO_WORKER_NOTICE_S:
             self.told = True
