@@ -9,16 +9,18 @@ A worker that dies mid-run has its files rerun on another worker; files that wer
 died ``ALLOWED_FAILURES`` times are run again one at a time, and one that still kills workers alone
 is reported as failed, like any unreadable file. A run never waits silently for workers that are
 gone: a local cluster with no worker left for ``LOCAL_NO_WORKER_S`` ends with an error (extract keeps
-what finished in its store, as on Ctrl-C), and a scheduler with no workers gets a notice on stderr
-while the run waits for some.
+what finished in its store, as on Ctrl-C), a scheduler with no workers gets a notice on stderr
+while the run waits for some, and a scheduler that goes away ends the run with an error.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import CancelledError
 from contextlib import contextmanager
 from typing import Any
 
@@ -79,6 +81,11 @@ def connect(spec: str, workers: int) -> Iterator[Any]:
             cluster = distributed.LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
                                                dashboard_address=None, silence_logs=50)
             client = distributed.Client(cluster)
+        # The client logs a lost scheduler (with tracebacks as it gives up reconnecting); run_on_cluster says
+        # it in one line instead.
+        client_log = logging.getLogger("distributed.client")
+        level = client_log.level
+        client_log.setLevel(logging.CRITICAL)
         try:
             client.register_plugin(_plugin(distributed))
             yield client
@@ -86,6 +93,7 @@ def connect(spec: str, workers: int) -> Iterator[Any]:
             client.close()
             if cluster is not None:
                 cluster.close()
+            client_log.setLevel(level)
 
 
 def run_on_cluster(fn: Callable, items: Iterable, client, desc: str,
@@ -100,22 +108,26 @@ def run_on_cluster(fn: Callable, items: Iterable, client, desc: str,
     futures = {client.submit(_call, fn, item, pure=False): item for item in items}
     watch = _WorkerWatch(client)
     suspects = []
+    done = 0
     try:
         for future in watch.completed(futures):
             item = futures[future]
             try:
-                result = future.result()
+                result = watch.result(future, len(items) - done)
             except distributed.KilledWorker:
                 suspects.append(item)
                 continue
             yield result
+            done += 1
             bar.update()
         for item in suspects:
             futures = {client.submit(_call, fn, item, pure=False): item}
             try:
-                yield next(watch.completed(futures)).result()
+                result = watch.result(next(watch.completed(futures)), len(items) - done)
             except distributed.KilledWorker:
-                yield item, None, f"{_name(item)}: the worker processing it died {ALLOWED_FAILURES} times, alone"
+                result = item, None, f"{_name(item)}: the worker processing it died {ALLOWED_FAILURES} times, alone"
+            yield result
+            done += 1
             bar.update()
     except BaseException:
         client.cancel(list(futures))
@@ -131,6 +143,7 @@ class _WorkerWatch:
     def __init__(self, client):
         self.client = client
         self.local = getattr(client, "cluster", None) is not None
+        self.address = client.scheduler.address
         self.none_since: float | None = None
         self.told = False
 
@@ -149,8 +162,26 @@ class _WorkerWatch:
                 self._check_workers(ready.count())
                 checked = time.monotonic()
 
+    def result(self, future, waiting: int) -> Any:
+        """The future's result; a task cancelled under us or a result that cannot be fetched is an
+        error naming the cause: the scheduler gone (Dask cancels every future of a client that loses
+        it) or the work cancelled on the scheduler by someone else."""
+        try:
+            return future.result()
+        except (CancelledError, OSError) as exc:
+            reason = getattr(exc, "reason", "")
+            if reason and reason != "scheduler-connection-lost" and self.client.status == "running":
+                what = f"the Dask scheduler at {self.address} cancelled the work ({reason})"
+            else:
+                what = f"lost the connection to the Dask scheduler at {self.address} (it stopped, or the network to it failed)"
+            raise InputError(f"{what}; {waiting} file(s) not done") from None
+
     def _check_workers(self, waiting: int) -> None:
-        if self.client.scheduler_info(n_workers=1)["workers"]:  # one is enough to know; cheap on a big cluster
+        try:
+            workers = self.client.status == "running" and self.client.scheduler_info(n_workers=1)["workers"]
+        except OSError:  # the scheduler just went away: its cancelled futures say so next
+            return
+        if workers or self.client.status != "running":  # one worker is enough to know; cheap on a big cluster
             self.none_since = None
             return
         now = time.monotonic()

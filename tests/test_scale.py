@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -70,6 +71,45 @@ def test_unreachable_scheduler_is_one_line(tmp_path):
     result = invoke("score", wav, "--cluster", "tcp://127.0.0.1:9")
     assert result.exit_code == 2 and "cannot reach a Dask scheduler" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_scheduler_that_goes_away_mid_run_is_one_line(recordings, tmp_path):
+    """The scheduler killed while a score runs on it: Dask cancels the client's work and logs its
+    reconnect attempts with tracebacks; the user gets one line naming what happened, exit code 2."""
+    import time
+
+    import distributed
+
+    scheduler_file = tmp_path / "scheduler.json"
+    scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--port", "0",
+                                  "--no-dashboard", "--scheduler-file", str(scheduler_file)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = cli_run = None
+    try:
+        deadline = time.monotonic() + 60
+        while not scheduler_file.exists():
+            assert time.monotonic() < deadline and scheduler.poll() is None, "the scheduler did not start"
+            time.sleep(0.2)
+        address = json.loads(scheduler_file.read_text())["address"]
+        worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1",
+                                   "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cli_run = subprocess.Popen([sys.executable, "-m", "pianokit", "score", str(recordings), "--format", "csv",
+                                    "--cluster", address], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        with distributed.Client(address, timeout="20s") as watcher:
+            while not watcher.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)):
+                assert time.monotonic() < deadline + 60 and cli_run.poll() is None, "no work reached the scheduler"
+                time.sleep(0.1)
+        scheduler.kill()
+        out, err = cli_run.communicate(timeout=120)
+    finally:
+        for process in (cli_run, worker, scheduler):
+            if process is not None and process.poll() is None:
+                process.kill()
+    assert cli_run.returncode == 2, err
+    assert "Traceback" not in err and "ERROR" not in err and out == ""
+    last = err.strip().splitlines()[-1]
+    assert re.fullmatch(rf"Error: lost the connection to the Dask scheduler at {re.escape(address)} \(it stopped, "
+                        r"or the network to it failed\); [1-7] file\(s\) not done", last), last
 
 
 def _square_or_die(item):
