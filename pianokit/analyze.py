@@ -11,7 +11,7 @@ import pandas as pd
 from pianokit.atomic import atomic_path, write_text
 from pianokit.manifest import read_manifest, write_csv_atomic
 from pianokit.dimensions import DIMENSIONS
-from pianokit.errors import InputError
+from pianokit.errors import InputError, os_reason
 from pianokit.safety import own_folder
 
 
@@ -22,7 +22,7 @@ def analyze(manifest_path: str | os.PathLike, out: str | os.PathLike) -> dict:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InputError(f"{out}: cannot create the folder ({exc.strerror})") from None
+        raise InputError(f"{out}: cannot create the folder ({os_reason(exc)})") from None
     ratings = df[list(DIMENSIONS)]
     summary = {"segments": len(df)}
     for col in ("piece", "player", "passage"):

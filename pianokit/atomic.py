@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pianokit.errors import InputError
+from pianokit.errors import InputError, os_reason
 from pianokit.safety import writable_target
 
 
@@ -26,7 +26,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         os.replace(tmp, path)
     except OSError as exc:
-        raise InputError(f"{path}: cannot write ({exc.strerror or type(exc).__name__})") from None
+        raise InputError(f"{path}: cannot write ({os_reason(exc)})") from None
     finally:
         try:
             tmp.unlink(missing_ok=True)

@@ -10,7 +10,7 @@ import click
 
 from pianokit import __version__, interrupt
 from pianokit.contract import NOISE_FLOOR_DB, FeatureConfig
-from pianokit.errors import InputError
+from pianokit.errors import InputError, os_reason
 from pianokit.dimensions import DIMENSIONS, unknown_augmentation
 from pianokit.distribute import STRATEGIES
 from pianokit.models import ARCHITECTURES
@@ -60,6 +60,9 @@ class Group(click.Group):
                 raise
             raise Failure(f"this command needs {package}, which the scoring install leaves out; "
                           "install the training extra: pip install 'pianokit[train]'") from None
+        except OSError as exc:  # the machine's, not a bug's: a full disk, a folder that cannot be made
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise Failure(printable(f"{where}{os_reason(exc)}", 2000)) from None
         except SomeFailed:
             ctx.exit(1)
         except KeyboardInterrupt:

@@ -13,7 +13,7 @@ import numpy as np
 
 from pianokit import __version__
 from pianokit.contract import FeatureConfig, ModelMetadata, Window
-from pianokit.errors import InputError
+from pianokit.errors import InputError, os_reason
 from pianokit.metadata import ONNX_METADATA_KEY, missing_model, model_paths
 from pianokit.models.spec import ModelSpec
 from pianokit.run_folder import FINAL_INFO, METRICS, SPEC, locate_model, read_config, read_metrics, read_predictions
@@ -162,7 +162,7 @@ def export_model(source: str | os.PathLike, out: str | os.PathLike, name: str | 
         return _export(model, model_path, spec, run, run_config, metrics, config, Window.for_crop(spec.crop_frames),
                        onnx_path, json_path, name)
     except OSError as exc:
-        raise InputError(f"{out}: cannot write the exported model ({exc.strerror or type(exc).__name__})") from None
+        raise InputError(f"{out}: cannot write the exported model ({os_reason(exc)})") from None
 
 
 def _targets(out: str | os.PathLike) -> tuple[Path, Path]:
@@ -173,7 +173,7 @@ def _targets(out: str | os.PathLike) -> tuple[Path, Path]:
     try:
         onnx_path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InputError(f"{onnx_path.parent}: cannot create the output folder ({exc.strerror})") from None
+        raise InputError(f"{onnx_path.parent}: cannot create the output folder ({os_reason(exc)})") from None
     return onnx_path, json_path
 
 
@@ -265,8 +265,11 @@ def set_noise_floor(source: str | os.PathLike, out: str | os.PathLike, noise_flo
     meta["feature_config"] = {k: v for k, v in meta["feature_config"].items() if k != "noise_floor_db"}
     if noise_floor_db is not None:
         meta["feature_config"]["noise_floor_db"] = float(noise_floor_db)
-    with tempfile.TemporaryDirectory(dir=onnx_path.parent, prefix=".export-") as tmp:
-        _write(proto, meta, Path(tmp), onnx_path, json_path)
+    try:
+        with tempfile.TemporaryDirectory(dir=onnx_path.parent, prefix=".export-") as tmp:
+            _write(proto, meta, Path(tmp), onnx_path, json_path)
+    except OSError as exc:
+        raise InputError(f"{out}: cannot write the exported model ({os_reason(exc)})") from None
     return meta
 
 

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from pianokit.contract import ModelMetadata, validate
-from pianokit.errors import InputError
+from pianokit.errors import InputError, os_reason
 
 __all__ = ["ONNX_METADATA_KEY", "missing_model", "model_paths", "parse_embedded", "read_json", "validate"]
 
@@ -53,7 +53,7 @@ def read_json(path: str | os.PathLike) -> ModelMetadata:
         with path.open("rb") as fh:
             raw = fh.read(MAX_METADATA_BYTES + 1)
     except OSError as exc:
-        raise InputError(f"{path}: cannot read model metadata ({exc.strerror})") from None
+        raise InputError(f"{path}: cannot read model metadata ({os_reason(exc)})") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -14,7 +14,7 @@ import json
 import os
 from pathlib import Path
 
-from pianokit.errors import InputError
+from pianokit.errors import InputError, os_reason
 
 CONFIG = "config.json"
 METRICS = "metrics.json"
@@ -60,7 +60,7 @@ def _json(path: Path) -> object:
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise InputError(f"{path}: not valid JSON") from None
     except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+        raise InputError(f"{path}: cannot read ({os_reason(exc)})") from None
 
 
 def read_config(run: Path | None) -> dict:

@@ -79,4 +79,15 @@ def own_folder(folder: str | os.PathLike, marker: str, what: str) -> Path:
         raise InputError(f"{folder}: exists and is not a folder; choose another --out")
     if folder.is_dir() and not (folder / marker).exists() and any(folder.iterdir()):
         raise InputError(f"{folder}: folder is not empty and is not a {what}; choose a new or empty --out")
+    return makeable(folder)
+
+
+def makeable(folder: str | os.PathLike) -> Path:
+    """``folder`` (or a file to be made), refused before any work when a file stands where it or one
+    of its parent folders should be."""
+    folder = Path(folder)
+    above = next((p for p in (folder, *folder.parents) if os.path.lexists(p)), None)
+    if above is not None and not above.is_dir():
+        why = "is a file" if above == folder else f"cannot be made, {above} is a file"
+        raise InputError(f"{folder}: {why}, not a folder; choose another --out")
     return folder

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from pianokit.atomic import atomic_path, write_text
-from pianokit.errors import InputError
+from pianokit.errors import InputError, os_reason
 from pianokit.contract import check_computable
 from pianokit.features import FeatureConfig
 from pianokit.safety import check_id, is_safe_id, own_folder, printable
@@ -65,7 +65,10 @@ class FeatureStore:
                     "settings or use a new --out folder"
                 )
             return store
-        (root / "mels").mkdir(parents=True, exist_ok=True)
+        try:
+            (root / "mels").mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"{root}: cannot create the feature store ({os_reason(exc)})") from None
         write_text(root / "config.json", json.dumps(config.to_dict(), indent=2))
         return cls(root, config)
 

@@ -19,7 +19,7 @@ from pianokit.atomic import atomic_path
 from pianokit.manifest import absolute_paths, read_manifest, write_csv_atomic
 from pianokit.errors import InputError
 from pianokit.parallel import run_parallel
-from pianokit.safety import check_id, own_folder
+from pianokit.safety import check_id, makeable, own_folder
 
 VARIANT_SEPARATOR = "@"
 ROLE_COLUMNS = ("train", "eval")
@@ -157,7 +157,7 @@ def write_combined(table: pd.DataFrame, out: str | os.PathLike) -> Path:
     out = Path(out)
     if out.exists():
         raise InputError(f"{out}: already exists; choose a new file")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    makeable(out)
     write_csv_atomic(table, out)
     return out
 

@@ -387,3 +387,71 @@ def test_no_command_writes_into_a_folder_of_someone_elses_files(user_folder, tmp
     proc = cli(*args)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     assert tree(user_folder) == before
+
+
+def test_an_out_under_a_file_is_refused_before_any_work(tmp_path, planted_store):
+    """--out whose parent folder is a regular file cannot be made: each command says so in one line
+    before it renders, extracts or trains anything, and the file is left as it was."""
+    plain = tmp_path / "plain"
+    plain.write_text("mine")
+    wav = write_wav(tmp_path / "a.wav", sine(440, 2))
+    m = labelled_manifest(tmp_path / "m.csv", [wav, write_wav(tmp_path / "b.wav", sine(330, 2))])
+    cases = [("extract", wav, "--out", plain / "store", "--no-progress"),
+             ("analyze", "--manifest", m, "--out", plain / "an"),
+             ("fit", "--arch", "mlp", "--store", planted_store, "--out", plain / "run", "--no-progress"),
+             ("dataset", "augment", "--manifest", m, "--out", plain / "aug", "--no-progress"),
+             ("dataset", "combine", f"a={m}", "--out", plain / "all.csv")]
+    if PERCEPIANO.is_dir():
+        cases.append(("dataset", "percepiano", "--source", PERCEPIANO, "--out", plain / "ds", "--no-progress"))
+    for args in cases:
+        assert_one_line(cli(*args), 2, "plain is a file, not a folder")
+    assert plain.read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["a.wav", "b.wav", "m.csv", "plain"]
+
+
+def test_a_store_folder_that_cannot_be_made_is_one_line(tmp_path):
+    """/proc takes no new folders, even from root: the store cannot be created, said in one line."""
+    if not Path("/proc/self").is_dir():
+        pytest.skip("no /proc on this system")
+    wav = write_wav(tmp_path / "a.wav", sine(440, 2))
+    assert_one_line(cli("extract", wav, "--out", "/proc/pianokit-store", "--no-progress"), 2,
+                    "/proc/pianokit-store: cannot create the feature store")
+
+
+def test_a_full_disk_while_exporting_leaves_neither_file(tmp_path, monkeypatch):
+    """Writing the model fails for lack of space: one line naming the cause, and neither OUT.onnx,
+    OUT.json nor the scratch folder is left behind."""
+    import errno
+
+    import onnx
+    from click.testing import CliRunner
+
+    from pianokit.cli import cli as pianokit_cli
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(onnx, "save", full)
+    result = CliRunner().invoke(pianokit_cli, ["export", f"{DEFAULT_MODEL}.onnx", "--out", str(tmp_path / "m")])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert "cannot write the exported model (No space left on device)" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_os_error_deep_in_a_command_is_one_line(tmp_path, monkeypatch):
+    """Any OSError a command does not name itself (a full disk, a vanished folder) still ends as
+    one line with the path and the cause, exit code 2, not a traceback."""
+    import errno
+
+    from click.testing import CliRunner
+
+    import pianokit.analyze
+    from pianokit.cli import cli as pianokit_cli
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "an" / "summary.json"))
+
+    monkeypatch.setattr(pianokit.analyze, "analyze", full)
+    m = labelled_manifest(tmp_path / "m.csv", [tmp_path / "a.wav", tmp_path / "b.wav"])
+    result = CliRunner().invoke(pianokit_cli, ["analyze", "--manifest", str(m), "--out", str(tmp_path / "an")])
+    assert result.exit_code == 2 and result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.output.strip() == f"Error: {tmp_path / 'an' / 'summary.json'}: No space left on device"
