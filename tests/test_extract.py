@@ -155,3 +155,38 @@ def test_parallel_extract_compiles_numba_in_the_parent_first(audio_dir, tmp_path
     again = run_extract(collect_inputs([audio_dir]), tmp_path / "store", jobs=jobs, progress=False)
     assert again.done == 0 and len(calls) == compiled
     features.compile_in_parent(FeatureConfig())  # and the real one runs
+
+
+def test_a_full_disk_ends_the_run_keeping_the_rows_already_written(audio_dir, tmp_path, monkeypatch):
+    """Once writing a log-mel fails with the disk full, every later file would be computed only to
+    fail too: the run ends with one error saying so, the rows written before are kept, and a rerun
+    with space again resumes."""
+    import errno
+    import shutil
+    from collections import namedtuple
+
+    from pianokit import extract as extract_module
+
+    real_write, real_usage = FeatureStore.write_mel, shutil.disk_usage
+    written = []
+    usage = namedtuple("usage", "total used free")
+
+    def write_mel(self, item_id, mel):
+        if written:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        written.append(item_id)
+        real_write(self, item_id, mel)
+
+    monkeypatch.setattr(FeatureStore, "write_mel", write_mel)
+    monkeypatch.setattr(extract_module.shutil, "disk_usage", lambda path: usage(1 << 30, (1 << 30) - (1 << 20), 1 << 20))
+    store_dir = tmp_path / "store"
+    inputs = collect_inputs([audio_dir])
+    with pytest.raises(InputError) as caught:
+        run_extract(inputs, store_dir, jobs=1, progress=False)
+    message = str(caught.value)
+    assert "the disk is full (1 MB left" in message and "No space left on device" in message and "\n" not in message
+    assert list(pd.read_csv(store_dir / "features.csv")["id"]) == written  # the one row written is kept
+    monkeypatch.setattr(FeatureStore, "write_mel", real_write)
+    monkeypatch.setattr(extract_module.shutil, "disk_usage", real_usage)
+    summary = run_extract(inputs, store_dir, jobs=1, progress=False)
+    assert (summary.done, summary.skipped, summary.failures) == (2, 1, [])
