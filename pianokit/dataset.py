@@ -15,7 +15,7 @@ from pianokit.parallel import run_parallel
 from pianokit.render import find_fluidsynth, find_soundfont, render_midi
 from pianokit.soundfont import for_rendering
 from pianokit.manifest import check_ratings, read_csv, write_csv_atomic
-from pianokit.safety import own_folder
+from pianokit.safety import own_folder, stop_if_disk_full
 
 SOURCE_FILES = ("midi", "manifest.csv", "folds.csv", "labels_mean.json")
 SOURCE_MANIFEST_COLUMNS = ("segment_id", "piece", "player", "has_label", *DIMENSIONS)
@@ -102,11 +102,11 @@ def prepare_percepiano(
     todo = [m for m in src.midi_files() if not (audio_dir / f"{segment_id(m)}.wav").exists()]
     render = functools.partial(_render_one, audio_dir=audio_dir, soundfont=for_rendering(font) if todo else font,
                                sample_rate=sample_rate)
-    failures = [
-        (midi, error)
-        for midi, _, error in run_parallel(render, todo, jobs, "render", threads=True, progress=progress)
-        if error
-    ]
+    failures = []
+    for midi, _, error in run_parallel(render, todo, jobs, "render", threads=True, progress=progress):
+        if error:
+            failures.append((midi, error))
+            stop_if_disk_full(audio_dir, error, "the files rendered so far are kept")
     midi = {segment_id(m): os.path.relpath(m.resolve(), out.resolve()) for m in src.midi_files()}
     manifest = build_manifest(segments, midi, soundfont=font.name)
     rendered = [(out / a).exists() for a in manifest["audio"]]

@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,13 +18,10 @@ from pianokit.contract import SEGMENT_SECONDS
 from pianokit.errors import InputError
 from pianokit.features import FeatureConfig, compile_in_parent, extract
 from pianokit.parallel import runner
-from pianokit.safety import check_id, exclusive, is_safe_id
+from pianokit.safety import check_id, exclusive, is_safe_id, stop_if_disk_full
 from pianokit.store import FeatureStore
 
 CHECKPOINT_SECONDS = 30.0  # rewriting features.csv costs ~0.1 ms a row: a fixed row count would be quadratic
-# A file failing while the store's disk has less than this left ends the run: every later file would
-# be computed and then fail to be written (a log-mel is up to ~3 MB, features.csv ~20 MB at 14k rows).
-MIN_FREE_BYTES = 64 * 2**20
 
 
 @dataclass
@@ -132,11 +128,7 @@ def _extract_into(store: FeatureStore, inputs: list[tuple[str, Path]], run, prog
         for (item_id, audio), row, error in run(worker, todo, "extract", progress):
             if error:
                 summary.failures.append((item_id, str(audio), error))
-                free = shutil.disk_usage(store.root).free
-                if free < MIN_FREE_BYTES:
-                    raise InputError(f"{store.root}: the disk is full ({free / 2**20:.0f} MB left; last failure: {error}); "
-                                     "the rows extracted so far are kept: free some space and run the same command "
-                                     "again to resume")
+                stop_if_disk_full(store.root, error, "the rows extracted so far are kept")
                 continue
             pending.append(row)
             summary.done += 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +13,10 @@ from pathlib import Path
 from pianokit.errors import InputError
 
 MAX_ID_LENGTH = 200
+# A file failing while the output's disk has less than this left ends a long run: every later file
+# would be computed and then fail to be written (a log-mel is up to ~3 MB, a rendered segment ~5 MB,
+# features.csv ~20 MB at 14k rows).
+MIN_FREE_BYTES = 64 * 2**20
 _UNSAFE_ID = re.compile(r"[/\\\x00-\x1f\x7f]")
 
 
@@ -91,3 +96,12 @@ def makeable(folder: str | os.PathLike) -> Path:
         why = "is a file" if above == folder else f"cannot be made, {above} is a file"
         raise InputError(f"{folder}: {why}, not a folder; choose another --out")
     return folder
+
+
+def stop_if_disk_full(folder: str | os.PathLike, failure: str, kept: str) -> None:
+    """After a file failed in a long run writing into ``folder``: end the run with one error when the
+    folder's disk has under MIN_FREE_BYTES left, saying what is ``kept`` for a rerun to resume from."""
+    free = shutil.disk_usage(folder).free
+    if free < MIN_FREE_BYTES:
+        raise InputError(f"{folder}: the disk is full ({free / 2**20:.0f} MB left; last failure: {failure}); {kept}: "
+                         "free some space and run the same command again to resume")

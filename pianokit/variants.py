@@ -19,7 +19,7 @@ from pianokit.atomic import atomic_path
 from pianokit.manifest import absolute_paths, read_manifest, write_csv_atomic
 from pianokit.errors import InputError
 from pianokit.parallel import run_parallel
-from pianokit.safety import check_id, makeable, own_folder
+from pianokit.safety import check_id, makeable, own_folder, stop_if_disk_full
 
 VARIANT_SEPARATOR = "@"
 ROLE_COLUMNS = ("train", "eval")
@@ -97,6 +97,7 @@ def write_variants(source: pd.DataFrame, out: Path, worker, copies: int, seed: i
     for (sid, audio, k), result, error in run_parallel(worker, jobs_list, jobs, desc, progress=progress):
         if error:
             failures.append((audio, error))
+            stop_if_disk_full(out / "audio", error, "the recordings made so far are kept")
         else:
             done[(sid, k)] = result
     rows = []

@@ -165,8 +165,6 @@ def test_a_full_disk_ends_the_run_keeping_the_rows_already_written(audio_dir, tm
     import shutil
     from collections import namedtuple
 
-    from pianokit import extract as extract_module
-
     real_write, real_usage = FeatureStore.write_mel, shutil.disk_usage
     written = []
     usage = namedtuple("usage", "total used free")
@@ -178,7 +176,7 @@ def test_a_full_disk_ends_the_run_keeping_the_rows_already_written(audio_dir, tm
         real_write(self, item_id, mel)
 
     monkeypatch.setattr(FeatureStore, "write_mel", write_mel)
-    monkeypatch.setattr(extract_module.shutil, "disk_usage", lambda path: usage(1 << 30, (1 << 30) - (1 << 20), 1 << 20))
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(1 << 30, (1 << 30) - (1 << 20), 1 << 20))
     store_dir = tmp_path / "store"
     inputs = collect_inputs([audio_dir])
     with pytest.raises(InputError) as caught:
@@ -187,6 +185,6 @@ def test_a_full_disk_ends_the_run_keeping_the_rows_already_written(audio_dir, tm
     assert "the disk is full (1 MB left" in message and "No space left on device" in message and "\n" not in message
     assert list(pd.read_csv(store_dir / "features.csv")["id"]) == written  # the one row written is kept
     monkeypatch.setattr(FeatureStore, "write_mel", real_write)
-    monkeypatch.setattr(extract_module.shutil, "disk_usage", real_usage)
+    monkeypatch.setattr(shutil, "disk_usage", real_usage)
     summary = run_extract(inputs, store_dir, jobs=1, progress=False)
     assert (summary.done, summary.skipped, summary.failures) == (2, 1, [])

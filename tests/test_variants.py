@@ -144,3 +144,34 @@ def test_a_role_column_must_be_zero_or_one(tmp_path):
     table.loc[0, "train"] = 2
     with pytest.raises(InputError, match="train column"):
         make_folds(table, "passage", 4)
+
+
+def test_a_full_disk_ends_augment_keeping_the_recordings_made(tmp_path, monkeypatch):
+    """Writing a recording fails with the disk full: the run ends with one error instead of drawing
+    and failing every later one; what was written is kept and a rerun with space finishes it."""
+    import errno
+    import os
+    import shutil
+    from collections import namedtuple
+
+    import soundfile as sf
+
+    source = piano_manifest(tmp_path / "piano", n_passages=2, players=2)
+    out = tmp_path / "aug"
+    real_write, real_usage = sf.write, shutil.disk_usage
+
+    def write(path, *args, **kwargs):
+        if list((out / "audio").glob("*.flac")):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_write(path, *args, **kwargs)
+
+    monkeypatch.setattr(sf, "write", write)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: namedtuple("usage", "total used free")(1 << 30, 0, 1 << 20))
+    result = invoke("dataset", "augment", "--manifest", source, "--out", out, "--copies", 2, "-j", 1, "--no-progress")
+    assert result.exit_code == 2 and "the disk is full (1 MB left" in result.output, result.output
+    assert "No space left on device" in result.output and "Traceback" not in result.output
+    assert len(list((out / "audio").glob("*.flac"))) == 1 and not (out / "manifest.csv").exists()
+    monkeypatch.setattr(sf, "write", real_write)
+    monkeypatch.setattr(shutil, "disk_usage", real_usage)
+    again = invoke("dataset", "augment", "--manifest", source, "--out", out, "--copies", 2, "-j", 1, "--no-progress")
+    assert again.exit_code == 0 and len(pd.read_csv(out / "manifest.csv")) == 8
