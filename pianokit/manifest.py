@@ -79,6 +79,8 @@ def read_manifest(path: str | os.PathLike, labelled: bool = True) -> pd.DataFram
     """
     required = ("segment_id", "audio", *DIMENSIONS) if labelled else ("segment_id", "audio")
     df = read_csv(path, required)
+    if df.empty:
+        raise InputError(f"{path}: no rows, only a header; list one recording per row")
     df["segment_id"] = [check_id(i, path) if isinstance(i, str) else check_id(None, path) for i in df["segment_id"]]
     empty = [i for i, a in enumerate(df["audio"]) if not isinstance(a, str) or not a.strip()]
     if empty:

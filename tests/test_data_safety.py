@@ -270,7 +270,12 @@ def test_manifest_problems_are_one_line(tmp_path):
     df.to_csv(tmp_path / "text.csv", index=False)
     assert_one_line(cli("analyze", "--manifest", tmp_path / "text.csv", "--out", tmp_path / "an"), 2,
                     "text.csv", "timbre_soft_loud")
-    assert not (tmp_path / "s1").exists() and not (tmp_path / "an").exists()
+    pd.read_csv(m).head(0).to_csv(tmp_path / "header.csv", index=False)  # ran 'successfully' on nothing
+    for args in (("extract", "--manifest", tmp_path / "header.csv", "--out", tmp_path / "s2", "--no-progress"),
+                 ("analyze", "--manifest", tmp_path / "header.csv", "--out", tmp_path / "an2"),
+                 ("dataset", "augment", "--manifest", tmp_path / "header.csv", "--out", tmp_path / "aug")):
+        assert_one_line(cli(*args), 2, "header.csv: no rows, only a header")
+    assert not any((tmp_path / name).exists() for name in ("s1", "an", "s2", "an2", "aug"))
 
 
 def test_analyze_out_an_existing_file(tmp_path):
