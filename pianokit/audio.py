@@ -84,11 +84,20 @@ def _open(path: Path, min_duration: float) -> sf._SoundFileInfo:
     return info
 
 
+def missing(path: Path, what: str = "file") -> str:
+    """Why ``path``, which does not exist, cannot be read: gone, or a link that leads nowhere."""
+    if path.is_symlink():
+        return f"{path}: a symbolic link to nothing (its target is missing, or a loop)"
+    return f"{path}: no such {what}"
+
+
 def _check_file(path: Path) -> None:
     if not path.exists():
-        raise InputError(f"{path}: no such file")
+        raise InputError(missing(path))
     if path.is_dir():
         raise InputError(f"{path}: is a directory, expected an audio file")
+    if not path.is_file():
+        raise InputError(f"{path}: not a regular file (a device, pipe or socket), expected an audio file")
     if not os.access(path, os.R_OK):
         raise InputError(f"{path}: permission denied")
     if path.stat().st_size == 0:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pianokit import cuda, transcribe
-from pianokit.audio import find_audio, load_audio, trim_ends
+from pianokit.audio import find_audio, load_audio, missing, trim_ends
 from pianokit.contract import SEGMENT_SECONDS
 from pianokit.errors import InputError
 from pianokit.features import FeatureConfig, compile_in_parent, extract
@@ -40,7 +40,7 @@ def collect_inputs(paths: list[str | os.PathLike]) -> list[tuple[str, Path]]:
         elif p.exists():
             files.append(p)
         else:
-            raise InputError(f"{p}: no such file or directory")
+            raise InputError(missing(p, "file or directory"))
     stems = [f.stem for f in files]
 
     def unique(stem: str, f: Path) -> str:

@@ -113,7 +113,11 @@ def bad_audio(tmp_path) -> dict[str, Path]:
         "missing": tmp_path / "missing.wav",
         "directory": tmp_path / "adir.wav",
         "odd_rate": write_wav(tmp_path / "4k.wav", sine(seconds=2, sr=4000), sr=4000),
+        "pipe": tmp_path / "pipe.wav",
+        "dangling_link": tmp_path / "link.wav",
     }
+    os.mkfifo(files["pipe"])  # reading one waited for a writer, then said 'empty file'
+    files["dangling_link"].symlink_to(tmp_path / "moved.wav")
     files["empty"].write_bytes(b"")
     files["corrupt"].write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt garbage that is not audio" * 3)
     files["directory"].mkdir()

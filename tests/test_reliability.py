@@ -40,18 +40,19 @@ def assert_clean_failure(result, *needles):
         assert str(needle) in lines[0]
 
 
-BAD_KINDS = ["missing", "directory", "corrupt", "empty", "silent", "short", "odd_rate"]
+BAD_KINDS = ["missing", "directory", "corrupt", "empty", "silent", "short", "odd_rate", "pipe", "dangling_link"]
+BAD_KIND_SAYS = {"pipe": "not a regular file", "dangling_link": "a symbolic link to nothing"}
 
 
 @pytest.mark.parametrize("kind", BAD_KINDS)
 def test_score_rejects_bad_audio(bad_audio, kind):
-    assert_clean_failure(invoke("score", bad_audio[kind]), bad_audio[kind])
+    assert_clean_failure(invoke("score", bad_audio[kind]), bad_audio[kind], BAD_KIND_SAYS.get(kind, ""))
 
 
 @pytest.mark.parametrize("kind", BAD_KINDS)
 def test_extract_rejects_bad_audio_leaving_nothing(bad_audio, kind, tmp_path):
     result = invoke("extract", bad_audio[kind], "--out", tmp_path / "store", "--no-progress")
-    assert_clean_failure(result, bad_audio[kind])
+    assert_clean_failure(result, bad_audio[kind], BAD_KIND_SAYS.get(kind, ""))
     assert not (tmp_path / "store").exists()
 
 
