@@ -116,7 +116,7 @@ def bad_audio(tmp_path) -> dict[str, Path]:
         "pipe": tmp_path / "pipe.wav",
         "dangling_link": tmp_path / "link.wav",
     }
-    os.mkfifo(files["pipe"])  # reading one waited for a writer, then said 'empty file'
+    os.mkfifo(files["pipe"])  # was called an 'empty file'
     files["dangling_link"].symlink_to(tmp_path / "moved.wav")
     files["empty"].write_bytes(b"")
     files["corrupt"].write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt garbage that is not audio" * 3)
