@@ -276,14 +276,13 @@ def set_noise_floor(source: str | os.PathLike, out: str | os.PathLike, noise_flo
 def _training_audio(run: Path | None, run_config: dict) -> dict | None:
     """The run manifest's sources, SoundFonts and augmentation (pianokit.variants), plus how the
     audio is level-normalised; None when the manifest cannot be read."""
-    import pandas as pd
-
+    from pianokit.manifest import read_csv
     from pianokit.variants import describe_training_audio
 
     manifest = run_config.get("manifest") or (Path(run_config["store"]) / "manifest.csv" if "store" in run_config else None)
     try:
-        table = pd.read_csv(manifest) if manifest else None
-    except (OSError, ValueError, pd.errors.ParserError):
+        table = read_csv(manifest) if manifest else None
+    except (InputError, OSError):
         table = None
     if table is None or not len(table):
         return None

@@ -17,19 +17,46 @@ PATH_COLUMNS = ("audio", "midi")
 
 
 def read_csv(path: str | os.PathLike, required: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Read a CSV, failing with one line if it is missing, unparsable or lacks a required column."""
+    """Read a CSV, failing with one line if it is missing, unparsable or lacks a required column.
+    Spreadsheet exports are read too: a byte-order mark, UTF-16 ("Unicode text"), ';' or tab
+    separators, and decimal commas in number columns of a file that is not comma-separated."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
+    encoding, sep = _dialect(path)
     try:
-        df = pd.read_csv(path, dtype={c: str for c in ("segment_id", "audio", "midi")})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+        df = pd.read_csv(path, sep=sep, encoding=encoding, dtype={c: str for c in ("segment_id", "audio", "midi")})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeError, ValueError) as exc:
         detail = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise InputError(f"{path}: not a readable CSV ({printable(detail, 120)})") from None
+    if sep != ",":
+        _read_decimal_commas(df)
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
     return df
+
+
+def _dialect(path: Path) -> tuple[str, str]:
+    """(encoding, separator): UTF-16 when the file starts with its byte-order mark, else UTF-8 (a BOM
+    skipped); ',' unless the header line has none and has ';' or a tab."""
+    with open(path, "rb") as f:
+        head = f.read(65536)
+    encoding = "utf-16" if head[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
+    header = head.decode(encoding, errors="ignore").lstrip("\ufeff").split("\n", 1)[0]
+    if "," in header:
+        return encoding, ","
+    return encoding, next((sep for sep in (";", "\t") if sep in header), ",")
+
+
+def _read_decimal_commas(df: pd.DataFrame) -> None:
+    """Columns of numbers written with a decimal comma (0,5) made numeric, in place."""
+    for column in df.columns:
+        if column in ("segment_id", "audio", "midi") or not pd.api.types.is_string_dtype(df[column]):
+            continue
+        text = df[column].dropna().astype(str).str.strip()
+        if len(text) and text.str.fullmatch(r"[-+]?\d*,?\d+").all() and text.str.contains(",").any():
+            df[column] = pd.to_numeric(df[column].str.strip().str.replace(",", ".", regex=False))
 
 
 def write_csv_atomic(df: pd.DataFrame, path: str | os.PathLike) -> None:

@@ -74,6 +74,24 @@ def test_read_manifest_checks(tmp_path):
         read_manifest(tmp_path / "noaudio.csv")
 
 
+
+@pytest.mark.parametrize("export", ["semicolons", "semicolons_decimal_commas", "tabs", "utf8_bom", "crlf",
+                                    "utf16_tabs"])
+def test_a_manifest_saved_by_a_spreadsheet_reads_the_same(tmp_path, export):
+    """What spreadsheets write when asked for CSV or text, in other locales too, is read as the plain
+    CSV is (it was 'missing column(s) segment_id, audio' or 'not a readable CSV')."""
+    audio = [write_wav(tmp_path / f"a{i}.wav", sine(300 + 20 * i)) for i in range(3)]
+    plain = labelled_manifest(tmp_path / "m.csv", audio, np.linspace(0.05, 0.95, 57).reshape(3, 19), n_ratings=[5, 6, 7])
+    options = {"semicolons": {"sep": ";"}, "semicolons_decimal_commas": {"sep": ";", "decimal": ","},
+               "tabs": {"sep": "\t"}, "utf8_bom": {"encoding": "utf-8-sig"}, "crlf": {"lineterminator": "\r\n"},
+               "utf16_tabs": {"sep": "\t", "encoding": "utf-16"}}[export]
+    pd.read_csv(plain).to_csv(tmp_path / "export.csv", index=False, **options)
+    expected, got = read_manifest(plain), read_manifest(tmp_path / "export.csv")
+    assert list(got.columns) == list(expected.columns)
+    assert list(got["segment_id"]) == list(expected["segment_id"]) and list(got["audio"]) == list(expected["audio"])
+    np.testing.assert_allclose(got[list(DIMENSIONS)].to_numpy(float), expected[list(DIMENSIONS)].to_numpy(float))
+    assert list(got["n_ratings"]) == [5, 6, 7]
+
 def test_relative_audio_paths_resolve_against_manifest(tmp_path):
     write_wav(tmp_path / "audio" / "x.wav", sine())
     pd.DataFrame({"segment_id": ["x"], "audio": ["audio/x.wav"]}).to_csv(tmp_path / "m.csv", index=False)
