@@ -74,7 +74,6 @@ def test_read_manifest_checks(tmp_path):
         read_manifest(tmp_path / "noaudio.csv")
 
 
-
 @pytest.mark.parametrize("export", ["semicolons", "semicolons_decimal_commas", "tabs", "utf8_bom", "crlf",
                                     "utf16_tabs"])
 def test_a_manifest_saved_by_a_spreadsheet_reads_the_same(tmp_path, export):
@@ -91,6 +90,7 @@ def test_a_manifest_saved_by_a_spreadsheet_reads_the_same(tmp_path, export):
     assert list(got["segment_id"]) == list(expected["segment_id"]) and list(got["audio"]) == list(expected["audio"])
     np.testing.assert_allclose(got[list(DIMENSIONS)].to_numpy(float), expected[list(DIMENSIONS)].to_numpy(float))
     assert list(got["n_ratings"]) == [5, 6, 7]
+
 
 def test_relative_audio_paths_resolve_against_manifest(tmp_path):
     write_wav(tmp_path / "audio" / "x.wav", sine())
