@@ -61,15 +61,27 @@ class Group(click.Group):
             raise Failure(f"this command needs {package}, which the scoring install leaves out; "
                           "install the training extra: pip install 'pianokit[train]'") from None
         except OSError as exc:  # the machine's, not a bug's: a full disk, a folder that cannot be made
+            if interrupt.requested():
+                self._interrupted(ctx)
             where = f"{exc.filename}: " if exc.filename else ""
             raise Failure(printable(f"{where}{os_reason(exc)}", 2000)) from None
         except SomeFailed:
             ctx.exit(1)
         except KeyboardInterrupt:
-            resumes = ctx.invoked_subcommand in RESUMABLE_COMMANDS
-            click.echo("Interrupted; finished work was saved, rerun the same command to resume." if resumes
-                       else "Interrupted.", err=True)
-            ctx.exit(130)
+            self._interrupted(ctx)
+        except Exception:
+            # A signal's KeyboardInterrupt raised inside a library's C code can come out as another error
+            # (TensorFlow's training step: SystemError 'bad argument to internal function'): still a stop.
+            if not interrupt.requested():
+                raise
+            self._interrupted(ctx)
+
+    @staticmethod
+    def _interrupted(ctx: click.Context) -> None:
+        resumes = ctx.invoked_subcommand in RESUMABLE_COMMANDS
+        click.echo("Interrupted; finished work was saved, rerun the same command to resume." if resumes
+                   else "Interrupted.", err=True)
+        ctx.exit(130)
 
 
 def _jobs_default() -> int:

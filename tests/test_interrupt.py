@@ -103,3 +103,28 @@ def test_command_that_finished_after_a_dropped_signal_exits_130(handlers):
     interrupt._requested.clear()
     result = CliRunner().invoke(group, ["extract"])  # a command that resumes says so
     assert result.exit_code == 130 and "rerun the same command to resume" in result.output
+
+
+def test_an_error_that_a_signal_turned_into_another_exception_is_still_a_stop(handlers):
+    """A KeyboardInterrupt raised inside a library's C code can come out as another exception
+    (TensorFlow's training step gave SystemError 'bad argument to internal function' in a CI run of
+    the interrupted-fit test): after a signal that is an interruption, exit 130; without one the
+    error is not hidden."""
+    @click.group(cls=Group)
+    def group():
+        pass
+
+    @group.command()
+    def fit():
+        drop_a_signal()
+        raise SystemError("Objects/listobject.c:338: bad argument to internal function")
+
+    @group.command()
+    def work():
+        raise SystemError("a real bug")
+
+    result = CliRunner().invoke(group, ["fit"])
+    assert result.exit_code == 130 and "rerun the same command to resume" in result.output
+    interrupt._requested.clear()
+    result = CliRunner().invoke(group, ["work"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemError)
