@@ -177,11 +177,14 @@ class _WorkerWatch:
             raise InputError(f"{what}; {waiting} file(s) not done") from None
 
     def _check_workers(self, waiting: int) -> None:
-        try:
-            workers = self.client.status == "running" and self.client.scheduler_info(n_workers=1)["workers"]
-        except OSError:  # the scheduler just went away: its cancelled futures say so next
+        if self.client.status != "running":  # the scheduler is gone: its cancelled futures say so next
+            self.none_since = None
             return
-        if workers or self.client.status != "running":  # one worker is enough to know; cheap on a big cluster
+        try:
+            workers = self.client.scheduler_info(n_workers=1)["workers"]  # one is enough to know; cheap on a big cluster
+        except OSError:  # it went away just now: the same
+            return
+        if workers:
             self.none_since = None
             return
         now = time.monotonic()
@@ -192,7 +195,7 @@ class _WorkerWatch:
                              f"within {LOCAL_NO_WORKER_S:g} s); {waiting} file(s) not done")
         if not self.local and not self.told and idle >= REMOTE_NO_WORKER_NOTICE_S:
             self.told = True
-            tqdm.write(f"waiting: the Dask scheduler at {self.client.scheduler.address} has no workers; start some "
+            tqdm.write(f"waiting: the Dask scheduler at {self.address} has no workers; start some "
                        "(dask worker ADDRESS) or stop with Ctrl-C", file=sys.stderr)
 
 
