@@ -28,7 +28,11 @@ the kernel ridge blend (`fit --kernel-ridge`, bench/results/kernel_blend.md) on 
 share of 0.3 of the augmented recordings through a phone's compression and read by the loader's
 closer silence limits, DC offset removal and room-tone cut (comp03_kr: `python bench/training_store.py
 --copies 3 --noise-floor 35 --compress-share 0.3`, extracted 2026-12-02/03; wall time includes the
-Lite0 embeddings of every row). Each entry is one
+Lite0 embeddings of every row; run again on 2026-12-05 on the store built again from MIDI, whose
+result, bench/results/recipes_comp03_rebuilt.md, is the shipped model's), comp03_kr without the blend
+(comp03), and comp03_kr on that store less its third augmented copies (comp03_kr_x2: a store cut by
+bench/fewer_copies.py, which would build in under 60 minutes by the measured step times; no final
+model). Each entry is one
 `pianokit fit` (finished runs are reused). Prints a table and writes PREFIX.json and .md
 (mean R², r, within-passage R² and r, the baselines of the same folds, wall time).
 """
@@ -49,7 +53,8 @@ STORE5 = "data/stores/multi_piano_v5"  # bench/refloor_store.py --old data/store
 STORE5S = "data/stores/multi_piano_v5s"  # STORE5 + the Salamander grand and 3 augmented recordings of it (docs/results.md)
 FRESH3 = "data/fresh_v7/stores/multi_piano_aug0x3"  # bench/training_store.py --data data/fresh_v7 --copies 3
 FLOOR35 = "data/stores/multi_piano_aug0x3_floor35"  # bench/training_store.py --copies 3 --noise-floor 35
-COMP03 = "data/stores/multi_piano_aug0x3_comp0.3_floor35"  # the same + --compress-share 0.3, extracted 2026-12-02/03
+COMP03 = "data/stores/multi_piano_aug0x3_comp0.3_floor35"  # the same + --compress-share 0.3 (built again 2026-12-05)
+COMP03X2 = "data/stores/multi_piano_aug0x2_comp0.3_floor35"  # COMP03 less its third copies: bench/fewer_copies.py
 ONE = SHIPPED[:-1] + ["1"]  # the shipped recipe with one member
 HARMONIC = "all,-chroma_*,-tonnetz*,-key_strength"  # the features less the 19 harmonic ones
 
@@ -114,6 +119,11 @@ ENTRIES = {
                   "runs/hybrid_lite0_comp03_kr_ens5", SHIPPED + ["--kernel-ridge", "--final", "--store", COMP03]),
     "comp03_kr_performer": ("the same, performer split", "runs/hybrid_lite0_comp03_kr_ens5_performer",
                             SHIPPED + ["--kernel-ridge"] + PERFORMER + ["--store", COMP03]),
+    "comp03": ("comp03_kr without the kernel ridge blend (what the store adds, and what the blend adds beside it)",
+               "runs/hybrid_lite0_comp03_ens5", SHIPPED + ["--store", COMP03]),
+    "comp03_kr_x2": ("comp03_kr with 2 augmented recordings per segment and piano instead of 3 (a store that "
+                     "builds in under 60 minutes by the measured step times)", "runs/hybrid_lite0_comp03_kr_x2_ens5",
+                     SHIPPED + ["--kernel-ridge", "--store", COMP03X2]),
 }
 
 
