@@ -30,9 +30,11 @@ closer silence limits, DC offset removal and room-tone cut (comp03_kr: `python b
 --copies 3 --noise-floor 35 --compress-share 0.3`, extracted 2026-12-02/03; wall time includes the
 Lite0 embeddings of every row; run again on 2026-12-05 on the store built again from MIDI, whose
 result, bench/results/recipes_comp03_rebuilt.md, is the shipped model's), comp03_kr without the blend
-(comp03), and comp03_kr on that store less its third augmented copies (comp03_kr_x2: a store cut by
-bench/fewer_copies.py, which would build in under 60 minutes by the measured step times; no final
-model). Each entry is one
+(comp03), and comp03_kr on that store less its third augmented copies (comp03_kr_x2: first on a
+store cut by bench/fewer_copies.py, without --final, bench/results/recipes_comp03_x2.md; then with
+--final, and with its performer split, on the same rows built from MIDI by
+`python bench/training_store.py --copies 2 --noise-floor 35 --compress-share 0.3` in 58 minutes,
+bench/results/recipes_comp03_x2_built.md; wall time includes the Lite0 embeddings). Each entry is one
 `pianokit fit` (finished runs are reused). Prints a table and writes PREFIX.json and .md
 (mean R², r, within-passage R² and r, the baselines of the same folds, wall time).
 """
@@ -54,7 +56,7 @@ STORE5S = "data/stores/multi_piano_v5s"  # STORE5 + the Salamander grand and 3 a
 FRESH3 = "data/fresh_v7/stores/multi_piano_aug0x3"  # bench/training_store.py --data data/fresh_v7 --copies 3
 FLOOR35 = "data/stores/multi_piano_aug0x3_floor35"  # bench/training_store.py --copies 3 --noise-floor 35
 COMP03 = "data/stores/multi_piano_aug0x3_comp0.3_floor35"  # the same + --compress-share 0.3 (built again 2026-12-05)
-COMP03X2 = "data/stores/multi_piano_aug0x2_comp0.3_floor35"  # COMP03 less its third copies: bench/fewer_copies.py
+COMP03X2 = "data/stores/multi_piano_aug0x2_comp0.3_floor35"  # COMP03 built with --copies 2
 ONE = SHIPPED[:-1] + ["1"]  # the shipped recipe with one member
 HARMONIC = "all,-chroma_*,-tonnetz*,-key_strength"  # the features less the 19 harmonic ones
 
@@ -122,8 +124,10 @@ ENTRIES = {
     "comp03": ("comp03_kr without the kernel ridge blend (what the store adds, and what the blend adds beside it)",
                "runs/hybrid_lite0_comp03_ens5", SHIPPED + ["--store", COMP03]),
     "comp03_kr_x2": ("comp03_kr with 2 augmented recordings per segment and piano instead of 3 (a store that "
-                     "builds in under 60 minutes by the measured step times)", "runs/hybrid_lite0_comp03_kr_x2_ens5",
-                     SHIPPED + ["--kernel-ridge", "--store", COMP03X2]),
+                     "builds in under 60 minutes)", "runs/hybrid_lite0_comp03_kr_x2_ens5",
+                     SHIPPED + ["--kernel-ridge", "--final", "--store", COMP03X2]),
+    "comp03_kr_x2_performer": ("the same, performer split", "runs/hybrid_lite0_comp03_kr_x2_ens5_performer",
+                               SHIPPED + ["--kernel-ridge"] + PERFORMER + ["--store", COMP03X2]),
 }
 
 
