@@ -25,6 +25,9 @@ from pianokit.parallel import onnx_session_options
 from pianokit.performance import note_features
 
 MODEL_PATH = Path(__file__).resolve().parent / "assets" / "basic_pitch" / "nmp.onnx"
+# The same model with its narrow convolutions phase-packed (pianokit.phase_packing): the same sums, about
+# 1.8 times faster on ONNX Runtime's CPU kernels. CUDA runs the original.
+CPU_MODEL_PATH = MODEL_PATH.with_name("nmp_cpu.onnx")
 SAMPLE_RATE = 22050
 FFT_HOP = 256
 WINDOW_SAMPLES = 2 * SAMPLE_RATE - FFT_HOP
@@ -50,7 +53,7 @@ def run_on_cuda(enabled: bool) -> None:
 def _session(on_cuda: bool = False):
     import onnxruntime as ort
 
-    return ort.InferenceSession(str(MODEL_PATH), onnx_session_options(),
+    return ort.InferenceSession(str(MODEL_PATH if on_cuda else CPU_MODEL_PATH), onnx_session_options(),
                                 providers=cuda.providers() if on_cuda else ["CPUExecutionProvider"])
 
 

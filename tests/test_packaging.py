@@ -26,7 +26,8 @@ def wheel(tmp_path_factory) -> Path:
 def test_the_wheel_holds_the_model_and_the_transcription_model(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in ("pianokit/exported_models/default.onnx", "pianokit/exported_models/default.json",
-                 "pianokit/assets/basic_pitch/nmp.onnx", "pianokit/assets/basic_pitch/LICENSE"):
+                 "pianokit/assets/basic_pitch/nmp.onnx", "pianokit/assets/basic_pitch/nmp_cpu.onnx",
+                 "pianokit/assets/basic_pitch/LICENSE"):
         assert name in names, name
 
 
