@@ -84,3 +84,9 @@ def test_the_shipped_cpu_model_is_basic_pitch_phase_packed_with_the_same_outputs
     for prefix in phase_packing.BASIC_PITCH_PLAN:
         original_name = next(n for n in names if n.startswith(prefix))
         assert original_name not in {n.name for n in shipped.graph.node}
+
+
+def test_the_packed_copy_runs_on_x86_64_cpus_only():
+    assert transcribe.model_path(False, "x86_64") == transcribe.model_path(False, "AMD64") == transcribe.CPU_MODEL_PATH
+    assert transcribe.model_path(False, "arm64") == transcribe.model_path(False, "aarch64") == transcribe.MODEL_PATH
+    assert transcribe.model_path(True, "x86_64") == transcribe.MODEL_PATH
