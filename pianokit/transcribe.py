@@ -75,7 +75,9 @@ def posteriors(y: np.ndarray, sample_rate: int = SAMPLE_RATE) -> dict[str, np.nd
     overlap = OVERLAP_FRAMES * FFT_HOP
     hop = WINDOW_SAMPLES - overlap
     padded = np.concatenate([np.zeros(overlap // 2, np.float32), y])
-    starts = range(0, len(padded), hop)
+    n_frames = int(np.floor(len(y) * FRAME_RATE / SAMPLE_RATE))
+    kept = WINDOW_SAMPLES // FFT_HOP + 1 - OVERLAP_FRAMES  # frames each window contributes
+    starts = range(0, len(padded), hop)[:max(1, -(-n_frames // kept))]  # none whose frames are all cut
     batch = np.stack([np.pad(padded[i:i + WINDOW_SAMPLES], (0, max(0, WINDOW_SAMPLES - len(padded[i:i + WINDOW_SAMPLES]))))
                       for i in starts])[:, :, None]
     session = _session(_CUDA)
@@ -86,7 +88,6 @@ def posteriors(y: np.ndarray, sample_rate: int = SAMPLE_RATE) -> dict[str, np.nd
         outputs = cuda.run_fixed(session, inputs, list(names), batch=16)
     else:
         outputs = session.run(list(names), inputs)
-    n_frames = int(np.floor(len(y) * FRAME_RATE / SAMPLE_RATE))
     half = OVERLAP_FRAMES // 2
     return {name: out[:, half:-half, :].reshape(-1, out.shape[-1])[:n_frames]
             for name, out in zip(names.values(), outputs)}

@@ -31,11 +31,12 @@ def run(model, x):
 
 
 @pytest.mark.parametrize("c_in,c_out,kernel,strides,pads,act,width,phases", [
-    (8, 8, (3, 39), (1, 1), (1, 19, 1, 19), "Relu", 264, 4),   # basic-pitch's contour layer
-    (8, 1, (5, 5), (1, 1), (2, 2, 2, 2), "Sigmoid", 264, 16),  # width not a multiple of the phases
-    (32, 1, (7, 3), (1, 1), (3, 1, 3, 1), None, 88, 8),
-    (1, 1, (1, 256), (1, 2), (0, 0, 0, 0), None, 1001, 16),    # strided, no padding, odd width
-    (3, 5, (3, 4), (2, 3), (1, 0, 1, 2), "Relu", 50, 3),
+    (8, 8, (3, 39), (1, 1), (1, 19, 1, 19), "Relu", 264, (1, 4)),   # basic-pitch's contour layer
+    (8, 1, (5, 5), (1, 1), (2, 2, 2, 2), "Sigmoid", 264, (1, 16)),  # width not a multiple of the phases
+    (8, 1, (5, 5), (1, 1), (2, 2, 2, 2), "Sigmoid", 264, (4, 4)),   # rows too: 7 not a multiple of 4
+    (32, 1, (7, 3), (1, 1), (3, 1, 3, 1), None, 88, (1, 8)),
+    (1, 1, (1, 256), (1, 2), (0, 0, 0, 0), None, 1001, (1, 16)),    # strided, no padding, odd width
+    (3, 5, (3, 4), (2, 3), (1, 0, 1, 2), "Relu", 50, (3, 3)),
 ])
 def test_a_phase_packed_convolution_computes_the_same_outputs(c_in, c_out, kernel, strides, pads, act, width, phases):
     rng = np.random.default_rng(0)
@@ -44,7 +45,8 @@ def test_a_phase_packed_convolution_computes_the_same_outputs(c_in, c_out, kerne
     expected = run(model, x)
     packed = phase_packing.pack_model(model, {"the_conv": phases}, x[:1])
     conv = next(n for n in packed.graph.node if n.op_type == "Conv")
-    assert helper.get_attribute_value(next(a for a in conv.attribute if a.name == "strides"))[1] == strides[1] * phases
+    assert helper.get_attribute_value(next(a for a in conv.attribute if a.name == "strides")) == [
+        s * p for s, p in zip(strides, phases)]
     assert [i.name for i in packed.graph.initializer if i.name in ("w", "b")] == []  # the old weights are gone
     got = run(packed, x)
     assert got.shape == expected.shape
@@ -57,7 +59,7 @@ def test_grouped_convolutions_are_refused():
     model.graph.node[0].attribute.append(helper.make_attribute("group", 2))
     model.graph.initializer[0].CopyFrom(numpy_helper.from_array(rng.standard_normal((4, 2, 3, 3)).astype(np.float32), "w"))
     with pytest.raises(ValueError, match="ungrouped"):
-        phase_packing.pack_model(model, {"the_conv": 2}, rng.standard_normal((1, 4, 7, 20)).astype(np.float32))
+        phase_packing.pack_model(model, {"the_conv": (1, 2)}, rng.standard_normal((1, 4, 7, 20)).astype(np.float32))
 
 
 def both_models(batch):
@@ -90,3 +92,29 @@ def test_the_packed_copy_runs_on_x86_64_cpus_only():
     assert transcribe.model_path(False, "x86_64") == transcribe.model_path(False, "AMD64") == transcribe.CPU_MODEL_PATH
     assert transcribe.model_path(False, "arm64") == transcribe.model_path(False, "aarch64") == transcribe.MODEL_PATH
     assert transcribe.model_path(True, "x86_64") == transcribe.MODEL_PATH
+
+
+@pytest.mark.parametrize("seconds", [0.01, 1.0, 1.64, 1.65, 3.3, 18.0])
+def test_posteriors_run_only_the_windows_whose_frames_are_kept(seconds):
+    """Every frame of the recording, equal to running every window as basic-pitch does (one thread)."""
+    rng = np.random.default_rng(3)
+    y = (0.1 * rng.standard_normal(int(seconds * transcribe.SAMPLE_RATE))).astype(np.float32)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(str(transcribe.model_path(False)), options, providers=["CPUExecutionProvider"])
+    overlap = transcribe.OVERLAP_FRAMES * transcribe.FFT_HOP
+    padded = np.concatenate([np.zeros(overlap // 2, np.float32), y, np.zeros(transcribe.WINDOW_SAMPLES, np.float32)])
+    starts = range(0, len(y) + overlap // 2, transcribe.WINDOW_SAMPLES - overlap)
+    every = np.stack([padded[i:i + transcribe.WINDOW_SAMPLES] for i in starts])[:, :, None]
+    note = session.run(["StatefulPartitionedCall:1"], {session.get_inputs()[0].name: every})[0]
+    n_frames = int(len(y) * transcribe.FRAME_RATE / transcribe.SAMPLE_RATE)
+    half = transcribe.OVERLAP_FRAMES // 2
+    expected = note[:, half:-half].reshape(-1, note.shape[-1])[:n_frames]
+    original = transcribe._session
+    transcribe._session = lambda on_cuda=False: session
+    try:
+        got = transcribe.posteriors(y)["note"]
+    finally:
+        transcribe._session = original
+    assert got.shape == (n_frames, 88)
+    np.testing.assert_array_equal(got, expected)
