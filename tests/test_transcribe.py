@@ -80,3 +80,24 @@ def test_transcription_of_a_rendered_midi_matches_the_midi(tmp_path):
     matched = sum(any(abs(o - t.onset) < 0.05 and p == t.pitch for o, p in zip(got["onset"], got["pitch"]))
                   for t in truth.itertuples())
     assert matched >= 0.8 * len(truth) and len(got) <= 1.3 * len(truth)
+
+
+def test_velocity_proxy_reads_the_full_stft_at_each_onset():
+    """Only the frames at note onsets are computed; the values are those of the whole centred STFT,
+    including notes at the very start and past the end."""
+    import librosa
+
+    y = melody([48, 60, 72, 84, 96], step=0.3)
+    seconds = len(y) / SR
+    onset = np.array([0.0, 0.25, 0.85, seconds - 0.001, seconds + 1.0])
+    notes = transcribe.Notes(onset, onset + 0.2, np.array([48, 60, 21, 108, 72]), np.ones(5), np.ones(5))
+    spec = np.abs(librosa.stft(y, n_fft=2048, hop_length=transcribe.FFT_HOP))
+    span = int(round(0.05 * SR / transcribe.FFT_HOP))
+    expected = []
+    for start, pitch in zip(onset, notes.pitch):
+        frame = min(int(start * SR / transcribe.FFT_HOP), spec.shape[1] - 1)
+        f0 = 440.0 * 2 ** ((pitch - 69) / 12)
+        bins = [round(h * f0 / (SR / 2048)) for h in (1, 2)]
+        peak = max(spec[max(b - 1, 0):b + 2, frame:frame + span].max() for b in bins if b < spec.shape[0])
+        expected.append(20 * np.log10(max(peak, 1e-6)))
+    np.testing.assert_array_equal(transcribe.note_loudness_db(y, notes, SR), expected)
