@@ -14,13 +14,11 @@ difference), the transcription features too, and each model timed over the whole
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -47,12 +45,12 @@ def main() -> None:
     args = parser.parse_args()
 
     from pianokit import transcribe
+    from pianokit.manifest import read_manifest
 
-    rows = pd.read_csv(args.manifest).sample(n=args.sample, random_state=args.seed)
-    base = args.manifest.parent
+    table = read_manifest(args.manifest, labelled=False)  # audio paths resolved against the manifest's folder
+    rows = table.sample(n=min(args.sample, len(table)), random_state=args.seed)
     recordings = []
     for path in rows["audio"]:
-        path = Path(path) if os.path.isabs(path) else base / path
         y, sr = sf.read(path, dtype="float32", always_2d=True)
         recordings.append((y.mean(axis=1), sr))
     seconds = sum(len(y) / sr for y, sr in recordings)
