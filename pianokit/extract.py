@@ -21,7 +21,7 @@ from pianokit.parallel import runner
 from pianokit.safety import check_id, exclusive, is_safe_id, stop_if_disk_full
 from pianokit.store import FeatureStore
 
-CHECKPOINT_SECONDS = 30.0  # rewriting features.csv costs ~0.1 ms a row: a fixed row count would be quadratic
+CHECKPOINT_SECONDS = 30.0  # how often finished rows are saved (FeatureStore.checkpoint), so a killed run loses little
 
 
 @dataclass
@@ -83,7 +83,8 @@ def run_extract(
 ) -> ExtractSummary:
     """Extract every input not already current in the store; failures are collected, not raised.
 
-    Rows are checkpointed every 30 s and on interruption, so a rerun resumes. One run at a time
+    Rows are checkpointed every 30 s (as part files) and written into features.csv at the end or on
+    interruption, so a rerun resumes. One run at a time
     per store (a lock file); a run that could use no file removes the store files it created, and
     nothing else. ``cluster`` runs the files on a Dask cluster (pianokit.cluster) instead of the local
     process pool; the store is written the same way, here. ``device="cuda"`` runs the transcription
@@ -133,7 +134,7 @@ def _extract_into(store: FeatureStore, inputs: list[tuple[str, Path]], run, prog
             pending.append(row)
             summary.done += 1
             if time.monotonic() - last >= CHECKPOINT_SECONDS:
-                store.update(pending)
+                store.checkpoint(pending)
                 pending, last = [], time.monotonic()
     finally:
         store.update(pending)

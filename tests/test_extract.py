@@ -187,3 +187,50 @@ def test_a_full_disk_ends_the_run_keeping_the_rows_already_written(audio_dir, tm
     monkeypatch.undo()
     summary = run_extract(inputs, store_dir, jobs=1, progress=False)
     assert (summary.done, summary.skipped, summary.failures) == (2, 1, [])
+
+
+def test_checkpoints_are_part_files_folded_into_features_csv(tmp_path):
+    """A checkpoint writes only its own rows (a part file); the table reads the parts, a later row
+    replacing an earlier one with its id, and update() folds them into features.csv."""
+    config = FeatureConfig()
+    store = FeatureStore.create(tmp_path / "store", config)
+
+    def row(item_id, value):
+        return {"id": item_id, "audio": f"{item_id}.wav", "source_size": 1, "source_mtime_ns": 2,
+                "duration_s": 3.0, "frames": 4, **{name: value for name in config.features}}
+
+    store.update([row("a", 0.5), row("b", 0.25)])
+    store.checkpoint([row("c", 1.0)])
+    store.checkpoint([row("a", 2.0), row("d", 0.125)])
+    parts = sorted((tmp_path / "store").glob("features.part-*.csv"))
+    assert [len(pd.read_csv(p)) for p in parts] == [1, 2]
+    assert list(pd.read_csv(tmp_path / "store" / "features.csv")["id"]) == ["a", "b"]
+    reopened = FeatureStore.open(tmp_path / "store")
+    assert list(reopened.table["id"]) == ["a", "b", "c", "d"]
+    assert reopened.features(["a", "c"])[:, 0].tolist() == [2.0, 1.0]
+    reopened.update([])
+    assert not list((tmp_path / "store").glob("features.part-*.csv"))
+    folded = pd.read_csv(tmp_path / "store" / "features.csv")
+    assert list(folded["id"]) == ["a", "b", "c", "d"] and folded[config.features[0]].tolist() == [2.0, 0.25, 1.0, 0.125]
+
+
+def test_a_run_killed_after_checkpoints_resumes_from_them(audio_dir, tmp_path, monkeypatch):
+    """Rows checkpointed before a run dies without its last write (killed) are current for the next
+    run, which ends with the same features.csv as one uninterrupted run and no part files."""
+    from pianokit import extract
+
+    inputs = collect_inputs([audio_dir])
+    run_extract(inputs, tmp_path / "whole", progress=False)
+    monkeypatch.setattr(extract, "CHECKPOINT_SECONDS", 0.0)
+    real_update = FeatureStore.update
+    monkeypatch.setattr(FeatureStore, "update", lambda self, rows: (_ for _ in ()).throw(RuntimeError("killed")))
+    with pytest.raises(RuntimeError):
+        run_extract(inputs, tmp_path / "store", progress=False)
+    assert len(list((tmp_path / "store").glob("features.part-*.csv"))) == 3
+    assert not (tmp_path / "store" / "features.csv").exists()
+    monkeypatch.setattr(FeatureStore, "update", real_update)
+    again = run_extract(inputs, tmp_path / "store", progress=False)
+    assert (again.done, again.skipped) == (0, 3)
+    assert not list((tmp_path / "store").glob("features.part-*.csv"))
+    whole, resumed = (pd.read_csv(tmp_path / d / "features.csv").drop(columns="audio") for d in ("whole", "store"))
+    pd.testing.assert_frame_equal(whole, resumed)
