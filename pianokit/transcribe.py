@@ -145,21 +145,21 @@ def note_loudness_db(y: np.ndarray, notes: Notes, sample_rate: int) -> np.ndarra
 
     n_fft = 2048
     y = np.asarray(y, dtype=np.float32)
-    padded = np.pad(y, n_fft // 2)  # the frames of a centred STFT, computed only where notes start
-    n_frames = 1 + len(y) // FFT_HOP
+    frames = librosa.util.frame(np.pad(y, n_fft // 2), frame_length=n_fft, hop_length=FFT_HOP)  # a centred STFT's
+    n_frames = frames.shape[1]
     bin_hz = sample_rate / n_fft
     span = max(1, int(round(0.05 * sample_rate / FFT_HOP)))
+    first = np.minimum((np.asarray(notes.onset) * sample_rate / FFT_HOP).astype(int), n_frames - 1)
+    needed = np.unique(np.minimum(first[:, None] + np.arange(span), n_frames - 1))
+    window = librosa.filters.get_window("hann", n_fft, fftbins=True).reshape(-1, 1)
+    # computed only where notes start, as librosa.stft computes every frame (its FFT library, complex64)
+    spectra = np.abs(librosa.get_fftlib().rfft(window * frames[:, needed], axis=-2).astype(np.complex64))
+    column = np.searchsorted(needed, first)
     out = np.empty(len(notes))
-    spectra: dict[int, np.ndarray] = {}
-    for i, (start, pitch) in enumerate(zip(notes.onset, notes.pitch)):
-        frame = min(int(start * sample_rate / FFT_HOP), n_frames - 1)
-        if frame not in spectra:
-            count = min(span, n_frames - frame)
-            chunk = padded[frame * FFT_HOP:(frame + count - 1) * FFT_HOP + n_fft]
-            spectra[frame] = np.abs(librosa.stft(chunk, n_fft=n_fft, hop_length=FFT_HOP, center=False))
+    for i, (frame, start, pitch) in enumerate(zip(first, column, notes.pitch)):
+        spec = spectra[:, start:start + min(span, n_frames - frame)]
         f0 = 440.0 * 2 ** ((pitch - 69) / 12)
         bins = [int(round(h * f0 / bin_hz)) for h in (1, 2)]
-        spec = spectra[frame]
         values = [spec[max(b - 1, 0):b + 2].max(initial=0.0) for b in bins if b < spec.shape[0]]
         out[i] = 20 * np.log10(max(max(values, default=0.0), 1e-6))
     return out
