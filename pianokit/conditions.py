@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -93,7 +94,10 @@ def noise(n: int, sr: int, colour: str, rng: np.random.Generator, exact_length: 
 def add_noise(y: np.ndarray, sr: int, snr_db: float, colour: str, rng: np.random.Generator,
               exact_length: bool = False) -> np.ndarray:
     """``y`` plus noise ``snr_db`` below its mean power (``noise``)."""
-    n = noise(len(y), sr, colour, rng, exact_length)
+    return _mixed(y, noise(len(y), sr, colour, rng, exact_length), snr_db)
+
+
+def _mixed(y: np.ndarray, n: np.ndarray, snr_db: float) -> np.ndarray:
     return (y + n * np.sqrt(np.mean(y ** 2) / (np.mean(n ** 2) + 1e-20)) / 10 ** (snr_db / 20)).astype(np.float32)
 
 
@@ -101,7 +105,21 @@ def noise_floor(y: np.ndarray, sr: int, db: float, exact_length: bool = False) -
     """``y`` with pink noise ``db`` below its mean power, always drawn with the same seed: the common
     noise floor of a FeatureConfig that asks for one (contract.FeatureConfig.noise_floor_db).
     ``exact_length``: shaped at the recording's own length, as feature version 5 drew it."""
-    return add_noise(y, sr, db, "pink", np.random.default_rng(NOISE_FLOOR_SEED), exact_length)
+    if exact_length:
+        return add_noise(y, sr, db, "pink", np.random.default_rng(NOISE_FLOOR_SEED), exact_length=True)
+    from scipy import fft
+
+    return _mixed(y, _floor_noise(fft.next_fast_len(len(y), real=True))[:len(y)], db)
+
+
+@lru_cache(maxsize=8)
+def _floor_noise(m: int) -> np.ndarray:
+    """The noise floor's pink noise at fast length ``m`` (``noise`` cuts it to a recording's length):
+    kept, as recordings share few fast lengths (a 14k-row store about 260, so rows in order of length
+    mostly find theirs here). Read-only; at most 8 x 8 bytes x m."""
+    n = noise(m, 0, "pink", np.random.default_rng(NOISE_FLOOR_SEED), exact_length=True)
+    n.flags.writeable = False
+    return n
 
 
 def colour(y: np.ndarray, sr: int, low_db: float, high_db: float, peak_hz: float, peak_db: float) -> np.ndarray:

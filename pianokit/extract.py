@@ -72,6 +72,18 @@ def _extract_one(job: tuple[str, Path], store_root: Path, config: FeatureConfig,
     return row
 
 
+def _seconds(audio: Path) -> float:
+    """The length its header gives (0 where none): files run longest first, so that the pool ends on
+    short ones and files of one length follow each other (they share the noise floor's noise,
+    pianokit.conditions.noise_floor)."""
+    import soundfile as sf
+
+    try:
+        return sf.info(str(audio)).duration
+    except (RuntimeError, OSError, ValueError):
+        return 0.0
+
+
 def run_extract(
     inputs: list[tuple[str, Path]],
     store_root: str | os.PathLike,
@@ -122,6 +134,7 @@ def _extract_into(store: FeatureStore, inputs: list[tuple[str, Path]], run, prog
             summary.skipped += 1
         else:
             todo.append((item_id, audio))
+    todo.sort(key=lambda job: _seconds(job[1]), reverse=True)
     worker = functools.partial(_extract_one, store_root=store.root, config=store.config, on_cuda=on_cuda)
     pending: list[dict] = []
     last = time.monotonic()

@@ -123,6 +123,19 @@ def _median_filter(x: np.ndarray, axis: int) -> np.ndarray:
     return np.partition(windows, HPSS_KERNEL // 2, axis=-1)[..., HPSS_KERNEL // 2]
 
 
+def _zero_crossing_rate(y: np.ndarray, frame_length: int, hop_length: int, threshold: float = 1e-10) -> np.ndarray:
+    """librosa.feature.zero_crossing_rate(y, frame_length=..., hop_length=...) of finite audio, exactly
+    (centred frames, edge padding, a sample within ``threshold`` of zero counts as positive, a frame's
+    first sample crosses nothing), with each crossing found once and counted per frame from a running
+    sum, not once for each of the frames (four) that overlap it."""
+    padded = np.pad(y, frame_length // 2, mode="edge")
+    negative = padded < -np.asarray(threshold, dtype=padded.dtype)
+    running = np.zeros(len(padded), dtype=np.int64)
+    np.cumsum(negative[1:] != negative[:-1], out=running[1:])
+    starts = np.arange(1 + (len(padded) - frame_length) // hop_length) * hop_length
+    return ((running[starts + frame_length - 1] - running[starts]) / frame_length)[None, :]
+
+
 def _harmonic_ratio(power: np.ndarray) -> float:
     """Share of harmonic energy after median-filter HPSS (Fitzgerald 2010) with soft masks, as
     librosa.decompose.hpss computes it; done here because importing librosa.decompose loads sklearn."""
@@ -188,7 +201,7 @@ def extract(y: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, np.ndarra
     values += _mean_std(librosa.feature.spectral_bandwidth(S=stft_mag, sr=sr, centroid=centroid))
     values += _mean_std(librosa.feature.spectral_rolloff(S=stft_mag, sr=sr))
     values += _mean_std(librosa.feature.spectral_flatness(S=stft_mag))
-    values += _mean_std(librosa.feature.zero_crossing_rate(y, frame_length=config.n_fft, hop_length=hop))
+    values += _mean_std(_zero_crossing_rate(y, config.n_fft, hop))
 
     chroma = librosa.feature.chroma_stft(S=power, sr=sr, tuning=0.0)
     chroma_mean = chroma.mean(axis=1)

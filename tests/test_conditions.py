@@ -203,3 +203,20 @@ def test_faster_reverberant_tails_are_the_librarys_bit_for_bit(monkeypatch, rt60
             patch.setattr(late_reverb, "faster", contextlib.nullcontext)
             library = conditions.room_impulse_response(rt60, SR, np.random.default_rng(seed))
         np.testing.assert_array_equal(fast, library)
+
+
+def test_the_noise_floor_kept_for_a_fast_length_is_the_drawn_one_for_every_length_it_serves():
+    """Recordings whose lengths share a fast FFT length reuse one draw of the floor's noise: each gets
+    exactly what add_noise draws for it, and the kept noise cannot be changed by a caller."""
+    from scipy.fft import next_fast_len
+
+    conditions._floor_noise.cache_clear()
+    rng = np.random.default_rng(5)
+    m = next_fast_len(200_001, real=True)
+    for n in (m, m - 1, 200_001, *rng.integers(m - 2000, m, 3)):
+        y = (0.1 * rng.standard_normal(int(n))).astype(np.float32)
+        drawn = conditions.add_noise(y, SR, 35.0, "pink", np.random.default_rng(conditions.NOISE_FLOOR_SEED))
+        np.testing.assert_array_equal(conditions.noise_floor(y, SR, 35.0), drawn)
+    assert conditions._floor_noise.cache_info().misses == 1
+    with pytest.raises(ValueError):
+        conditions._floor_noise(m)[0] = 1.0

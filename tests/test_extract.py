@@ -234,3 +234,22 @@ def test_a_run_killed_after_checkpoints_resumes_from_them(audio_dir, tmp_path, m
     assert not list((tmp_path / "store").glob("features.part-*.csv"))
     whole, resumed = (pd.read_csv(tmp_path / d / "features.csv").drop(columns="audio") for d in ("whole", "store"))
     pd.testing.assert_frame_equal(whole, resumed)
+
+
+def test_files_run_longest_first(tmp_path):
+    """The pool gets the longest files first (it ends on short ones); a file whose length cannot be
+    read goes last, and is still tried (and reported) there."""
+    d = tmp_path / "audio"
+    for name, seconds in (("b", 2), ("a", 5), ("c", 3)):
+        write_wav(d / f"{name}.wav", sine(330, seconds))
+    (d / "bad.wav").write_bytes(b"not audio")
+    order = []
+
+    def run(worker, todo, desc, progress):
+        order.extend(item_id for item_id, _ in todo)
+        return iter([])
+
+    from pianokit.extract import _extract_into
+
+    _extract_into(FeatureStore.create(tmp_path / "store", FeatureConfig()), collect_inputs([d]), run, False)
+    assert order == ["a", "c", "b", "bad"]

@@ -132,3 +132,22 @@ def test_the_noise_floor_is_drawn_as_the_configs_feature_version_drew_it():
     np.testing.assert_array_equal(prepare(y, v6), noise_floor(level, SR, 35.0, exact_length=False))
     assert not np.allclose(prepare(y, v5), prepare(y, v6), atol=1e-6)
     np.testing.assert_array_equal(prepare(y, FeatureConfig(version=5)), prepare(y, FeatureConfig()))
+
+
+def test_zero_crossing_rate_is_librosas_exactly():
+    """Counted from a running sum, the rate equals librosa's frame by frame on audio with exact zeros,
+    negative zeros and samples at the +-1e-10 threshold, at lengths shorter than a frame too."""
+    import librosa
+
+    from pianokit.features import _zero_crossing_rate
+
+    rng = np.random.default_rng(0)
+    for n in (1, 700, 2048, 2049, 40_000, 123_457):
+        y = (rng.standard_normal(n) * rng.choice([1.0, 1e-9])).astype(np.float32)
+        for value, share in ((0.0, 0.1), (-0.0, 0.05), (1e-10, 0.05), (-1e-10, 0.05)):
+            y[rng.random(n) < share] = value
+        for audio in (y, y.astype(np.float64)):
+            expected = librosa.feature.zero_crossing_rate(audio, frame_length=2048, hop_length=512)
+            got = _zero_crossing_rate(audio, 2048, 512)
+            assert got.dtype == expected.dtype and got.shape == expected.shape
+            np.testing.assert_array_equal(got, expected)
