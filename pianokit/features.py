@@ -123,6 +123,17 @@ def _median_filter(x: np.ndarray, axis: int) -> np.ndarray:
     return np.partition(windows, HPSS_KERNEL // 2, axis=-1)[..., HPSS_KERNEL // 2]
 
 
+def _centroid_bandwidth(magnitude: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
+    """librosa.feature.spectral_centroid(S=magnitude, sr=sr) and spectral_bandwidth(S=magnitude, sr=sr)
+    (p = 2), exactly: librosa's formulas on one column normalisation, which librosa computes in each."""
+    p = 2
+    freq = librosa.fft_frequencies(sr=sr, n_fft=2 * (magnitude.shape[-2] - 1))
+    weights = librosa.util.normalize(magnitude, norm=1, axis=-2)
+    centroid = np.sum(freq[:, None] * weights, axis=-2, keepdims=True)
+    deviation = np.abs(np.subtract.outer(centroid[..., 0, :], freq).swapaxes(-2, -1))
+    return centroid, np.sum(weights * deviation**p, axis=-2, keepdims=True) ** (1.0 / p)
+
+
 def _zero_crossing_rate(y: np.ndarray, frame_length: int, hop_length: int, threshold: float = 1e-10) -> np.ndarray:
     """librosa.feature.zero_crossing_rate(y, frame_length=..., hop_length=...) of finite audio, exactly
     (centred frames, edge padding, a sample within ``threshold`` of zero counts as positive, a frame's
@@ -196,9 +207,9 @@ def extract(y: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, np.ndarra
     values += list(mfcc.mean(axis=1)) + list(mfcc.std(axis=1))
     contrast = librosa.feature.spectral_contrast(S=stft_mag, sr=sr, n_bands=CONTRAST_BANDS - 1, fmin=100.0)
     values += list(contrast.mean(axis=1))
-    centroid = librosa.feature.spectral_centroid(S=stft_mag, sr=sr)
+    centroid, bandwidth = _centroid_bandwidth(stft_mag, sr)
     values += _mean_std(centroid)
-    values += _mean_std(librosa.feature.spectral_bandwidth(S=stft_mag, sr=sr, centroid=centroid))
+    values += _mean_std(bandwidth)
     values += _mean_std(librosa.feature.spectral_rolloff(S=stft_mag, sr=sr))
     values += _mean_std(librosa.feature.spectral_flatness(S=stft_mag))
     values += _mean_std(_zero_crossing_rate(y, config.n_fft, hop))

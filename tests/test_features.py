@@ -151,3 +151,21 @@ def test_zero_crossing_rate_is_librosas_exactly():
             got = _zero_crossing_rate(audio, 2048, 512)
             assert got.dtype == expected.dtype and got.shape == expected.shape
             np.testing.assert_array_equal(got, expected)
+
+
+def test_centroid_and_bandwidth_are_librosas_exactly():
+    """One normalisation for both gives librosa's own centroid and bandwidth, bit for bit, on a
+    centred STFT's magnitudes (Fortran order, as librosa.stft returns them) and on silent frames."""
+    import librosa
+
+    from pianokit.features import _centroid_bandwidth
+
+    rng = np.random.default_rng(1)
+    y = (0.1 * rng.standard_normal(SR * 3)).astype(np.float32)
+    y[SR:SR + 4096] = 0.0
+    magnitude = np.abs(librosa.stft(y, n_fft=2048, hop_length=512))
+    for S in (magnitude, np.ascontiguousarray(magnitude)):
+        centroid, bandwidth = _centroid_bandwidth(S, SR)
+        expected = librosa.feature.spectral_centroid(S=S, sr=SR)
+        np.testing.assert_array_equal(centroid, expected)
+        np.testing.assert_array_equal(bandwidth, librosa.feature.spectral_bandwidth(S=S, sr=SR, centroid=expected))
