@@ -73,13 +73,13 @@ def _extract_one(job: tuple[str, Path], store_root: Path, config: FeatureConfig,
 
 
 def _seconds(audio: Path) -> float:
-    """The length its header gives (0 where none): files run longest first, so that the pool ends on
-    short ones and files of one length follow each other (they share the noise floor's noise,
-    pianokit.conditions.noise_floor)."""
+    """The length its header gives (0 where none, or where it is no regular file: a pipe would block):
+    files run longest first, so that the pool ends on short ones and files of one length follow each
+    other (they share the noise floor's noise, pianokit.conditions.noise_floor)."""
     import soundfile as sf
 
     try:
-        return sf.info(str(audio)).duration
+        return sf.info(str(audio)).duration if audio.is_file() else 0.0
     except (RuntimeError, OSError, ValueError):
         return 0.0
 
