@@ -105,17 +105,16 @@ def noise_floor(y: np.ndarray, sr: int, db: float, exact_length: bool = False) -
     """``y`` with pink noise ``db`` below its mean power, always drawn with the same seed: the common
     noise floor of a FeatureConfig that asks for one (contract.FeatureConfig.noise_floor_db).
     ``exact_length``: shaped at the recording's own length, as feature version 5 drew it."""
-    if exact_length:
-        return add_noise(y, sr, db, "pink", np.random.default_rng(NOISE_FLOOR_SEED), exact_length=True)
     from scipy import fft
 
-    return _mixed(y, _floor_noise(fft.next_fast_len(len(y), real=True))[:len(y)], db)
+    m = len(y) if exact_length else fft.next_fast_len(len(y), real=True)
+    return _mixed(y, _floor_noise(m)[:len(y)], db)
 
 
 @lru_cache(maxsize=8)
 def _floor_noise(m: int) -> np.ndarray:
-    """The noise floor's pink noise at fast length ``m`` (``noise`` cuts it to a recording's length):
-    kept, as recordings share few fast lengths (a 14k-row store about 260, so rows in order of length
+    """The noise floor's pink noise shaped at length ``m`` (a fast FFT length, cut to a recording's
+    length, or for feature version 5 the recording's own): kept, as recordings share few fast lengths (a 14k-row store about 260, so rows in order of length
     mostly find theirs here). Read-only; at most 8 x 8 bytes x m."""
     n = noise(m, 0, "pink", np.random.default_rng(NOISE_FLOOR_SEED), exact_length=True)
     n.flags.writeable = False
