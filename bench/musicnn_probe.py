@@ -108,11 +108,17 @@ def frozen_graph(checkpoint: Path):
 
 def patches(path: str) -> np.ndarray:
     """(patches, 187, 96) musicnn inputs of one recording."""
-    import librosa
     import soundfile as sf
 
     y, sr = sf.read(path, dtype="float32", always_2d=True)
-    y = librosa.resample(y.mean(axis=1), orig_sr=sr, target_sr=SR)
+    return patches_of(y.mean(axis=1), sr)
+
+
+def patches_of(y: np.ndarray, sr: int) -> np.ndarray:
+    """(patches, 187, 96) musicnn inputs of mono audio ``y``."""
+    import librosa
+
+    y = librosa.resample(y, orig_sr=sr, target_sr=SR)
     y = y / (np.sqrt(np.mean(y ** 2)) + 1e-9) * 0.05
     mel = librosa.feature.melspectrogram(y=y, sr=SR, hop_length=HOP, n_fft=N_FFT, n_mels=N_MELS).T
     mel = np.log10(10000 * mel + 1).astype(np.float32)
@@ -121,8 +127,9 @@ def patches(path: str) -> np.ndarray:
     return np.stack([mel[s:s + PATCH] for s in range(0, len(mel) - PATCH + 1, PATCH_HOP)])
 
 
-def embed(sessions: dict, path: str) -> dict[str, np.ndarray]:
-    x = patches(path)
+def embed(sessions: dict, path: str | None = None, x: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """{model: embedding} of the recording at ``path``, or of musicnn inputs ``x``."""
+    x = patches(path) if x is None else x
     out = {}
     for name, session in sessions.items():
         top, mean, dense = session.run(list(OUTPUTS), {"model/Placeholder:0": x, "model/Placeholder_2:0": False})
