@@ -11,8 +11,9 @@ checkpoint is frozen into an inference graph (variables as constants, `is_traini
 run with TensorFlow's v1 session API, so this probe needs TensorFlow; nothing in pianokit uses it.
 Input as musicnn's own extractor makes it: 16 kHz mono (here level-normalised to -26 dBFS RMS),
 96-band log-mel (n_fft 512, hop 256, log10(10000 x + 1)), 187-frame (3 s) patches every 62 frames
-(1 s). Per recording: the patch means of the mid-end's max- and mean-pooled maps (753 each) and
-the 200-unit dense layer, 1706 numbers; cached as CACHE/emb_<model>.npy.
+(1 s; `--patch-hop 187` is musicnn's default, patches without overlap). Per recording: the patch
+means of the mid-end's max- and mean-pooled maps (753 each) and the 200-unit dense layer, 1706
+numbers; cached as CACHE/emb_<model>.npy (emb_<model>_hop<N>.npy for another --patch-hop).
 
 Rows: the store's evaluated recordings (the 1189 clean MuseScore renders), trained and tested on
 them only, as bench/oracle_features.py. Both splits of pianokit.training_data (the fold's
@@ -106,16 +107,16 @@ def frozen_graph(checkpoint: Path):
     return tf.compat.v1.Session(graph=graph)
 
 
-def patches(path: str) -> np.ndarray:
+def patches(path: str, hop: int = PATCH_HOP) -> np.ndarray:
     """(patches, 187, 96) musicnn inputs of one recording."""
     import soundfile as sf
 
     y, sr = sf.read(path, dtype="float32", always_2d=True)
-    return patches_of(y.mean(axis=1), sr)
+    return patches_of(y.mean(axis=1), sr, hop)
 
 
-def patches_of(y: np.ndarray, sr: int) -> np.ndarray:
-    """(patches, 187, 96) musicnn inputs of mono audio ``y``."""
+def patches_of(y: np.ndarray, sr: int, hop: int = PATCH_HOP) -> np.ndarray:
+    """(patches, 187, 96) musicnn inputs of mono audio ``y``, patches ``hop`` frames apart."""
     import librosa
 
     y = librosa.resample(y, orig_sr=sr, target_sr=SR)
@@ -124,12 +125,14 @@ def patches_of(y: np.ndarray, sr: int) -> np.ndarray:
     mel = np.log10(10000 * mel + 1).astype(np.float32)
     if len(mel) < PATCH:
         mel = np.pad(mel, ((0, PATCH - len(mel)), (0, 0)))
-    return np.stack([mel[s:s + PATCH] for s in range(0, len(mel) - PATCH + 1, PATCH_HOP)])
+    return np.stack([mel[s:s + PATCH] for s in range(0, len(mel) - PATCH + 1, hop)])
 
 
-def embed(sessions: dict, path: str | None = None, x: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """{model: embedding} of the recording at ``path``, or of musicnn inputs ``x``."""
-    x = patches(path) if x is None else x
+def embed(sessions: dict, path: str | None = None, x: np.ndarray | None = None,
+          hop: int = PATCH_HOP) -> dict[str, np.ndarray]:
+    """{model: embedding} of the recording at ``path`` (patches ``hop`` frames apart), or of musicnn
+    inputs ``x``."""
+    x = patches(path, hop) if x is None else x
     out = {}
     for name, session in sessions.items():
         top, mean, dense = session.run(list(OUTPUTS), {"model/Placeholder:0": x, "model/Placeholder_2:0": False})
@@ -144,17 +147,19 @@ def check_tags(session, example: Path) -> list[str]:
     return [MTT_TAGS[i] for i in np.argsort(-probs)[:5]]
 
 
-def embeddings(table: pd.DataFrame, cache: Path) -> tuple[dict[str, np.ndarray], float, list[str]]:
+def embeddings(table: pd.DataFrame, cache: Path,
+               hop: int = PATCH_HOP) -> tuple[dict[str, np.ndarray], float, list[str]]:
     """{model: (rows, 1706)}, the seconds spent computing them (0 when cached) and the MTT check."""
     folder = fetch_checkpoints(cache)
     sessions = {name: frozen_graph(folder / name) for name in MODELS}
     top5 = check_tags(sessions["MTT_musicnn"], Path(__file__).parents[1] / "data" / "examples" /
                       "Schubert_D935_no.3_4bars_12_1.wav")
-    files = {name: cache / f"emb_{name}.npy" for name in MODELS}
+    suffix = "" if hop == PATCH_HOP else f"_hop{hop}"
+    files = {name: cache / f"emb_{name}{suffix}.npy" for name in MODELS}
     seconds = 0.0
     if not all(f.is_file() for f in files.values()):
         start = time.perf_counter()
-        rows = [embed(sessions, path) for path in table["audio"]]
+        rows = [embed(sessions, path, hop=hop) for path in table["audio"]]
         for name, f in files.items():
             np.save(f, np.array([r[name] for r in rows]))
         seconds = time.perf_counter() - start
@@ -199,6 +204,8 @@ def main() -> None:
     parser.add_argument("--store", type=Path, default=Path("data/stores/multi_piano_aug0x2_comp0.3_floor35"))
     parser.add_argument("--cache", type=Path, default=Path("data/musicnn_probe"))
     parser.add_argument("--components", type=int, nargs="+", default=[16, 48])
+    parser.add_argument("--patch-hop", type=int, default=PATCH_HOP,
+                        help="frames between musicnn's 187-frame patches (62: 1 s; 187: 3 s, no overlap, musicnn's default)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -210,7 +217,7 @@ def main() -> None:
     audio = pd.read_csv(args.store / "features.csv").set_index("id").loc[ids, list(ALL_FEATURES)].to_numpy(float)
     symbolic = pd.read_csv(args.store / "symbolic.csv").set_index("id").loc[ids, list(SYMBOLIC_FEATURES)]
     lite0_dir = next((args.store / "embeddings").glob("lite0-imagenet-*"))
-    emb, embed_s, top5 = embeddings(table, args.cache)
+    emb, embed_s, top5 = embeddings(table, args.cache, args.patch_hop)
     emb["lite0"] = np.array([np.load(lite0_dir / f"{i}.npy").astype(float).mean(axis=0) for i in ids])
     y = table[list(DIMENSIONS)].to_numpy(float)
     groups = split_groups(table)
@@ -255,10 +262,12 @@ def main() -> None:
         lines.append(f"| {label} | {model or '-'} | {p['r2']:.3f} | {p['wp_r2']:.3f} | {p['wp_r']:.3f} | "
                      f"{q['r2']:.3f} | {q['wp_r2']:.3f} | {q['wp_r']:.3f} |")
     wall = time.perf_counter() - start
-    lines += ["", f"Embeddings: {embed_s:.0f} s for {len(table)} recordings (0 = cached); wall time {wall:.0f} s."]
+    lines += ["", f"Patches {args.patch_hop} frames apart. Embeddings (both musicnn models, TensorFlow, 2 cores): "
+              f"{embed_s:.0f} s for {len(table)} recordings (0 = cached); wall time {wall:.0f} s."]
     write_table(args.out, "musicnn_probe", lines, {"rows": len(table), "store": str(args.store),
                                                     "mtt_top5_example": top5, "results": results,
-                                                    "embed_s": round(embed_s, 1), "wall_s": round(wall, 1)})
+                                                    "patch_hop": args.patch_hop, "embed_s": round(embed_s, 1),
+                                                    "wall_s": round(wall, 1)})
 
 
 if __name__ == "__main__":
