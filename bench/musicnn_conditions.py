@@ -75,7 +75,7 @@ def main() -> None:
         cond_x = np.load(features_file)["features"]
     else:
         cond_x = in_workers(condition_features, data.config, data.sampled_audio(), data.seeds(), args.jobs)
-        np.savez(features_file, ids=ids[data.sampled], features=cond_x)
+        np.savez(features_file, ids=ids[data.sampled].astype(str), features=cond_x)
     cond_emb = condition_embeddings(data, args.cache)
 
     x = data.x[data.eval_rows]
