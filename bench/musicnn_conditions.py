@@ -8,7 +8,7 @@ Usage: python bench/musicnn_conditions.py --store data/stores/multi_piano_aug0x2
 The conditions, sampled passage groups and seeds are bench/nuisance_projection.py's (rooms of 0.8
 and 2 s, the GSM phone line, 20 dB pink noise; two whole test passage groups per passage fold), the
 condition features extracted with the store's feature config (cached in
-CACHE/conditions_features.npz) and the musicnn embeddings of the same audio (CACHE/conditions_<model>.npy;
+CACHE/conditions_features.npz) and the musicnn embeddings of the same audio (CACHE/conditions_embeddings.npz;
 bench/musicnn_probe.py's models, inputs and cache). Trained on the clean evaluated renders only (the
 musicnn embeddings of the store's augmented recordings are not computed), so every shift is larger
 than a model trained with augmentation would show (bench/results/nuisance_projection.md, its last
@@ -44,8 +44,9 @@ def condition_embeddings(data: ProbeData, cache: Path) -> dict[str, np.ndarray]:
     order of draws), embedded by musicnn."""
     from pianokit.audio import load_audio
 
-    files = {m: cache / f"conditions_{m}.npy" for m in MODELS}
-    if not all(f.is_file() for f in files.values()):
+    file = cache / "conditions_embeddings.npz"
+    ids = data.evaluated["segment_id"].to_numpy()[data.sampled].astype(str)
+    if not file.is_file() or list(np.load(file)["ids"]) != list(ids):
         folder = fetch_checkpoints(cache)
         sessions = {m: frozen_graph(folder / m) for m in MODELS}
         rows = []
@@ -54,9 +55,9 @@ def condition_embeddings(data: ProbeData, cache: Path) -> dict[str, np.ndarray]:
             rng = np.random.default_rng(int(seed))
             moved = [np.clip(condition_audio(y, name, rng), -1, 1).astype(np.float32) for name in CONDITIONS]
             rows.append([embed(sessions, x=patches_of(m, SR)) for m in [y, *moved]])
-        for m, f in files.items():
-            np.save(f, np.array([[cond[m] for cond in row] for row in rows]))
-    return {m: np.load(f) for m, f in files.items()}
+        np.savez(file, ids=ids, **{m: np.array([[cond[m] for cond in row] for row in rows]) for m in MODELS})
+    cached = np.load(file)
+    return {m: cached[m] for m in MODELS}
 
 
 def main() -> None:
