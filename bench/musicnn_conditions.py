@@ -3,16 +3,19 @@ The musicnn probe's kernel ridge, scored on held-out renders made again under re
 
 Usage: python bench/musicnn_conditions.py --store data/stores/multi_piano_aug0x2_comp0.3_floor35
        [--cache data/musicnn_probe] [--groups-per-fold 2] [--seed 0] [--jobs 2]
-       [--out bench/results/musicnn_conditions]
+       [--augmented] [--out bench/results/musicnn_conditions]
 
 The conditions, sampled passage groups and seeds are bench/nuisance_projection.py's (rooms of 0.8
 and 2 s, the GSM phone line, 20 dB pink noise; two whole test passage groups per passage fold), the
 condition features extracted with the store's feature config (cached in
 CACHE/conditions_features.npz) and the musicnn embeddings of the same audio (CACHE/conditions_embeddings.npz;
-bench/musicnn_probe.py's models, inputs and cache). Trained on the clean evaluated renders only (the
-musicnn embeddings of the store's augmented recordings are not computed), so every shift is larger
-than a model trained with augmentation would show (bench/results/nuisance_projection.md, its last
-row); what this compares is how far each input moves a model that never heard a room. Kernel
+bench/musicnn_probe.py's models, inputs and cache). Trained on the clean evaluated renders only,
+so every shift is larger than a model trained with augmentation would show
+(bench/results/nuisance_projection.md, its last row): what this compares is how far each input
+moves a model that never heard a room. With --augmented, each training segment's first augmented
+MuseScore recording in the store (`@aug1@musescore_aug`: a random room, noise, colouring, phone,
+codec or compression, `pianokit dataset augment`) is trained on as well, its musicnn embedding
+computed here (CACHE/augmented_embeddings.npz): the way the shipped recipe learns steadiness. Kernel
 ridge as in bench/musicnn_probe.py (PCA 16 per embedding, fitted on the fold's training rows).
 Shift: mean |rating change| from the clean render, in within-passage label SDs.
 """
@@ -60,9 +63,33 @@ def condition_embeddings(data: ProbeData, cache: Path) -> dict[str, np.ndarray]:
     return {m: cached[m] for m in MODELS}
 
 
+def augmented_rows(data: ProbeData) -> tuple[np.ndarray, np.ndarray]:
+    """(store rows, evaluated rows of their segments) of each segment's first augmented MuseScore
+    recording."""
+    table = data.table
+    rows = np.flatnonzero(table["segment_id"].str.endswith("@aug1@musescore_aug").to_numpy())
+    position = {source: i for i, source in enumerate(data.evaluated["source_id"])}
+    return rows, np.array([position[source] for source in table["source_id"].to_numpy()[rows]])
+
+
+def augmented_embeddings(data: ProbeData, rows: np.ndarray, cache: Path) -> dict[str, np.ndarray]:
+    """{model: (rows, 1706)} of the augmented recordings at store ``rows``."""
+    file = cache / "augmented_embeddings.npz"
+    ids = data.table["segment_id"].to_numpy()[rows].astype(str)
+    if not file.is_file() or list(np.load(file)["ids"]) != list(ids):
+        folder = fetch_checkpoints(cache)
+        sessions = {m: frozen_graph(folder / m) for m in MODELS}
+        done = [embed(sessions, str(path)) for path in data.table["audio"].to_numpy()[rows]]
+        np.savez(file, ids=ids, **{m: np.array([d[m] for d in done]) for m in MODELS})
+    cached = np.load(file)
+    return {m: cached[m] for m in MODELS}
+
+
 def main() -> None:
     parser = probe_parser(__doc__)
     parser.add_argument("--cache", type=Path, default=Path("data/musicnn_probe"))
+    parser.add_argument("--augmented", action="store_true",
+                        help="also train on each segment's first augmented MuseScore recording")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     start = time.perf_counter()
@@ -78,6 +105,10 @@ def main() -> None:
         cond_x = in_workers(condition_features, data.config, data.sampled_audio(), data.seeds(), args.jobs)
         np.savez(features_file, ids=ids[data.sampled].astype(str), features=cond_x)
     cond_emb = condition_embeddings(data, args.cache)
+    aug_rows, aug_of = augmented_rows(data) if args.augmented else (np.zeros(0, int), np.zeros(0, int))
+    aug_emb = augmented_embeddings(data, aug_rows, args.cache) if args.augmented else \
+        {m: np.zeros((0, clean_emb[m].shape[1])) for m in MODELS}
+    aug_x = data.x[aug_rows]
 
     x = data.x[data.eval_rows]
     y = data.y[data.eval_rows]
@@ -90,21 +121,25 @@ def main() -> None:
         shifts = {c: [] for c in CONDITIONS}
         for fold in data.folds:
             train = np.concatenate([fold.train, fold.val])
+            extra = np.flatnonzero(np.isin(aug_of, train))
             test = fold.test
             rows = test[np.isin(test, data.sampled)]
             at = [position[int(r)] for r in rows]
-            inputs = [(x[train], x[test], [cond_x[at, j] for j in range(len(CONDITIONS))])]
+            inputs = [(np.vstack([x[train], aug_x[extra]]), x[test], [cond_x[at, j] for j in range(len(CONDITIONS))])]
             for m in parts:
                 e = clean_emb[m].copy()
                 e[rows] = cond_emb[m][at, 0]
                 stacked = np.concatenate([e[test], *[cond_emb[m][at, 1 + j] for j in range(len(CONDITIONS))]])
-                tr, rest = reduce(np.concatenate([e, stacked]), train, len(e) + np.arange(len(stacked)), 16)
+                every = np.concatenate([e, aug_emb[m], stacked])
+                tr, rest = reduce(every, np.concatenate([train, len(e) + extra]),
+                                  len(e) + len(aug_emb[m]) + np.arange(len(stacked)), 16)
                 moved = np.split(rest[len(test):], len(CONDITIONS))
                 inputs.append((tr, rest[:len(test)], moved))
             x_train = np.hstack([i[0] for i in inputs])
             x_test = np.hstack([i[1] for i in inputs])
             x_moved = [np.hstack([i[2][j] for i in inputs]) for j in range(len(CONDITIONS))]
-            pred = kernel_ridge(np.nan_to_num(x_train), y[train], np.nan_to_num(np.vstack([x_test, *x_moved])))
+            y_train = np.vstack([y[train], y[aug_of[extra]]])
+            pred = kernel_ridge(np.nan_to_num(x_train), y_train, np.nan_to_num(np.vstack([x_test, *x_moved])))
             clean, *moved = np.split(pred, np.cumsum([len(test)] + [len(rows)] * (len(CONDITIONS) - 1)))
             clean_evals.append(evaluate(y[test], clean, DIMENSIONS, passages[test]))
             base = clean[np.isin(test, data.sampled)]
@@ -118,13 +153,17 @@ def main() -> None:
         results[label] = row
 
     wall = time.perf_counter() - start
-    lines = [f"Kernel ridge trained on the {len(ids)} clean renders of `{args.store}` (no augmented recordings), "
+    trained = (f"the {len(ids)} clean renders of `{args.store}` and one augmented MuseScore recording of each "
+               f"({len(aug_rows)})" if args.augmented else
+               f"the {len(ids)} clean renders of `{args.store}` (no augmented recordings)")
+    lines = [f"Kernel ridge trained on {trained} (training folds' rows), "
              f"leak-free passage folds; conditions on {len(data.sampled)} held-out renders in "
              f"{args.groups_per_fold} whole test passage groups per fold; shift in within-passage label SDs "
              f"({data.wp_sd:.3f}). R² / within-passage R² / shift.", "", *result_table("inputs", results), "",
              f"Wall time {wall:.0f} s (condition features and embeddings cached in {args.cache} after the first run)."]
     write_table(args.out, "musicnn_conditions", lines,
-                {"store": str(args.store), "sampled": len(data.sampled), "wp_label_sd": data.wp_sd,
+                {"store": str(args.store), "augmented": bool(args.augmented), "sampled": len(data.sampled),
+                 "wp_label_sd": data.wp_sd,
                  "conditions": list(CONDITIONS), "results": results, "wall_s": round(wall, 1)})
 
 

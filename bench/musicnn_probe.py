@@ -173,6 +173,7 @@ def reduce(e: np.ndarray, train: np.ndarray, test: np.ndarray, k: int) -> tuple[
     tens or hundreds of SDs, and ridge's ratings of it with them."""
     from sklearn.decomposition import PCA
 
+    e = np.asarray(e, dtype=np.float64)  # float32 input makes PCA's randomised solver another (less exact) fit
     mean = e[train].mean(axis=0)
     sd = np.maximum(e[train].std(axis=0), np.median(e[train].std(axis=0)))
 
