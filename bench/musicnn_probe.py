@@ -19,8 +19,8 @@ Rows: the store's evaluated recordings (the 1189 clean MuseScore renders), train
 them only, as bench/oracle_features.py. Both splits of pianokit.training_data (the fold's
 validation rows joined to its training rows). Each embedding is standardised and reduced by PCA to
 K components fitted on the fold's training rows (each unit's SD floored at the median unit's, standard scores clipped at +-5), then put beside the 115 audio features; ridge
-(the in-house baseline, penalty by grouped inner CV) and an RBF kernel ridge (penalty 3, width 0.5
-/ features, fixed beforehand as in bench/kernel_blend.py's exploration) predict the 19 ratings.
+(the in-house baseline, penalty by grouped inner CV) and pianokit.kernel_ridge (RBF, penalty 3,
+width 0.5, fixed beforehand as in bench/kernel_blend.py's exploration) predict the 19 ratings.
 Beside them, on the same folds: training mean, the player's training mean, and the symbolic
 reference (ridge on the store's symbolic.csv, MIDI-derived).
 """
@@ -185,13 +185,13 @@ def reduce(e: np.ndarray, train: np.ndarray, test: np.ndarray, k: int) -> tuple[
 
 
 def kernel_ridge(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray) -> np.ndarray:
-    from sklearn.kernel_ridge import KernelRidge
+    """pianokit's kernel ridge (`fit --kernel-ridge`) at fixed settings, on standardised inputs."""
     from sklearn.preprocessing import StandardScaler
 
+    from pianokit.kernel_ridge import fit
+
     scale = StandardScaler().fit(x_train)
-    mean = y_train.mean(axis=0)
-    model = KernelRidge(alpha=3.0, kernel="rbf", gamma=0.5 / x_train.shape[1])
-    return model.fit(scale.transform(x_train), y_train - mean).predict(scale.transform(x_test)) + mean
+    return fit(scale.transform(x_train), y_train, alpha=3.0, width=0.5).predict(scale.transform(x_test))
 
 
 def scores(evals: list[dict]) -> dict:
