@@ -18,9 +18,10 @@ numbers; cached as CACHE/emb_<model>.npy (emb_<model>_hop<N>.npy for another --p
 Rows: the store's evaluated recordings (the 1189 clean MuseScore renders), trained and tested on
 them only, as bench/oracle_features.py. Both splits of pianokit.training_data (the fold's
 validation rows joined to its training rows). Each embedding is standardised and reduced by PCA to
-K components fitted on the fold's training rows (each unit's SD floored at the median unit's, standard scores clipped at +-5), then put beside the 115 audio features; ridge
-(the in-house baseline, penalty by grouped inner CV) and pianokit.kernel_ridge (RBF, penalty 3,
-width 0.5, fixed beforehand as in bench/kernel_blend.py's exploration) predict the 19 ratings.
+K components fitted on the fold's training rows (each unit's SD floored at the median unit's,
+standard scores clipped at +-5), then put beside the 115 audio features; ridge (the in-house
+baseline, penalty by grouped inner CV) and pianokit.kernel_ridge (RBF, penalty 3, width 0.5, fixed
+beforehand as in bench/kernel_blend.py's exploration) predict the 19 ratings.
 Beside them, on the same folds: training mean, the player's training mean, and the symbolic
 reference (ridge on the store's symbolic.csv, MIDI-derived).
 """
@@ -206,7 +207,8 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path("data/musicnn_probe"))
     parser.add_argument("--components", type=int, nargs="+", default=[16, 48])
     parser.add_argument("--patch-hop", type=int, default=PATCH_HOP,
-                        help="frames between musicnn's 187-frame patches (62: 1 s; 187: 3 s, no overlap, musicnn's default)")
+                        help="frames between musicnn's 187-frame patches "
+                             "(62: 1 s; 187: 3 s, no overlap, musicnn's default)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

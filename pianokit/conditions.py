@@ -114,8 +114,9 @@ def noise_floor(y: np.ndarray, sr: int, db: float, exact_length: bool = False) -
 @lru_cache(maxsize=8)
 def _floor_noise(m: int) -> np.ndarray:
     """The noise floor's pink noise shaped at length ``m`` (a fast FFT length, cut to a recording's
-    length, or for feature version 5 the recording's own): kept, as recordings share few fast lengths (a 14k-row store about 260, so rows in order of length
-    mostly find theirs here). Read-only; at most 8 x 8 bytes x m."""
+    length, or for feature version 5 the recording's own): kept, as recordings share few fast
+    lengths (a 14k-row store about 260, so rows in order of length mostly find theirs here).
+    Read-only; at most 8 x 8 bytes x m."""
     n = noise(m, 0, "pink", np.random.default_rng(NOISE_FLOOR_SEED), exact_length=True)
     n.flags.writeable = False
     return n
