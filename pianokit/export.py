@@ -16,7 +16,8 @@ from pianokit.contract import FeatureConfig, ModelMetadata, Window
 from pianokit.errors import InputError, os_reason
 from pianokit.metadata import ONNX_METADATA_KEY, missing_model, model_paths
 from pianokit.models.spec import ModelSpec
-from pianokit.run_folder import FINAL_INFO, METRICS, SPEC, locate_model, read_config, read_metrics, read_predictions
+from pianokit.run_folder import (FINAL_INFO, METRICS, SPEC, fold_dir, locate_model, read_config, read_metrics,
+                                  read_predictions)
 from pianokit.safety import printable, writable_target
 from pianokit.windows import windows
 
@@ -210,6 +211,7 @@ def _export(model, model_path: Path, spec: ModelSpec, run, run_config: dict, met
                                                          "consistency_weight", "kernel_ridge", "command")
                          if k in run_config},
             "kernel_ridge": _kernel_ridge_fit(model_path.parent),
+            "room_check": _run_room_check(model_path, spec, run, run_config),
             "training_audio": _training_audio(run, run_config),
             "source_model": str(model_path),
             "parity_max_abs_diff": diff,
@@ -243,9 +245,12 @@ def _write(proto, meta: dict, tmp: Path, onnx_path: Path, json_path: Path) -> No
         raise
 
 
-def set_noise_floor(source: str | os.PathLike, out: str | os.PathLike, noise_floor_db: float | None) -> dict:
+def set_noise_floor(source: str | os.PathLike, out: str | os.PathLike, noise_floor_db: float | None,
+                    room_check_store: str | os.PathLike | None = None) -> dict:
     """An exported model (``source``.onnx) written again to ``out`` with another noise floor
-    (FeatureConfig.noise_floor_db; None: none); the graph and every other field are kept."""
+    (FeatureConfig.noise_floor_db; None: none) and, given ``room_check_store``, a room check fitted on
+    that store's trainable rows (its features must be extracted as the model's); the graph and every
+    other field are kept."""
     import onnx
 
     from pianokit.metadata import parse_embedded
@@ -262,6 +267,8 @@ def set_noise_floor(source: str | os.PathLike, out: str | os.PathLike, noise_flo
         raise InputError(f"{source_onnx}: has no embedded pianokit metadata; export it from its run instead")
     meta = parse_embedded(embedded, source_onnx).to_dict()
     onnx_path, json_path = _targets(out)
+    if room_check_store is not None:
+        meta["room_check"] = _store_room_check(room_check_store, meta)
     meta["feature_config"] = {k: v for k, v in meta["feature_config"].items() if k != "noise_floor_db"}
     if noise_floor_db is not None:
         meta["feature_config"]["noise_floor_db"] = float(noise_floor_db)
@@ -271,6 +278,72 @@ def set_noise_floor(source: str | os.PathLike, out: str | os.PathLike, noise_flo
     except OSError as exc:
         raise InputError(f"{out}: cannot write the exported model ({os_reason(exc)})") from None
     return meta
+
+
+def room_check_rows(store_dir: str | os.PathLike, manifest: str | os.PathLike | None, names: list[str],
+                    fold: int | None = None, run_config: dict | None = None):
+    """(features of ``names``, RT60) of the labelled rows a model trained on: fold ``fold``'s training
+    and validation rows under ``run_config``'s split, else every trainable row; None when the
+    manifest has no augmentation recipes."""
+    from pianokit.manifest import read_manifest
+    from pianokit.room_check import rt60_of
+    from pianokit.store import FeatureStore
+    from pianokit.training_data import make_folds, trainable_rows
+
+    store = FeatureStore.open(store_dir)
+    manifest = Path(manifest) if manifest else store.root / "manifest.csv"
+    if not manifest.is_file():
+        raise InputError(f"{manifest}: no labelled manifest in the store")
+    table = read_manifest(manifest, labelled=True)
+    if "augmentation" not in table.columns:
+        return None
+    table = table[table["segment_id"].astype(str).isin(set(store.table["id"].astype(str)))].reset_index(drop=True)
+    if fold is None:
+        rows = trainable_rows(table)
+    else:
+        c = run_config or {}
+        chosen = make_folds(table, c.get("split", "passage"), c.get("folds", 4), c.get("seed", 0),
+                            c.get("val_fraction", 0.15))[fold]
+        rows = np.concatenate([chosen.train, chosen.val])
+    ids = list(table["segment_id"].astype(str).iloc[rows])
+    return store.features(ids, names), np.array([rt60_of(a) for a in table["augmentation"].iloc[rows]])
+
+
+def _run_room_check(model_path: Path, spec: ModelSpec, run: Path | None, run_config: dict) -> dict | None:
+    """The room check (pianokit.room_check) fitted on the rows this model trained on, from the run's
+    store; None for a model without features, without a run store or without rooms in its recipes."""
+    from pianokit import room_check
+
+    if not spec.feature_names or run is None or "store" not in run_config:
+        return None
+    fold = next((k for k in range(run_config.get("folds", 0)) if model_path.parent == fold_dir(run, k)), None)
+    try:
+        found = room_check_rows(run_config["store"], run_config.get("manifest"), list(spec.feature_names), fold,
+                                run_config)
+    except (InputError, OSError, KeyError, IndexError):
+        return None
+    return None if found is None else room_check.fit(*found, list(spec.feature_names))
+
+
+def _store_room_check(store_dir: str | os.PathLike, meta: dict) -> dict:
+    """A room check for an exported model (``meta``) fitted on every trainable row of ``store_dir``,
+    whose features must be extracted as the model's."""
+    from pianokit import room_check
+    from pianokit.store import FeatureStore
+
+    store = FeatureStore.open(store_dir)
+    ours = {k: v for k, v in meta["feature_config"].items() if k != "features"}
+    theirs = {k: v for k, v in store.config.to_dict().items() if k != "features"}
+    names = list(meta.get("feature_names") or [])
+    if ours != theirs or not set(names) <= set(store.config.features):
+        raise InputError(f"{store_dir}: its features were extracted with other settings than the model's "
+                         "(FeatureConfig differs); fit the room check on the model's own training store")
+    found = room_check_rows(store_dir, None, names)
+    check = None if found is None else room_check.fit(*found, names)
+    if check is None:
+        raise InputError(f"{store_dir}: its manifest has too few recordings in rooms (augmentation recipes with an "
+                         f"RT60 of {room_check.ROOM_RT60_S:g} s or more) and without to fit a room check")
+    return check
 
 
 def _training_audio(run: Path | None, run_config: dict) -> dict | None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from pianokit import cuda, transcribe
+from pianokit import cuda, room_check, transcribe
 from pianokit.audio import equal_segments, read_segments, trim_ends
 from pianokit.contract import ModelMetadata, check_computable
 from pianokit.errors import InputError
@@ -108,6 +108,7 @@ class Scorer:
         self._check_inputs(onnx_path)
         self.dimensions = list(self.metadata.dimensions)
         self.window = self.metadata.window
+        self.room_check = self._room_check(onnx_path)
         self.provider = self.session.get_providers()[0]
 
     @property
@@ -139,6 +140,18 @@ class Scorer:
                 raise InputError(f"{onnx_path}: model gives {output.shape[-1]} ratings but metadata names "
                                  f"{len(meta.dimensions)} dimensions")
 
+    def _room_check(self, onnx_path: Path) -> tuple[dict, list[int]] | None:
+        """The metadata's room check (pianokit.room_check) and where its features sit in the model's
+        feature input; None when the model has none."""
+        check = self.metadata.extra.get("room_check")
+        if check is None:
+            return None
+        names = list(self.metadata.feature_names)
+        if "features" not in self.metadata.input_names or not room_check.valid(check, names):
+            raise InputError(f"{onnx_path}: the metadata's room check is malformed or reads features the model "
+                             "does not; export the model again")
+        return check, [names.index(f) for f in check["features"]]
+
     @property
     def segment_seconds(self) -> float:
         """Longest stretch whose features are computed in one piece (contract.SEGMENT_SECONDS when exported)."""
@@ -153,6 +166,10 @@ class Scorer:
         """Model inputs for every window of one segment (pianokit.inference, as in training evaluation):
         features over the whole segment, log-mel cut into the model's windows (both from audio prepared
         as in training: pianokit.features.prepare). The transcription front-end runs where the model does."""
+        return self._inputs_and_features(y)[0]
+
+    def _inputs_and_features(self, y: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+        """``inputs_for``'s inputs and the segment's feature vector (None for a spectrogram-only model)."""
         names = self.metadata.input_names
         transcribe.run_on_cuda(self.on_gpu)
         features = None
@@ -162,7 +179,7 @@ class Scorer:
         elif "mel" in names:
             mel = log_mel(y, self.config)
         return segment_inputs(self.window, self.config.mel_floor_db, mel=mel.T if "mel" in names else None,
-                              features=features)
+                              features=features), features
 
     def score_audio(self, y: np.ndarray, path: str = "<array>") -> Rating:
         """Ratings of a recording already in memory (at the model's sample rate), read as
@@ -186,10 +203,15 @@ class Scorer:
         window_s = self.window.frames * hop / sr
         outputs, starts, samples = [], [], 0
         checks = RecordingStats()
+        room = 0.0
         windowed = "mel" in self.metadata.input_names
         for offset, segment in segments:
             checks.add(segment, sr)
-            outputs.append(self.run(self.inputs_for(segment)))
+            inputs, features = self._inputs_and_features(segment)
+            outputs.append(self.run(inputs))
+            if self.room_check is not None:
+                check, index = self.room_check
+                room += len(segment) * float(room_check.probability(check, features[index])[0])
             frames = window_offsets(1 + len(segment) // hop, self.window) if windowed else [0]
             starts += [round(offset + f * hop / sr, 3) for f in frames]
             samples += len(segment)
@@ -201,8 +223,11 @@ class Scorer:
         mean = recording_ratings(per_window, np.zeros(len(per_window), dtype=int), 1)[0]
         ends = [round(min(s + window_s, duration), 3) if windowed else round(duration, 3) for s in starts]
         member_means = None if members is None else members.mean(axis=0)
+        warnings = (notes or []) + checks.warnings()
+        if self.room_check is not None and samples:
+            warnings += [w for w in [room_check.warning(room / samples, self.room_check[0])] if w]
         return Rating(path, duration, dict(zip(self.dimensions, mean.tolist())), starts,
-                      np.clip(per_window, 0.0, 1.0), (notes or []) + checks.warnings(), ends, member_means)
+                      np.clip(per_window, 0.0, 1.0), warnings, ends, member_means)
 
     def cv_accuracy(self) -> dict[str, dict]:
         """Per-dimension cross-validated R² and r from the metadata (empty when unknown)."""

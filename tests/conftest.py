@@ -168,3 +168,34 @@ def planted_store(tmp_path_factory):
     run_extract(inputs, store, jobs=1, progress=False)
     pd.DataFrame(rows).to_csv(store / "manifest.csv", index=False)
     return store
+
+
+def piano_phrase(rng: np.random.Generator, seconds: float = 3.0, sr: int = SR) -> np.ndarray:
+    """Struck, decaying harmonic notes at random pitches and times, each cut by a 30 ms damper release:
+    a dry piano-like phrase."""
+    y = np.zeros(int(seconds * sr))
+    start = 0.0
+    while start < seconds - 0.3:
+        f0 = 440.0 * 2 ** ((rng.integers(48, 84) - 69) / 12)
+        length = rng.uniform(0.15, 0.6)
+        t = np.arange(int((length + 0.03) * sr)) / sr
+        note = sum(np.sin(2 * np.pi * k * f0 * t) * 0.5 ** k for k in (1, 2, 3, 4)) * np.exp(-t / rng.uniform(0.4, 1.2))
+        note *= np.clip((length + 0.03 - t) / 0.03, 0, 1) * rng.uniform(0.2, 1.0)
+        i = int(start * sr)
+        y[i:i + len(note)] += note[: len(y) - i]
+        start += rng.uniform(0.1, 0.4)
+    return (0.3 * y / np.abs(y).max()).astype(np.float32)
+
+
+def in_room(y: np.ndarray, rt60: float, rng: np.random.Generator, sr: int = SR) -> np.ndarray:
+    """``y`` through a direct sound plus an exponentially decaying noise tail of ``rt60`` seconds
+    (direct-to-reverberant ratio 0 dB), cut to its length, peak kept."""
+    from scipy.signal import fftconvolve
+
+    t = np.arange(int(1.5 * rt60 * sr)) / sr
+    tail = rng.standard_normal(len(t)) * np.exp(-6.91 * t / rt60)
+    tail[: int(0.005 * sr)] = 0.0
+    ir = tail / np.sqrt(np.sum(tail**2))
+    ir[0] += 1.0
+    wet = fftconvolve(y, ir)[: len(y)]
+    return (wet * np.abs(y).max() / np.abs(wet).max()).astype(np.float32)
