@@ -14,7 +14,10 @@ dimensions, and the mean |rating shift| from clean in units of the within-passag
 issue's unit) and of the model's own clean within-passage rating SD (scale-free: a model that
 shrinks every rating toward the mean looks steadier in the first unit only).
 --summarise-only re-tabulates a run's saved ratings.
-Writes RUN/robustness_ratings.csv (every rating) and PREFIX.json, .md and .png (--out).
+Writes RUN/robustness_ratings.csv (every rating, with the scorer's warnings) and PREFIX.json, .md and
+.png (--out); the table gives per condition the share of recordings the scorer warned about, the
+share with the room check's warning (pianokit.room_check; fold models exported since 2026-12-06
+carry it) and the mean shift of the room-warned recordings and of the others.
 
 Rooms are simulated with pyroomacoustics (shoebox rooms sized and damped for each RT60, image
 sources plus ray tracing), noise is seeded pink or room-like (rumble, mains hum, hiss), the phone is
@@ -178,7 +181,8 @@ def main() -> None:
                         continue
                     rating = scorer.score_file(path)
                     rows.append({"segment_id": seg["segment_id"], "passage": seg["passage"], "fold": k,
-                                 "condition": name, **{f"pred_{d}": v for d, v in rating.ratings.items()},
+                                 "condition": name, "warnings": " | ".join(rating.warnings),
+                                 **{f"pred_{d}": v for d, v in rating.ratings.items()},
                                  **{f"true_{d}": seg[d] for d in DIMENSIONS}})
             pd.DataFrame(rows).to_csv(partial, mode="a", header=not partial.is_file(), index=False)
         print(f"fold {k} done, {time.perf_counter() - start:.0f} s", flush=True)
@@ -215,11 +219,18 @@ def summarise(df: pd.DataFrame, wp_sd: float, args, wall: float | None, scored_b
         part = part.set_index("segment_id")
         part = part.loc[clean.index.intersection(part.index)]
         ev = evaluate(part[true_cols].to_numpy(), part[pred_cols].to_numpy(), DIMENSIONS, part["passage"])
-        shift = np.abs(part[pred_cols].to_numpy() - clean.loc[part.index, pred_cols].to_numpy()).mean() / wp_sd
+        moved = np.abs(part[pred_cols].to_numpy() - clean.loc[part.index, pred_cols].to_numpy()).mean(axis=1) / wp_sd
+        shift = moved.mean()
         results[name] = {"segments": len(part), "r2": ev["mean"]["r2"],
                          "within_passage_r2": ev.get("within_passage", {}).get("mean", {}).get("r2"),
                          "mean_abs_shift_in_wp_sd": float(shift),
                          "mean_abs_shift_in_model_wp_sd": float(shift * wp_sd / model_sd)}
+        if "warnings" in part.columns:  # the scorer's warnings (ratings files from 2026-12-06 on)
+            said = part["warnings"].fillna("").astype(str)
+            room = said.str.contains("reverberant room").to_numpy()
+            results[name].update({"warned": float((said != "").mean()), "room_warned": float(room.mean()),
+                                  "shift_room_warned": float(moved[room].mean()) if room.any() else None,
+                                  "shift_not_room_warned": float(moved[~room].mean()) if (~room).any() else None})
     trained = read_config(args.run).get("feature_config", {}).get("noise_floor_db")
     floor = (f", scored with a {args.noise_floor:g} dB noise floor" if args.noise_floor is not None else
              f", trained and scored over a {trained:g} dB noise floor" if trained is not None else "")
@@ -229,10 +240,18 @@ def summarise(df: pd.DataFrame, wp_sd: float, args, wall: float | None, scored_b
              "a model that rates everything alike moves little in the first unit, not in the second.", "",
              "| condition | segments | R² | within-passage R² | mean shift (wp SD) | shift (model's wp SD) |",
              "|---|---|---|---|---|---|"]
+    warned = all("warned" in r for r in results.values())
+    if warned:
+        lines[-2] += " any warning | room warning | shift: room-warned / not |"
+        lines[-1] += "---|---|---|"
     for name, r in results.items():
         wp = f"{r['within_passage_r2']:.3f}" if r["within_passage_r2"] is not None else "-"
-        lines.append(f"| {name} | {r['segments']} | {r['r2']:.3f} | {wp} | {r['mean_abs_shift_in_wp_sd']:.2f} | "
-                     f"{r['mean_abs_shift_in_model_wp_sd']:.2f} |")
+        line = (f"| {name} | {r['segments']} | {r['r2']:.3f} | {wp} | {r['mean_abs_shift_in_wp_sd']:.2f} | "
+                f"{r['mean_abs_shift_in_model_wp_sd']:.2f} |")
+        if warned:
+            pair = " / ".join("-" if v is None else f"{v:.2f}" for v in (r["shift_room_warned"], r["shift_not_room_warned"]))
+            line += f" {100 * r['warned']:.0f} % | {100 * r['room_warned']:.0f} % | {pair} |"
+        lines.append(line)
     text = "\n".join(lines) + "\n"
     print(text)
     from result_files import prefix, write_json

@@ -490,8 +490,10 @@ def export(source, out, noise_floor, room_check_store) -> None:
 
     meta = export_model(source, out, noise_floor_db=noise_floor)
     onnx_path, json_path = model_paths(out)
+    room = meta.get("room_check")
     click.echo(f"wrote {onnx_path} and {json_path} ({meta['architecture']}, {len(meta['dimensions'])} outputs, "
-               f"max |ONNX - Keras| = {meta['parity_max_abs_diff']:.2g})")
+               f"max |ONNX - Keras| = {meta['parity_max_abs_diff']:.2g}, "
+               + (f"room check fitted on {room['rows']} recordings)" if room else "no room check)"))
     for line in baseline_warnings(meta.get("cv_metrics")):
         click.echo(f"warning: {line}", err=True)
 

@@ -34,6 +34,8 @@ recording that is far from that, so a user knows which ratings to doubt:
   sustained instruments (clarinet, choir and square lead mostly, organs and synth pads never), and
   of the plucked or struck ones only the harpsichord and some electric pianos. A pass is no
   proof of a piano.
+A model may also carry a room check, fitted on its training recordings (pianokit.room_check): the
+scorer warns when a recording sounds like a room with more than 0.6 s of reverberation.
 """
 
 from __future__ import annotations

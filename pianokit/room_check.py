@@ -65,15 +65,20 @@ def probability(check: dict, features: np.ndarray) -> np.ndarray:
 
 
 def valid(check, names) -> bool:
-    """``check`` is a fitted room check whose features are all among ``names``."""
-    try:
-        n = len(check["features"])
-        parts = [np.asarray(check[k], dtype=np.float64) for k in ("mean", "scale", "coef")]
-        numbers = [float(check[k]) for k in ("intercept", "rt60_s")]
-    except (KeyError, TypeError, ValueError):
+    """``check`` is a fitted room check (finite numbers, not booleans; one mean, scale > 0 and
+    coefficient per feature) whose features are all among ``names``."""
+    def number(v) -> bool:
+        return isinstance(v, int | float) and not isinstance(v, bool) and bool(np.isfinite(v))
+
+    if not isinstance(check, dict) or not isinstance(check.get("features"), list) or not check["features"]:
         return False
-    return (n > 0 and all(p.shape == (n,) and np.isfinite(p).all() for p in parts) and np.isfinite(numbers).all()
-            and bool(np.all(parts[1] > 0)) and set(check["features"]) <= set(names))
+    n = len(check["features"])
+    parts = [check.get(k) for k in ("mean", "scale", "coef")]
+    if not all(isinstance(p, list) and len(p) == n and all(number(v) for v in p) for p in parts):
+        return False
+    return (all(number(check.get(k)) for k in ("intercept", "rt60_s"))
+            and number(check.get("warn_probability", WARN_PROBABILITY))
+            and all(v > 0 for v in check["scale"]) and set(check["features"]) <= set(names))
 
 
 def warning(p: float, check: dict) -> str | None:

@@ -73,7 +73,8 @@ def test_malformed_checks_are_not_valid(dry_and_rooms):
     assert room_check.valid(check, NAMES)
     assert not room_check.valid(check, NAMES[:-1])  # reads a feature the model does not have
     for key, value in (("coef", check["coef"][:-1]), ("scale", [0.0] * len(NAMES)), ("mean", "x"),
-                       ("intercept", float("nan")), ("features", [])):
+                       ("intercept", float("nan")), ("features", []), ("intercept", True),
+                       ("coef", [True] * len(NAMES)), ("warn_probability", "high")):
         assert not room_check.valid({**check, key: value}, NAMES)
     assert not room_check.valid({k: v for k, v in check.items() if k != "coef"}, NAMES)
     assert not room_check.valid("check", NAMES)
