@@ -473,9 +473,9 @@ def export(source, out, noise_floor, room_check_store) -> None:
     from pianokit.metadata import model_paths
 
     if source.suffix == ".onnx":
-        from pianokit.export import set_noise_floor
+        from pianokit.export import rewrite_exported
 
-        meta = set_noise_floor(source, out, noise_floor, room_check_store)
+        meta = rewrite_exported(source, out, noise_floor, room_check_store)
         onnx_path, json_path = model_paths(out)
         floor = meta["feature_config"].get("noise_floor_db")
         click.echo(f"wrote {onnx_path} and {json_path} ({meta['architecture']}, noise floor "

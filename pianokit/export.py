@@ -245,8 +245,8 @@ def _write(proto, meta: dict, tmp: Path, onnx_path: Path, json_path: Path) -> No
         raise
 
 
-def set_noise_floor(source: str | os.PathLike, out: str | os.PathLike, noise_floor_db: float | None,
-                    room_check_store: str | os.PathLike | None = None) -> dict:
+def rewrite_exported(source: str | os.PathLike, out: str | os.PathLike, noise_floor_db: float | None,
+                     room_check_store: str | os.PathLike | None = None) -> dict:
     """An exported model (``source``.onnx) written again to ``out`` with another noise floor
     (FeatureConfig.noise_floor_db; None: none) and, given ``room_check_store``, a room check fitted on
     that store's trainable rows (its features must be extracted as the model's); the graph and every

@@ -501,7 +501,7 @@ def test_room_check_errors(exported, room_store, planted_store, tmp_path):
     """A store without rooms in its recipes, or extracted with other settings, fits no check (one line,
     nothing written); a run's export refuses --room-check; a malformed check in the metadata is refused
     by the scorer."""
-    from pianokit.export import set_noise_floor
+    from pianokit.export import rewrite_exported
     from pianokit.extract import run_extract
     from pianokit.contract import FeatureConfig
     from pianokit.scorer import Scorer
@@ -516,7 +516,7 @@ def test_room_check_errors(exported, room_store, planted_store, tmp_path):
                   "other settings than the model's")
     assert_exit_2(invoke("export", run, "--out", tmp_path / "c", "--room-check", store), "for an exported model")
     assert not list(tmp_path.glob("[abc].*"))
-    meta = set_noise_floor(plain.with_suffix(".onnx"), tmp_path / "good", None, store)
+    meta = rewrite_exported(plain.with_suffix(".onnx"), tmp_path / "good", None, store)
     proto = onnx.load(str(tmp_path / "good.onnx"))
     meta["room_check"]["features"] = ["no_such_feature"]
     from pianokit.export import _write
