@@ -16,8 +16,9 @@ shrinks every rating toward the mean looks steadier in the first unit only).
 --summarise-only re-tabulates a run's saved ratings.
 Writes RUN/robustness_ratings.csv (every rating, with the scorer's warnings) and PREFIX.json, .md and
 .png (--out); the table gives per condition the share of recordings the scorer warned about, the
-share with the room check's warning (pianokit.room_check; fold models exported since 2026-12-06
-carry it) and the mean shift of the room-warned recordings and of the others.
+shares with the condition checks' room and phone warnings (pianokit.condition_checks; fold models
+exported since 2026-12-06 carry them) and the mean shift of the room-warned recordings and of the
+others.
 
 Rooms are simulated with pyroomacoustics (shoebox rooms sized and damped for each RT60, image
 sources plus ray tracing), noise is seeded pink or room-like (rumble, mains hum, hiss), the phone is
@@ -229,6 +230,7 @@ def summarise(df: pd.DataFrame, wp_sd: float, args, wall: float | None, scored_b
             said = part["warnings"].fillna("").astype(str)
             room = said.str.contains("reverberant room").to_numpy()
             results[name].update({"warned": float((said != "").mean()), "room_warned": float(room.mean()),
+                                  "phone_warned": float(said.str.contains("phone channel").mean()),
                                   "shift_room_warned": float(moved[room].mean()) if room.any() else None,
                                   "shift_not_room_warned": float(moved[~room].mean()) if (~room).any() else None})
     trained = read_config(args.run).get("feature_config", {}).get("noise_floor_db")
@@ -242,15 +244,16 @@ def summarise(df: pd.DataFrame, wp_sd: float, args, wall: float | None, scored_b
              "|---|---|---|---|---|---|"]
     warned = all("warned" in r for r in results.values())
     if warned:
-        lines[-2] += " any warning | room warning | shift: room-warned / not |"
-        lines[-1] += "---|---|---|"
+        lines[-2] += " any warning | room warning | phone warning | shift: room-warned / not |"
+        lines[-1] += "---|---|---|---|"
     for name, r in results.items():
         wp = f"{r['within_passage_r2']:.3f}" if r["within_passage_r2"] is not None else "-"
         line = (f"| {name} | {r['segments']} | {r['r2']:.3f} | {wp} | {r['mean_abs_shift_in_wp_sd']:.2f} | "
                 f"{r['mean_abs_shift_in_model_wp_sd']:.2f} |")
         if warned:
             pair = " / ".join("-" if v is None else f"{v:.2f}" for v in (r["shift_room_warned"], r["shift_not_room_warned"]))
-            line += f" {100 * r['warned']:.0f} % | {100 * r['room_warned']:.0f} % | {pair} |"
+            line += (f" {100 * r['warned']:.0f} % | {100 * r['room_warned']:.0f} % | "
+                     f"{100 * r.get('phone_warned', 0):.0f} % | {pair} |")
         lines.append(line)
     text = "\n".join(lines) + "\n"
     print(text)

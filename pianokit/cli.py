@@ -456,46 +456,53 @@ def compare(runs, out, metric, allow_mixed) -> None:
               help="Have the scorer add a fixed pink-noise floor DB below each recording before rating it, "
                    "in place of the floor the training store was extracted with (see 'pianokit extract "
                    "--noise-floor'; bench/robustness.py --noise-floor measures it).")
-@click.option("--room-check", "room_check_store", type=click.Path(path_type=Path), default=None, metavar="STORE",
-              help="For an exported SOURCE (NAME.onnx): fit the room check (the scorer's warning for reverberant "
-                   "rooms) on STORE's training recordings, whose features must be extracted as the model's. A run "
-                   "exports with a room check fitted on its own store when that store's recipes include rooms.")
-def export(source, out, noise_floor, room_check_store) -> None:
+@click.option("--condition-checks", "checks_store", type=click.Path(path_type=Path), default=None, metavar="STORE",
+              help="For an exported SOURCE (NAME.onnx): fit the condition checks (the scorer's warnings for a "
+                   "reverberant room and a phone channel) on STORE's training recordings, whose features must be "
+                   "extracted as the model's. A run exports with checks fitted on its own store when that store's "
+                   "recipes include rooms or phones.")
+def export(source, out, noise_floor, checks_store) -> None:
     """Export a run (its final/ model, else fold 0) or a model.keras file to ONNX plus metadata.
 
     The ONNX graph includes all normalisation; the metadata (also embedded in the ONNX file) holds the
     FeatureConfig, window length, dimension names, CV metrics and, when the training store holds
-    recordings in simulated rooms, a room check fitted on the rows the model trained on. ONNX Runtime
-    must reproduce the Keras output within 1e-4 on real inputs, or nothing is written. SOURCE may also
-    be an exported model (NAME.onnx): it is written again to OUT with --noise-floor (or none) and
-    --room-check's check, all else kept.
+    recordings in simulated rooms or through a phone, condition checks fitted on the rows the model
+    trained on. ONNX Runtime must reproduce the Keras output within 1e-4 on real inputs, or nothing is
+    written. SOURCE may also be an exported model (NAME.onnx): it is written again to OUT with
+    --noise-floor (or none) and --condition-checks' checks, all else kept.
     """
     from pianokit.metadata import model_paths
 
     if source.suffix == ".onnx":
         from pianokit.export import rewrite_exported
 
-        meta = rewrite_exported(source, out, noise_floor, room_check_store)
+        meta = rewrite_exported(source, out, noise_floor, checks_store)
         onnx_path, json_path = model_paths(out)
         floor = meta["feature_config"].get("noise_floor_db")
         click.echo(f"wrote {onnx_path} and {json_path} ({meta['architecture']}, noise floor "
-                   f"{'none' if floor is None else f'{floor:g} dB'}, "
-                   f"{'a' if meta.get('room_check') else 'no'} room check)")
+                   f"{'none' if floor is None else f'{floor:g} dB'}, {_checks_said(meta)})")
         return
-    if room_check_store is not None:
-        raise InputError("--room-check is for an exported model (NAME.onnx); a run's export fits the room check "
+    if checks_store is not None:
+        raise InputError("--condition-checks is for an exported model (NAME.onnx); a run's export fits the checks "
                          "on the run's own store")
     import_tensorflow_quietly()
     from pianokit.export import export_model
 
     meta = export_model(source, out, noise_floor_db=noise_floor)
     onnx_path, json_path = model_paths(out)
-    room = meta.get("room_check")
     click.echo(f"wrote {onnx_path} and {json_path} ({meta['architecture']}, {len(meta['dimensions'])} outputs, "
-               f"max |ONNX - Keras| = {meta['parity_max_abs_diff']:.2g}, "
-               + (f"room check fitted on {room['rows']} recordings)" if room else "no room check)"))
+               f"max |ONNX - Keras| = {meta['parity_max_abs_diff']:.2g}, {_checks_said(meta)})")
     for line in baseline_warnings(meta.get("cv_metrics")):
         click.echo(f"warning: {line}", err=True)
+
+
+def _checks_said(meta: dict) -> str:
+    """Which condition checks an exported model carries, and on how many recordings they were fitted."""
+    checks = meta.get("condition_checks") or {}
+    if not checks:
+        return "no condition checks"
+    rows = next(iter(checks.values()))["rows"]
+    return f"{' and '.join(checks)} checks fitted on {rows} recordings"
 
 
 def baseline_warnings(cv: dict | None) -> list[str]:

@@ -211,7 +211,7 @@ def _export(model, model_path: Path, spec: ModelSpec, run, run_config: dict, met
                                                          "consistency_weight", "kernel_ridge", "command")
                          if k in run_config},
             "kernel_ridge": _kernel_ridge_fit(model_path.parent),
-            "room_check": _run_room_check(model_path, spec, run, run_config),
+            "condition_checks": _run_condition_checks(model_path, spec, run, run_config),
             "training_audio": _training_audio(run, run_config),
             "source_model": str(model_path),
             "parity_max_abs_diff": diff,
@@ -246,9 +246,9 @@ def _write(proto, meta: dict, tmp: Path, onnx_path: Path, json_path: Path) -> No
 
 
 def rewrite_exported(source: str | os.PathLike, out: str | os.PathLike, noise_floor_db: float | None,
-                     room_check_store: str | os.PathLike | None = None) -> dict:
+                     checks_store: str | os.PathLike | None = None) -> dict:
     """An exported model (``source``.onnx) written again to ``out`` with another noise floor
-    (FeatureConfig.noise_floor_db; None: none) and, given ``room_check_store``, a room check fitted on
+    (FeatureConfig.noise_floor_db; None: none) and, given ``checks_store``, condition checks fitted on
     that store's trainable rows (its features must be extracted as the model's); the graph and every
     other field are kept."""
     import onnx
@@ -267,8 +267,8 @@ def rewrite_exported(source: str | os.PathLike, out: str | os.PathLike, noise_fl
         raise InputError(f"{source_onnx}: has no embedded pianokit metadata; export it from its run instead")
     meta = parse_embedded(embedded, source_onnx).to_dict()
     onnx_path, json_path = _targets(out)
-    if room_check_store is not None:
-        meta["room_check"] = _store_room_check(room_check_store, meta)
+    if checks_store is not None:
+        meta["condition_checks"] = _store_condition_checks(checks_store, meta)
     meta["feature_config"] = {k: v for k, v in meta["feature_config"].items() if k != "noise_floor_db"}
     if noise_floor_db is not None:
         meta["feature_config"]["noise_floor_db"] = float(noise_floor_db)
@@ -280,13 +280,13 @@ def rewrite_exported(source: str | os.PathLike, out: str | os.PathLike, noise_fl
     return meta
 
 
-def room_check_rows(store_dir: str | os.PathLike, manifest: str | os.PathLike | None, names: list[str],
-                    fold: int | None = None, run_config: dict | None = None):
-    """(features of ``names``, RT60) of the labelled rows a model trained on: fold ``fold``'s training
-    and validation rows under ``run_config``'s split, else every trainable row; None when the
-    manifest has no augmentation recipes."""
+def condition_rows(store_dir: str | os.PathLike, manifest: str | os.PathLike | None, names: list[str],
+                   fold: int | None = None, run_config: dict | None = None):
+    """(features of ``names``, augmentation recipes) of the labelled rows a model trained on: fold
+    ``fold``'s training and validation rows under ``run_config``'s split, else every trainable row;
+    None when the manifest has no augmentation recipes."""
+    from pianokit.condition_checks import recipe_of
     from pianokit.manifest import read_manifest
-    from pianokit.room_check import rt60_of
     from pianokit.store import FeatureStore
     from pianokit.training_data import make_folds, trainable_rows
 
@@ -306,29 +306,30 @@ def room_check_rows(store_dir: str | os.PathLike, manifest: str | os.PathLike | 
                             c.get("val_fraction", 0.15))[fold]
         rows = np.concatenate([chosen.train, chosen.val])
     ids = list(table["segment_id"].astype(str).iloc[rows])
-    return store.features(ids, names), np.array([rt60_of(a) for a in table["augmentation"].iloc[rows]])
+    return store.features(ids, names), [recipe_of(a) for a in table["augmentation"].iloc[rows]]
 
 
-def _run_room_check(model_path: Path, spec: ModelSpec, run: Path | None, run_config: dict) -> dict | None:
-    """The room check (pianokit.room_check) fitted on the rows this model trained on, from the run's
-    store; None for a model without features, without a run store or without rooms in its recipes."""
-    from pianokit import room_check
+def _run_condition_checks(model_path: Path, spec: ModelSpec, run: Path | None, run_config: dict) -> dict | None:
+    """The condition checks (pianokit.condition_checks) fitted on the rows this model trained on, from
+    the run's store; None for a model without features or a run store, or when its recipes hold no
+    condition often enough."""
+    from pianokit import condition_checks
 
     if not spec.feature_names or run is None or "store" not in run_config:
         return None
     fold = next((k for k in range(run_config.get("folds", 0)) if model_path.parent == fold_dir(run, k)), None)
     try:
-        found = room_check_rows(run_config["store"], run_config.get("manifest"), list(spec.feature_names), fold,
-                                run_config)
+        found = condition_rows(run_config["store"], run_config.get("manifest"), list(spec.feature_names), fold,
+                               run_config)
     except (InputError, OSError, KeyError, IndexError):
         return None
-    return None if found is None else room_check.fit(*found, list(spec.feature_names))
+    return (condition_checks.fit(*found, list(spec.feature_names)) or None) if found is not None else None
 
 
-def _store_room_check(store_dir: str | os.PathLike, meta: dict) -> dict:
-    """A room check for an exported model (``meta``) fitted on every trainable row of ``store_dir``,
-    whose features must be extracted as the model's."""
-    from pianokit import room_check
+def _store_condition_checks(store_dir: str | os.PathLike, meta: dict) -> dict:
+    """Condition checks for an exported model (``meta``) fitted on every trainable row of
+    ``store_dir``, whose features must be extracted as the model's."""
+    from pianokit import condition_checks
     from pianokit.store import FeatureStore
 
     store = FeatureStore.open(store_dir)
@@ -337,13 +338,13 @@ def _store_room_check(store_dir: str | os.PathLike, meta: dict) -> dict:
     names = list(meta.get("feature_names") or [])
     if ours != theirs or not set(names) <= set(store.config.features):
         raise InputError(f"{store_dir}: its features were extracted with other settings than the model's "
-                         "(FeatureConfig differs); fit the room check on the model's own training store")
-    found = room_check_rows(store_dir, None, names)
-    check = None if found is None else room_check.fit(*found, names)
-    if check is None:
-        raise InputError(f"{store_dir}: its manifest has too few recordings in rooms (augmentation recipes with an "
-                         f"RT60 of {room_check.ROOM_RT60_S:g} s or more) and without to fit a room check")
-    return check
+                         "(FeatureConfig differs); fit the checks on the model's own training store")
+    found = condition_rows(store_dir, None, names)
+    checks = condition_checks.fit(*found, names) if found is not None else {}
+    if not checks:
+        raise InputError(f"{store_dir}: its manifest has too few recordings under any checked condition "
+                         "(augmentation recipes with a room or a phone) and without to fit a check")
+    return checks
 
 
 def _training_audio(run: Path | None, run_config: dict) -> dict | None:

@@ -34,8 +34,9 @@ recording that is far from that, so a user knows which ratings to doubt:
   sustained instruments (clarinet, choir and square lead mostly, organs and synth pads never), and
   of the plucked or struck ones only the harpsichord and some electric pianos. A pass is no
   proof of a piano.
-A model may also carry a room check, fitted on its training recordings (pianokit.room_check): the
-scorer warns when a recording sounds like a room with more than 0.6 s of reverberation.
+A model may also carry condition checks fitted on its training recordings (pianokit.condition_checks):
+the scorer then warns when a recording sounds like a room with more than 0.6 s of reverberation or
+like a phone call.
 """
 
 from __future__ import annotations

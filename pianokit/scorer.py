@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from pianokit import cuda, room_check, transcribe
+from pianokit import condition_checks, cuda, transcribe
 from pianokit.audio import equal_segments, read_segments, trim_ends
 from pianokit.contract import ModelMetadata, check_computable
 from pianokit.errors import InputError
@@ -108,7 +108,7 @@ class Scorer:
         self._check_inputs(onnx_path)
         self.dimensions = list(self.metadata.dimensions)
         self.window = self.metadata.window
-        self.room_check = self._room_check(onnx_path)
+        self.condition_checks = self._condition_checks(onnx_path)
         self.provider = self.session.get_providers()[0]
 
     @property
@@ -140,17 +140,17 @@ class Scorer:
                 raise InputError(f"{onnx_path}: model gives {output.shape[-1]} ratings but metadata names "
                                  f"{len(meta.dimensions)} dimensions")
 
-    def _room_check(self, onnx_path: Path) -> tuple[dict, list[int]] | None:
-        """The metadata's room check (pianokit.room_check) and where its features sit in the model's
-        feature input; None when the model has none."""
-        check = self.metadata.extra.get("room_check")
-        if check is None:
-            return None
+    def _condition_checks(self, onnx_path: Path) -> dict[str, tuple[dict, list[int]]]:
+        """The metadata's condition checks (pianokit.condition_checks), each with where its features
+        sit in the model's feature input; {} when the model has none."""
+        checks = self.metadata.extra.get("condition_checks")
+        if not checks:
+            return {}
         names = list(self.metadata.feature_names)
-        if "features" not in self.metadata.input_names or not room_check.valid(check, names):
-            raise InputError(f"{onnx_path}: the metadata's room check is malformed or reads features the model "
-                             "does not; export the model again")
-        return check, [names.index(f) for f in check["features"]]
+        if "features" not in self.metadata.input_names or not condition_checks.valid(checks, names):
+            raise InputError(f"{onnx_path}: the metadata's condition checks are malformed or read features the "
+                             "model does not; export the model again")
+        return {name: (check, [names.index(f) for f in check["features"]]) for name, check in checks.items()}
 
     @property
     def segment_seconds(self) -> float:
@@ -203,15 +203,14 @@ class Scorer:
         window_s = self.window.frames * hop / sr
         outputs, starts, samples = [], [], 0
         checks = RecordingStats()
-        room = 0.0
+        under = dict.fromkeys(self.condition_checks, 0.0)
         windowed = "mel" in self.metadata.input_names
         for offset, segment in segments:
             checks.add(segment, sr)
             inputs, features = self._inputs_and_features(segment)
             outputs.append(self.run(inputs))
-            if self.room_check is not None:
-                check, index = self.room_check
-                room += len(segment) * float(room_check.probability(check, features[index])[0])
+            for name, (check, index) in self.condition_checks.items():
+                under[name] += len(segment) * float(condition_checks.probability(check, features[index])[0])
             frames = window_offsets(1 + len(segment) // hop, self.window) if windowed else [0]
             starts += [round(offset + f * hop / sr, 3) for f in frames]
             samples += len(segment)
@@ -224,10 +223,19 @@ class Scorer:
         ends = [round(min(s + window_s, duration), 3) if windowed else round(duration, 3) for s in starts]
         member_means = None if members is None else members.mean(axis=0)
         warnings = (notes or []) + checks.warnings()
-        if self.room_check is not None and samples:
-            warnings += [w for w in [room_check.warning(room / samples, self.room_check[0])] if w]
+        warnings += self._condition_warnings(under, samples, warnings)
         return Rating(path, duration, dict(zip(self.dimensions, mean.tolist())), starts,
                       np.clip(per_window, 0.0, 1.0), warnings, ends, member_means)
+
+    def _condition_warnings(self, under: dict[str, float], samples: int, said: list[str]) -> list[str]:
+        """The condition checks' warnings from their length-weighted probability sums (a phone that
+        the narrow-band check already named is not named twice)."""
+        out = []
+        for name, total in under.items():
+            if samples and not (name == "phone" and any(w.startswith("narrow band") for w in said)):
+                found = condition_checks.warning(name, total / samples, self.condition_checks[name][0])
+                out += [found] if found else []
+        return out
 
     def cv_accuracy(self) -> dict[str, dict]:
         """Per-dimension cross-validated R² and r from the metadata (empty when unknown)."""

@@ -446,101 +446,112 @@ def test_an_exported_model_is_written_again_with_another_noise_floor(exported, t
 
 
 @pytest.fixture(scope="module")
-def room_store(tmp_path_factory):
-    """48 piano-like phrases, every other one in a room of 0.8-2 s, extracted as the exported models'
-    training store was, with a manifest whose augmentation recipes say which had a room; and two
-    held-out phrases, one dry and one in a room."""
+def condition_store(tmp_path_factory):
+    """72 piano-like phrases, a third dry, a third in rooms of 0.8-2 s, a third through a GSM phone,
+    extracted as the exported models' training store was, with a manifest whose augmentation recipes
+    say which; and three held-out phrases, one of each kind."""
     import json as _json
 
+    from pianokit.conditions import phone
     from pianokit.extract import run_extract
 
-    root = tmp_path_factory.mktemp("rooms")
+    root = tmp_path_factory.mktemp("conditions")
     rng = np.random.default_rng(11)
     audio, recipes = [], []
-    for i in range(50):
-        rt60 = float(rng.uniform(0.8, 2.0)) if i % 2 else None
-        y = piano_phrase(rng)
-        audio.append(write_wav(root / "audio" / f"s{i}.wav", in_room(y, rt60, rng) if rt60 else y))
-        recipes.append(_json.dumps({"rt60": rt60, "noise": None}))
+    for i in range(75):
+        y, recipe = piano_phrase(rng), {"rt60": None, "phone": False}
+        if i % 3 == 1:
+            recipe["rt60"] = float(rng.uniform(0.8, 2.0))
+            y = in_room(y, recipe["rt60"], rng)
+        elif i % 3 == 2:
+            recipe["phone"], y = True, phone(y, SR)
+        audio.append(write_wav(root / "audio" / f"s{i}.wav", y))
+        recipes.append(_json.dumps(recipe))
     store = root / "store"
-    run_extract([(a.stem, a) for a in audio[:48]], store, jobs=1, progress=False)
-    labelled_manifest(store / "manifest.csv", audio[:48], augmentation=recipes[:48],
-                      passage=[f"p{i // 6}" for i in range(48)], passage_group=[f"g{i // 12}" for i in range(48)],
-                      fold_passage=[(i // 12) % 4 for i in range(48)])
-    return store, audio[48], audio[49]
+    run_extract([(a.stem, a) for a in audio[:72]], store, jobs=1, progress=False)
+    labelled_manifest(store / "manifest.csv", audio[:72], augmentation=recipes[:72],
+                      passage=[f"p{i // 6}" for i in range(72)], passage_group=[f"g{i // 18}" for i in range(72)],
+                      fold_passage=[(i // 18) % 4 for i in range(72)])
+    return store, audio[72:]
 
 
-def test_a_room_check_is_fitted_into_an_exported_model_and_warns_of_rooms(exported, room_store, tmp_path):
-    """export NAME.onnx --room-check STORE: the metadata carries a room check fitted on the store's
-    recordings (nothing else changes); the scorer warns of a reverberant room for a phrase in a room it
-    never heard, not for a dry one, and a model without a check never warns of rooms."""
+def test_condition_checks_are_fitted_into_an_exported_model_and_warn(exported, condition_store, tmp_path):
+    """export NAME.onnx --condition-checks STORE: the metadata carries a room and a phone check fitted
+    on the store's recordings (nothing else changes); the scorer warns of a reverberant room or a phone
+    for a phrase it never heard recorded so, of neither for a dry one, and a model without checks
+    never warns of them; the ratings are the same with and without checks."""
     from pianokit.scorer import Scorer
 
-    store, dry, wet = room_store
+    store, (dry, wet, call) = condition_store
     run, plain = exported["multitask"]
-    assert json.loads(plain.with_suffix(".json").read_text())["room_check"] is None  # its store has no recipes
-    result = invoke("export", plain.with_suffix(".onnx"), "--out", tmp_path / "checked", "--room-check", store)
-    assert result.exit_code == 0 and "a room check" in result.output, result.output
+    assert json.loads(plain.with_suffix(".json").read_text())["condition_checks"] is None  # its store has no recipes
+    result = invoke("export", plain.with_suffix(".onnx"), "--out", tmp_path / "checked", "--condition-checks", store)
+    assert result.exit_code == 0 and "room and phone checks fitted on 72 recordings" in result.output, result.output
     before, after = (json.loads(p.with_suffix(".json").read_text()) for p in (plain, tmp_path / "checked"))
-    assert after["room_check"]["rows"] == 48 and after["room_check"]["room_rows"] == 24
-    assert after["room_check"]["features"] == before["feature_names"]
-    assert {k: v for k, v in after.items() if k != "room_check"} == {k: v for k, v in before.items() if k != "room_check"}
+    checks = after["condition_checks"]
+    assert {name: c["rows_under"] for name, c in checks.items()} == {"room": 24, "phone": 24}
+    assert all(c["features"] == before["feature_names"] for c in checks.values())
+    assert ({k: v for k, v in after.items() if k != "condition_checks"}
+            == {k: v for k, v in before.items() if k != "condition_checks"})
     checked, unchecked = Scorer(tmp_path / "checked", "cpu"), Scorer(plain, "cpu")
 
-    def room_warned(scorer, path):
-        return any(w.startswith("reverberant room") for w in scorer.score_file(path).warnings)
+    def said(scorer, path):
+        return {w.split(":")[0] for w in scorer.score_file(path).warnings} & {"reverberant room", "phone channel"}
 
-    assert room_warned(checked, wet) and not room_warned(checked, dry)
-    assert not room_warned(unchecked, wet)
+    assert said(checked, dry) == set()
+    assert said(checked, wet) == {"reverberant room"}
+    assert said(checked, call) <= {"phone channel"} and ("phone channel" in said(checked, call) or any(
+        w.startswith("narrow band") for w in checked.score_file(call).warnings))
+    assert said(unchecked, wet) == said(unchecked, call) == set()
     assert checked.score_file(wet).ratings == unchecked.score_file(wet).ratings
     result = invoke("score", wet, "--model", tmp_path / "checked")
     assert result.exit_code == 0 and "reverberant room" in result.output, result.output
 
 
-def test_room_check_errors(exported, room_store, planted_store, tmp_path):
-    """A store without rooms in its recipes, or extracted with other settings, fits no check (one line,
-    nothing written); a run's export refuses --room-check; a malformed check in the metadata is refused
-    by the scorer."""
-    from pianokit.export import rewrite_exported
-    from pianokit.extract import run_extract
+def test_condition_check_errors(exported, condition_store, planted_store, tmp_path):
+    """A store without rooms or phones in its recipes, or extracted with other settings, fits no check
+    (one line, nothing written); a run's export refuses --condition-checks; malformed checks in the
+    metadata are refused by the scorer."""
     from pianokit.contract import FeatureConfig
+    from pianokit.export import _write, rewrite_exported
+    from pianokit.extract import run_extract
     from pianokit.scorer import Scorer
 
-    store, dry, _ = room_store
+    store, (dry, _, _) = condition_store
     run, plain = exported["multitask"]
-    assert_exit_2(invoke("export", plain.with_suffix(".onnx"), "--out", tmp_path / "a", "--room-check", planted_store),
-                  "too few recordings in rooms")
+    assert_exit_2(invoke("export", plain.with_suffix(".onnx"), "--out", tmp_path / "a", "--condition-checks",
+                         planted_store), "too few recordings under any checked condition")
     floored = tmp_path / "floored_store"
     run_extract([(dry.stem, dry)], floored, FeatureConfig(noise_floor_db=30.0), jobs=1, progress=False)
-    assert_exit_2(invoke("export", plain.with_suffix(".onnx"), "--out", tmp_path / "b", "--room-check", floored),
+    assert_exit_2(invoke("export", plain.with_suffix(".onnx"), "--out", tmp_path / "b", "--condition-checks", floored),
                   "other settings than the model's")
-    assert_exit_2(invoke("export", run, "--out", tmp_path / "c", "--room-check", store), "for an exported model")
+    assert_exit_2(invoke("export", run, "--out", tmp_path / "c", "--condition-checks", store), "for an exported model")
     assert not list(tmp_path.glob("[abc].*"))
     meta = rewrite_exported(plain.with_suffix(".onnx"), tmp_path / "good", None, store)
     proto = onnx.load(str(tmp_path / "good.onnx"))
-    meta["room_check"]["features"] = ["no_such_feature"]
-    from pianokit.export import _write
-
+    meta["condition_checks"]["room"]["features"] = ["no_such_feature"]
     _write(proto, meta, tmp_path, tmp_path / "broken.onnx", tmp_path / "broken.json")
-    with pytest.raises(InputError, match="room check is malformed"):
+    with pytest.raises(InputError, match="condition checks are malformed"):
         Scorer(tmp_path / "broken", "cpu")
 
 
-def test_a_fold_model_room_check_reads_only_the_rows_the_fold_trained_on(room_store):
-    """A fold model's check is fitted on its fold's training and validation rows (whole passage groups
-    held out), a final model's on every trainable row."""
-    from pianokit.export import room_check_rows
+def test_a_fold_model_checks_read_only_the_rows_the_fold_trained_on(condition_store):
+    """A fold model's checks are fitted on its fold's training and validation rows (whole passage
+    groups held out), a final model's on every trainable row."""
+    from pianokit.condition_checks import CONDITIONS
+    from pianokit.export import condition_rows
     from pianokit.manifest import read_manifest
     from pianokit.training_data import make_folds
 
-    store, _, _ = room_store
+    store, _ = condition_store
     names = ["decay_rate", "rms_db_std", "tr_overlap_mean"]
     config = {"split": "passage", "folds": 4, "seed": 0, "val_fraction": 0.15}
     table = read_manifest(store / "manifest.csv")
     for k, fold in enumerate(make_folds(table, "passage")):
-        x, rt60 = room_check_rows(store, None, names, k, config)
+        x, recipes = condition_rows(store, None, names, k, config)
         rows = np.concatenate([fold.train, fold.val])
-        assert len(x) == len(rows) == 36 and x.shape[1] == 3
-        assert np.array_equal(rt60 > 0, np.arange(48)[rows] % 2 == 1)
-    x, rt60 = room_check_rows(store, None, names)
-    assert len(x) == 48 and (rt60 > 0).sum() == 24
+        assert len(x) == len(recipes) == len(rows) == 54 and x.shape[1] == 3
+        assert [CONDITIONS["room"].label(r) for r in recipes] == list(rows % 3 == 1)
+        assert [CONDITIONS["phone"].label(r) for r in recipes] == list(rows % 3 == 2)
+    x, recipes = condition_rows(store, None, names)
+    assert len(x) == 72 and sum(CONDITIONS["phone"].label(r) for r in recipes) == 24
