@@ -332,10 +332,13 @@ def _store_condition_checks(store_dir: str | os.PathLike, meta: dict) -> dict:
     from pianokit import condition_checks
     from pianokit.store import FeatureStore
 
+    names = list(meta.get("feature_names") or [])
+    if not names:
+        raise InputError(f"{store_dir}: the model reads no features, and the condition checks read the model's "
+                         "features; a spectrogram-only model cannot carry them")
     store = FeatureStore.open(store_dir)
     ours = {k: v for k, v in meta["feature_config"].items() if k != "features"}
     theirs = {k: v for k, v in store.config.to_dict().items() if k != "features"}
-    names = list(meta.get("feature_names") or [])
     if ours != theirs or not set(names) <= set(store.config.features):
         raise InputError(f"{store_dir}: its features were extracted with other settings than the model's "
                          "(FeatureConfig differs); fit the checks on the model's own training store")

@@ -527,6 +527,10 @@ def test_condition_check_errors(exported, condition_store, planted_store, tmp_pa
                   "other settings than the model's")
     assert_exit_2(invoke("export", run, "--out", tmp_path / "c", "--condition-checks", store), "for an exported model")
     assert not list(tmp_path.glob("[abc].*"))
+    from pianokit.export import _store_condition_checks
+
+    with pytest.raises(InputError, match="reads no features"):
+        _store_condition_checks(store, {"feature_config": {}, "feature_names": []})
     meta = rewrite_exported(plain.with_suffix(".onnx"), tmp_path / "good", None, store)
     proto = onnx.load(str(tmp_path / "good.onnx"))
     meta["condition_checks"]["room"]["features"] = ["no_such_feature"]
