@@ -7,7 +7,9 @@ so for each condition in CONDITIONS a logistic regression on the model's own fea
 the rows the model trained on, tells recordings made under it from the rest. ``pianokit export``
 fits them and writes them into the model's metadata (``condition_checks``); the scorer applies them
 to each segment's features (numpy only) and warns when a duration-weighted probability reaches the
-check's ``warn_probability``. bench/condition_checks.py measures how often each fires.
+check's ``warn_probability``, for recordings that sound like a piano to pianokit.recording_checks
+(a steady tone reads to the checks as a long room). bench/condition_checks.py measures how often
+each fires.
 """
 
 from __future__ import annotations

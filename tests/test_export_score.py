@@ -478,8 +478,9 @@ def condition_store(tmp_path_factory):
 def test_condition_checks_are_fitted_into_an_exported_model_and_warn(exported, condition_store, tmp_path):
     """export NAME.onnx --condition-checks STORE: the metadata carries a room and a phone check fitted
     on the store's recordings (nothing else changes); the scorer warns of a reverberant room or a phone
-    for a phrase it never heard recorded so, of neither for a dry one, and a model without checks
-    never warns of them; the ratings are the same with and without checks."""
+    for a phrase it never heard recorded so, of neither for a dry one or for a sound that is not a
+    piano's, and a model without checks never warns of them; the ratings are the same with and
+    without checks."""
     from pianokit.scorer import Scorer
 
     store, (dry, wet, call) = condition_store
@@ -503,6 +504,8 @@ def test_condition_checks_are_fitted_into_an_exported_model_and_warn(exported, c
     assert said(checked, call) <= {"phone channel"} and ("phone channel" in said(checked, call) or any(
         w.startswith("narrow band") for w in checked.score_file(call).warnings))
     assert said(unchecked, wet) == said(unchecked, call) == set()
+    tone = write_wav(tmp_path / "tone.wav", sine(440, 12))  # a steady tone is no piano in a long room
+    assert said(checked, tone) == set() and any("not sound like a piano" in w for w in checked.score_file(tone).warnings)
     assert checked.score_file(wet).ratings == unchecked.score_file(wet).ratings
     result = invoke("score", wet, "--model", tmp_path / "checked")
     assert result.exit_code == 0 and "reverberant room" in result.output, result.output
