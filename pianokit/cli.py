@@ -469,14 +469,16 @@ def export(source, out, noise_floor, checks_store) -> None:
     recordings in simulated rooms or through a phone, condition checks fitted on the rows the model
     trained on. ONNX Runtime must reproduce the Keras output within 1e-4 on real inputs, or nothing is
     written. SOURCE may also be an exported model (NAME.onnx): it is written again to OUT with
-    --noise-floor (or none) and --condition-checks' checks, all else kept.
+    --noise-floor (without it: no floor, or with --condition-checks alone the floor it has) and
+    --condition-checks' checks, all else kept.
     """
     from pianokit.metadata import model_paths
 
     if source.suffix == ".onnx":
-        from pianokit.export import rewrite_exported
+        from pianokit.export import KEEP_FLOOR, rewrite_exported
 
-        meta = rewrite_exported(source, out, noise_floor, checks_store)
+        floor = KEEP_FLOOR if noise_floor is None and checks_store is not None else noise_floor
+        meta = rewrite_exported(source, out, floor, checks_store)
         onnx_path, json_path = model_paths(out)
         floor = meta["feature_config"].get("noise_floor_db")
         click.echo(f"wrote {onnx_path} and {json_path} ({meta['architecture']}, noise floor "

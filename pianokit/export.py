@@ -245,12 +245,15 @@ def _write(proto, meta: dict, tmp: Path, onnx_path: Path, json_path: Path) -> No
         raise
 
 
-def rewrite_exported(source: str | os.PathLike, out: str | os.PathLike, noise_floor_db: float | None,
+KEEP_FLOOR = "keep"
+
+
+def rewrite_exported(source: str | os.PathLike, out: str | os.PathLike, noise_floor_db: float | None | str,
                      checks_store: str | os.PathLike | None = None) -> dict:
     """An exported model (``source``.onnx) written again to ``out`` with another noise floor
-    (FeatureConfig.noise_floor_db; None: none) and, given ``checks_store``, condition checks fitted on
-    that store's trainable rows (its features must be extracted as the model's); the graph and every
-    other field are kept."""
+    (FeatureConfig.noise_floor_db; None: none; KEEP_FLOOR: its own) and, given ``checks_store``,
+    condition checks fitted on that store's trainable rows (its features must be extracted as the
+    model's); the graph and every other field are kept."""
     import onnx
 
     from pianokit.metadata import parse_embedded
@@ -269,6 +272,8 @@ def rewrite_exported(source: str | os.PathLike, out: str | os.PathLike, noise_fl
     onnx_path, json_path = _targets(out)
     if checks_store is not None:
         meta["condition_checks"] = _store_condition_checks(checks_store, meta)
+    if noise_floor_db == KEEP_FLOOR:
+        noise_floor_db = meta["feature_config"].get("noise_floor_db")
     meta["feature_config"] = {k: v for k, v in meta["feature_config"].items() if k != "noise_floor_db"}
     if noise_floor_db is not None:
         meta["feature_config"]["noise_floor_db"] = float(noise_floor_db)

@@ -562,3 +562,28 @@ def test_a_fold_model_checks_read_only_the_rows_the_fold_trained_on(condition_st
         assert [CONDITIONS["phone"].label(r) for r in recipes] == list(rows % 3 == 2)
     x, recipes = condition_rows(store, None, names)
     assert len(x) == 72 and sum(CONDITIONS["phone"].label(r) for r in recipes) == 24
+
+
+def test_condition_checks_alone_keep_the_models_noise_floor(exported, condition_store, tmp_path):
+    """export NAME.onnx --condition-checks STORE without --noise-floor keeps the floor the model has
+    (the checks are fitted on a store extracted over that floor)."""
+    import pandas as pd
+
+    from pianokit.contract import FeatureConfig
+    from pianokit.extract import run_extract
+
+    store, _ = condition_store
+    _, plain = exported["multitask"]
+    assert invoke("export", plain.with_suffix(".onnx"), "--out", tmp_path / "floored", "--noise-floor", 35).exit_code == 0
+    audio = [store.parent / "audio" / f"s{i}.wav" for i in range(60)]  # 20 dry, 20 in rooms, 20 phones
+    floored_store = tmp_path / "store35"
+    run_extract([(a.stem, a) for a in audio], floored_store, FeatureConfig(noise_floor_db=35.0), jobs=1, progress=False)
+    table = pd.read_csv(store / "manifest.csv")
+    table[table["segment_id"].isin([a.stem for a in audio])].to_csv(floored_store / "manifest.csv", index=False)
+    result = invoke("export", tmp_path / "floored.onnx", "--out", tmp_path / "checked", "--condition-checks",
+                    floored_store)
+    assert result.exit_code == 0, result.output
+    assert "noise floor 35 dB, room and phone checks fitted on 60 recordings" in result.output
+    assert json.loads((tmp_path / "checked.json").read_text())["feature_config"]["noise_floor_db"] == 35
+    assert_exit_2(invoke("export", tmp_path / "floored.onnx", "--out", tmp_path / "x", "--condition-checks", store),
+                  "other settings than the model's")
