@@ -142,6 +142,35 @@ class RecordingStats:
         return {"skewness": skew, "abrupt_falls": self.abrupt_falling_db / max(self.falling_db, 1e-9),
                 "still_steps": self.still_steps / self.steps}
 
+    def noisy(self) -> bool:
+        """The loudest frames have a noise-like spectrum."""
+        return self.flatness > FLATNESS_LIMIT
+
+    def narrow_band(self) -> bool:
+        """Almost nothing above 6 kHz against the 0.3-3.4 kHz band."""
+        high = self.high_band_db()
+        return high is not None and high < NARROW_DB
+
+    def not_piano_reasons(self) -> list[str]:
+        """Why the level steps do not sound like piano notes (empty when they do, or when the shape is
+        unjudged or the recording is noisy)."""
+        shape = self.shape()
+        if shape is None or self.noisy():
+            return []
+        why = []
+        if shape["still_steps"] > STILL_LIMIT:
+            why.append(f"{100 * shape['still_steps']:.0f} % of the time the sound holds still")
+        if shape["abrupt_falls"] > ABRUPT_LIMIT:
+            why.append(f"sounds stop abruptly ({100 * shape['abrupt_falls']:.0f} % of the falling level "
+                       f"in steps over {ABRUPT_DB:.0f} dB)")
+        if shape["skewness"] < SKEW_LIMIT:
+            why.append(f"notes swell and fade alike (level-step skewness {shape['skewness']:.2f})")
+        return why
+
+    def sounds_like_piano(self) -> bool:
+        """Long enough to judge, not noisy, and struck notes that die away."""
+        return self.shape() is not None and not self.noisy() and not self.not_piano_reasons()
+
     def warnings(self) -> list[str]:
         out = []
         if self.samples and self.clipped > max(20, CLIP_SHARE * self.samples):
@@ -151,28 +180,17 @@ class RecordingStats:
         if self.samples and peak_db < QUIET_PEAK_DBFS:
             out.append(f"recording level very low (peak {peak_db:.0f} dBFS, below {QUIET_PEAK_DBFS:.0f}); "
                        "hiss and quantisation noise can colour the ratings")
-        noisy = self.flatness > FLATNESS_LIMIT
-        if noisy:
+        if self.noisy():
             out.append(f"noisy or not piano: the loudest frames have a noise-like spectrum (flatness "
                        f"{self.flatness:.3f}); all ratings are doubtful")
-        high = self.high_band_db()
-        if high is not None and high < NARROW_DB:
-            out.append(f"narrow band: almost nothing above 6 kHz ({high:.0f} dB against the 0.3-3.4 kHz band), as "
-                       "through a telephone or a heavy low-pass; timbre and dynamics ratings move under such a "
-                       "channel")
-        shape = self.shape()
-        if shape is not None and not noisy:
-            why = []
-            if shape["still_steps"] > STILL_LIMIT:
-                why.append(f"{100 * shape['still_steps']:.0f} % of the time the sound holds still")
-            if shape["abrupt_falls"] > ABRUPT_LIMIT:
-                why.append(f"sounds stop abruptly ({100 * shape['abrupt_falls']:.0f} % of the falling level "
-                           f"in steps over {ABRUPT_DB:.0f} dB)")
-            if shape["skewness"] < SKEW_LIMIT:
-                why.append(f"notes swell and fade alike (level-step skewness {shape['skewness']:.2f})")
-            if why:
-                out.append(f"does not sound like a piano: {'; '.join(why)}, where piano notes strike and die "
-                           "away (speech, another instrument or a synthetic tone?); all ratings are doubtful")
+        if self.narrow_band():
+            out.append(f"narrow band: almost nothing above 6 kHz ({self.high_band_db():.0f} dB against the 0.3-3.4 kHz "
+                       "band), as through a telephone or a heavy low-pass; timbre and dynamics ratings move under "
+                       "such a channel")
+        why = self.not_piano_reasons()
+        if why:
+            out.append(f"does not sound like a piano: {'; '.join(why)}, where piano notes strike and die "
+                       "away (speech, another instrument or a synthetic tone?); all ratings are doubtful")
         return out
 
 

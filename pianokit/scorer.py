@@ -34,7 +34,6 @@ def _default_model() -> Path:
 
 DEFAULT_MODEL = _default_model()
 DEVICES = ("auto", "cpu", "cuda")
-NOT_PIANO_WARNINGS = ("noisy or not piano", "does not sound like a piano")
 
 
 @dataclass
@@ -224,19 +223,19 @@ class Scorer:
         ends = [round(min(s + window_s, duration), 3) if windowed else round(duration, 3) for s in starts]
         member_means = None if members is None else members.mean(axis=0)
         warnings = (notes or []) + checks.warnings()
-        if checks.shape() is not None and not any(w.startswith(NOT_PIANO_WARNINGS) for w in warnings):
-            warnings += self._condition_warnings(under, samples, warnings)
+        if checks.sounds_like_piano():
+            warnings += self._condition_warnings(under, samples, checks.narrow_band())
         return Rating(path, duration, dict(zip(self.dimensions, mean.tolist())), starts,
                       np.clip(per_window, 0.0, 1.0), warnings, ends, member_means)
 
-    def _condition_warnings(self, under: dict[str, float], samples: int, said: list[str]) -> list[str]:
+    def _condition_warnings(self, under: dict[str, float], samples: int, narrow_band: bool) -> list[str]:
         """The condition checks' warnings from their length-weighted probability sums (a phone that
         the narrow-band check already named is not named twice). They are asked only of a recording
         that sounds like a piano to pianokit.recording_checks, long enough to judge: the checks learnt
         rooms and phones from piano recordings, and a steady tone reads to them as a long room."""
         out = []
         for name, total in under.items():
-            if samples and not (name == "phone" and any(w.startswith("narrow band") for w in said)):
+            if samples and not (name == "phone" and narrow_band):
                 found = condition_checks.warning(name, total / samples, self.condition_checks[name][0])
                 out += [found] if found else []
         return out
