@@ -374,7 +374,8 @@ def _parse_range(text: str) -> tuple[float, float]:
 @click.option("--kernel-ridge/--no-kernel-ridge", default=False, show_default=True,
               help="Blend the network with an RBF kernel ridge on the same features, fitted in closed form; "
                    "its penalty, width and share of the blend are chosen on the early-stopping split "
-                   "(docs/training.md). Needs a model with feature inputs.")
+                   "(the --final model takes the median of the folds' shares; docs/training.md). Needs a "
+                   "model with feature inputs.")
 @click.option("--features", "feature_set", default="extended", show_default=True, metavar="SET|LIST",
               help="Feature inputs of multitask and hybrid: extended = the 79 librosa features; all = those plus "
                    "the transcription features (tr_*: notes found by the basic-pitch model); or a comma list of "

@@ -280,10 +280,12 @@ class Trainer:
         mels = [self.data.mels[i] for i in train_idx] if self.uses_mel else None
         return spec.with_statistics(self._features(train_idx), mels, self._labels(train_idx))
 
-    def _fit_model(self, train_idx: np.ndarray, val_idx: np.ndarray, seed: int, log: Path, label: str = ""):
+    def _fit_model(self, train_idx: np.ndarray, val_idx: np.ndarray, seed: int, log: Path, label: str = "",
+                   share: float | None = None):
         """Fit ``--ensemble`` members with seeds seed, seed+1000, ...; several members are averaged
         in one functional model (so it exports as one ONNX graph), blended with a kernel ridge under
-        --kernel-ridge. Returns (model, spec, the kernel ridge's settings and share, or None)."""
+        --kernel-ridge, whose share is ``share`` when given, else the one the early-stopping rows
+        choose. Returns (model, spec, the kernel ridge's settings and share, or None)."""
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
@@ -303,8 +305,11 @@ class Trainer:
         network = self._join(members)
         if not self.config.kernel_ridge:
             return network, spec, None
-        fitted, weight = self._kernel_ridge(network, spec, train_idx, val_idx, seed)
+        fitted, own = self._kernel_ridge(network, spec, train_idx, val_idx, seed)
+        weight = own if share is None else share
         info = {"alpha": fitted.alpha, "width": fitted.width, "centres": len(fitted.centres), "weight": weight}
+        if share is not None:
+            info["early_stopping_weight"] = own
         return (self._join(members, spec, fitted, weight) if weight else network), spec, info
 
     def _join(self, members: list, spec: ModelSpec | None = None, fitted=None, weight: float = 0.0):
@@ -467,12 +472,16 @@ class Trainer:
         summary = summarise(results, self.config.targets)
         summary.update({"arch": self.config.arch, "split": self.config.split, "n": len(self.data.ids)})
         if self.config.final:
-            summary["final"] = self.run_final()
+            shares = [r["kernel_ridge"]["weight"] for r in results if "kernel_ridge" in r]
+            summary["final"] = self.run_final(float(np.median(shares)) if shares else None)
         write_text(self.out / rf.METRICS, json.dumps(summary, indent=2))
         write_text(self.out / "metrics.csv", metrics_table(results, self.config.targets).to_csv(index=False))
         return summary
 
-    def run_final(self) -> dict:
+    def run_final(self, share: float | None = None) -> dict:
+        """The model fitted on all trainable rows. Under --kernel-ridge its blend takes ``share``: the
+        median of the shares the folds' early-stopping splits chose (one split's choice is noisy:
+        bench/results/blend_share.md)."""
         folder = rf.final_dir(self.out)
         if (folder / rf.MODEL).is_file():
             return json.loads((folder / rf.FINAL_INFO).read_text())
@@ -481,7 +490,7 @@ class Trainer:
         val = final_holdout(self.data.table, self.config.val_fraction, self.config.seed + 1000)
         folder.mkdir(parents=True, exist_ok=True)
         model, spec, kernel = self._fit_model(np.setdiff1d(everything, val), val, self.config.seed + 1000,
-                                              folder / "history.csv", "final model")
+                                              folder / "history.csv", "final model", share)
         self._save_model(model, spec, folder)
         info = {"n_train": len(everything) - len(val), "n_val": len(val),
                 "epochs": len(pd.read_csv(folder / "history.csv"))}

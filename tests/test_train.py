@@ -133,6 +133,22 @@ def test_kernel_ridge_blend_is_the_weighted_mean_of_the_ensemble_and_the_kernel_
     assert meta["outputs"] == ["ratings", "members"] and meta["parity_max_abs_diff"] <= 1e-4
 
 
+def test_final_model_takes_the_median_of_the_folds_kernel_ridge_shares(planted_store, tmp_path):
+    import keras
+
+    import pianokit.models.layers  # noqa: F401
+
+    out = tmp_path / "final_blend"
+    result = fit("--arch", "multitask", "--store", planted_store, "--out", out, "--epochs", 3, "--folds", 3,
+                 "--kernel-ridge", "--final")
+    assert result.exit_code == 0, result.output
+    shares = [metrics(out / f"fold{k}")["kernel_ridge"]["weight"] for k in range(3)]
+    final = json.loads((out / "final" / "info.json").read_text())["kernel_ridge"]
+    assert final["weight"] == float(np.median(shares)) and "early_stopping_weight" in final
+    model = keras.saving.load_model(out / "final" / "model.keras", compile=False)
+    assert model.get_layer("ratings_blend").weights_values == [1 - final["weight"], final["weight"]]
+
+
 def test_kernel_ridge_needs_feature_inputs(planted_store, tmp_path):
     result = fit("--arch", "cnn", "--kernel-ridge", "--store", planted_store, "--out", tmp_path / "x")
     assert result.exit_code == 2 and "--kernel-ridge reads the hand-made features" in result.output
