@@ -10,8 +10,8 @@ each passage fold and each condition of pianokit.condition_checks (room: RT60 >=
 GSM call), the test rows are the store's recordings of the fold's held-out passages made under it
 (any piano, with whatever else the recipe drew), rated by: the general model (a kernel ridge on the
 115 features of every training row), the expert (the same on the training rows made under the
-condition only) and their mean. Kernel ridge settings fixed beforehand (pianokit.kernel_ridge,
-alpha 1, width 0.5, seed 0; features standardised on the training rows). Reported per condition:
+condition only) and their mean: the probes' kernel ridge (bench/musicnn_probe.py: pianokit.kernel_ridge
+at settings fixed beforehand, features standardised on the training rows). Reported per condition:
 R², within-passage R² and r on those rows, the general model's figures on the fold's clean MuseScore
 renders, and the shift from the general model's rating of the segment's clean MuseScore render in
 units of the within-passage label SD. Labels are the segment's; the test folds choose nothing.
@@ -27,23 +27,20 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from musicnn_probe import kernel_ridge, scores  # noqa: E402
 from result_files import write_table  # noqa: E402
 
-from pianokit import kernel_ridge  # noqa: E402
 from pianokit.condition_checks import CONDITIONS, recipe_of  # noqa: E402
 from pianokit.dimensions import DIMENSIONS  # noqa: E402
 from pianokit.feature_names import resolve_features  # noqa: E402
-from pianokit.metrics import evaluate, headline, passage_deviations  # noqa: E402
+from pianokit.metrics import evaluate, passage_deviations  # noqa: E402
 from pianokit.training_data import load_training_data, make_folds  # noqa: E402
 
-ALPHA, WIDTH, SEED = 1.0, 0.5, 0
 
-
-def fitted(x: np.ndarray, y: np.ndarray, rows: np.ndarray):
-    """A kernel ridge on ``rows`` and the standardisation it reads."""
-    mean, std = x[rows].mean(0), x[rows].std(0) + 1e-9
-    model = kernel_ridge.fit((x[rows] - mean) / std, y[rows], ALPHA, WIDTH, SEED)
-    return lambda idx: np.clip(model.predict((x[idx] - mean) / std), 0.0, 1.0)
+def rated(x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray) -> np.ndarray:
+    """The probes' kernel ridge (bench/musicnn_probe.py: fixed settings) fitted on ``train``, rating
+    ``test`` on the labels' [0, 1] scale."""
+    return np.clip(kernel_ridge(x[train], y[train], x[test]), 0.0, 1.0)
 
 
 def main() -> None:
@@ -70,35 +67,33 @@ def main() -> None:
     shifts = {c: {"general": [], "expert": [], "mean of both": []} for c in CONDITIONS}
     for fold in folds:
         train = np.concatenate([fold.train, fold.val])
-        general = fitted(x, y, train)
-        clean_test = fold.test
-        clean_pred = dict(zip(clean_test, general(clean_test)))
+        held_out = np.flatnonzero(fold_of == fold.index)  # every recording of the fold's passages
+        general = np.full(y.shape, np.nan)
+        general[held_out] = rated(x, y, train, held_out)
         for c in CONDITIONS:
-            test = np.flatnonzero((fold_of == fold.index) & labelled[c])
+            test = held_out[labelled[c][held_out]]
             test = test[[table["source_id"].iat[i] in clean_of for i in test]]
-            expert = fitted(x, y, train[labelled[c][train]])
-            preds = {"general": general(test), "expert": expert(test)}
+            preds = {"general": general[test], "expert": rated(x, y, train[labelled[c][train]], test)}
             preds["mean of both"] = (preds["general"] + preds["expert"]) / 2
-            reference = np.array([clean_pred[clean_of[table["source_id"].iat[i]]] for i in test])
+            reference = general[[clean_of[table["source_id"].iat[i]] for i in test]]
             for name, p in preds.items():
                 results[c][name].append(evaluate(y[test], p, DIMENSIONS, passages[test]))
                 shifts[c][name].append(float(np.abs(p - reference).mean() / wp_sd))
-            results[c]["clean (general)"].append(evaluate(y[clean_test], general(clean_test), DIMENSIONS,
-                                                          passages[clean_test]))
+            results[c]["clean (general)"].append(evaluate(y[fold.test], general[fold.test], DIMENSIONS,
+                                                          passages[fold.test]))
             print(f"fold {fold.index} {c}: {len(test)} test rows, expert trained on "
                   f"{int(labelled[c][train].sum())}", file=sys.stderr, flush=True)
     rows = []
     for c in CONDITIONS:
         for name, evals in results[c].items():
-            figures = {k: float(np.mean([headline(e)[k] for e in evals])) for k in headline(evals[0])}
-            rows.append({"condition": c, "model": name, **figures,
+            rows.append({"condition": c, "model": name, **scores(evals),
                          "shift_wp_sd": float(np.mean(shifts[c][name])) if name in shifts[c] else 0.0})
-    lines = [f"`{args.store}`, passage folds; kernel ridge alpha {ALPHA:g}, width {WIDTH:g}; shift in units of "
+    lines = [f"`{args.store}`, passage folds; the probes' kernel ridge; shift in units of "
              f"the within-passage label SD ({wp_sd:.3f}) from the general model's rating of the clean MuseScore "
              "render (mean over folds).", "",
              "| condition | model | R² | within-passage R² | within-passage r | shift (wp SD) |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r['condition']} | {r['model']} | {r['r2']:.3f} | {r['within_passage_r2']:.3f} | "
-              f"{r['within_passage_r']:.3f} | {r['shift_wp_sd']:.2f} |" for r in rows]
+    lines += [f"| {r['condition']} | {r['model']} | {r['r2']:.3f} | {r['wp_r2']:.3f} | {r['wp_r']:.3f} | "
+              f"{r['shift_wp_sd']:.2f} |" for r in rows]
     write_table(args.out, "condition_expert", lines, {"rows": rows, "within_passage_label_sd": wp_sd,
                                                       "wall_s": time.perf_counter() - start})
 
