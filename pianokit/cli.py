@@ -420,6 +420,12 @@ def _print_summary(summary: dict) -> None:
     from pianokit.results_table import text_table
 
     click.echo(text_table(summary))
+    kernel = summary.get("final", {}).get("kernel_ridge")
+    if kernel:
+        folds = ", ".join(f"{w:g}" for w in kernel.get("fold_weights", []))
+        click.echo(f"final model: kernel ridge share {kernel['weight']:g}"
+                   + (f" (the median of the folds' {folds}; its own early-stopping split chose "
+                      f"{kernel['early_stopping_weight']:g})" if folds else ""))
 
 
 @cli.command()

@@ -472,16 +472,15 @@ class Trainer:
         summary = summarise(results, self.config.targets)
         summary.update({"arch": self.config.arch, "split": self.config.split, "n": len(self.data.ids)})
         if self.config.final:
-            shares = [r["kernel_ridge"]["weight"] for r in results if "kernel_ridge" in r]
-            summary["final"] = self.run_final(float(np.median(shares)) if shares else None)
+            summary["final"] = self.run_final([r["kernel_ridge"]["weight"] for r in results if "kernel_ridge" in r])
         write_text(self.out / rf.METRICS, json.dumps(summary, indent=2))
         write_text(self.out / "metrics.csv", metrics_table(results, self.config.targets).to_csv(index=False))
         return summary
 
-    def run_final(self, share: float | None = None) -> dict:
-        """The model fitted on all trainable rows. Under --kernel-ridge its blend takes ``share``: the
-        median of the shares the folds' early-stopping splits chose (one split's choice is noisy:
-        bench/results/blend_share.md)."""
+    def run_final(self, fold_shares: list[float] | None = None) -> dict:
+        """The model fitted on all trainable rows. Under --kernel-ridge its blend takes the median of
+        ``fold_shares``, the shares the folds' early-stopping splits chose (one split's choice is
+        noisy: bench/results/blend_share.md)."""
         folder = rf.final_dir(self.out)
         if (folder / rf.MODEL).is_file():
             return json.loads((folder / rf.FINAL_INFO).read_text())
@@ -489,8 +488,11 @@ class Trainer:
         everything = trainable_rows(self.data.table)
         val = final_holdout(self.data.table, self.config.val_fraction, self.config.seed + 1000)
         folder.mkdir(parents=True, exist_ok=True)
+        share = float(np.median(fold_shares)) if fold_shares else None
         model, spec, kernel = self._fit_model(np.setdiff1d(everything, val), val, self.config.seed + 1000,
                                               folder / "history.csv", "final model", share)
+        if kernel is not None and fold_shares:
+            kernel["fold_weights"] = list(fold_shares)
         self._save_model(model, spec, folder)
         info = {"n_train": len(everything) - len(val), "n_val": len(val),
                 "epochs": len(pd.read_csv(folder / "history.csv"))}

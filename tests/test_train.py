@@ -144,7 +144,8 @@ def test_final_model_takes_the_median_of_the_folds_kernel_ridge_shares(planted_s
     assert result.exit_code == 0, result.output
     shares = [metrics(out / f"fold{k}")["kernel_ridge"]["weight"] for k in range(3)]
     final = json.loads((out / "final" / "info.json").read_text())["kernel_ridge"]
-    assert final["weight"] == float(np.median(shares)) and "early_stopping_weight" in final
+    assert final["weight"] == float(np.median(shares)) and final["fold_weights"] == shares
+    assert f"final model: kernel ridge share {final['weight']:g} (the median of the folds'" in result.output
     model = keras.saving.load_model(out / "final" / "model.keras", compile=False)
     assert model.get_layer("ratings_blend").weights_values == [1 - final["weight"], final["weight"]]
 
