@@ -1,0 +1,76 @@
+"""Would the kernel ridge beside the network gain from reading the Lite0 embedding too? The probe of
+bench/musicnn_probe.py (one piano's clean renders) repeated on the shipped multi-piano store.
+
+Usage: python bench/kernel_lite0.py [--store data/stores/multi_piano_aug0x3_comp0.3_floor35]
+       [--components 16 48] [--out bench/results/kernel_lite0]
+
+The shipped model's kernel ridge reads the 115 hand-made features only; the network also reads the
+frozen EfficientNet-Lite0 embedding. Here the probes' kernel ridge (bench/musicnn_probe.py, fixed
+settings) is fitted on every training and early-stopping row of each fold (three pianos, augmented
+recordings) with the features alone and beside K principal components of each recording's mean
+Lite0 embedding (the store's cache; musicnn_probe.reduce: fitted on the training rows, floored and
+clipped), both splits, scored on the clean MuseScore renders of the test folds, beside the in-house
+baselines of the same folds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from musicnn_probe import kernel_ridge, reduce, scores  # noqa: E402
+from result_files import write_table  # noqa: E402
+
+from pianokit.baselines import predict_all  # noqa: E402
+from pianokit.dimensions import DIMENSIONS  # noqa: E402
+from pianokit.feature_names import resolve_features  # noqa: E402
+from pianokit.metrics import evaluate  # noqa: E402
+from pianokit.training_data import load_training_data, make_folds  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", type=Path, default=Path("data/stores/multi_piano_aug0x3_comp0.3_floor35"))
+    parser.add_argument("--components", type=int, nargs="+", default=[16, 48])
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    start = time.perf_counter()
+    data = load_training_data(args.store, with_mels=False)
+    names = list(data.store.config.features)
+    x = data.features[:, [names.index(f) for f in resolve_features("all")]].astype(np.float64)
+    y = data.labels.astype(np.float64)
+    lite0_dir = next((args.store / "embeddings").glob("lite0-imagenet-*"))
+    lite0 = np.array([np.load(lite0_dir / f"{i}.npy").astype(np.float64).mean(axis=0) for i in data.ids])
+    rows = []
+    for split in ("passage", "performer"):
+        folds = make_folds(data.table, split, 4, 0, 0.15)
+        evals: dict[str, list] = {}
+        for fold in folds:
+            fit_rows = np.concatenate([fold.train, fold.val])
+            truth, passages = y[fold.test], data.passages[fold.test]
+            for name, p in predict_all(y, fit_rows, fold.test, data.table, x, data.symbolic).items():
+                evals.setdefault(f"baseline: {name}", []).append(evaluate(truth, p, DIMENSIONS, passages))
+            candidates = {"kernel ridge, 115 features": (x[fit_rows], x[fold.test])}
+            for k in args.components:
+                train_c, test_c = reduce(lite0, fit_rows, fold.test, k)
+                candidates[f"kernel ridge, 115 features + Lite0 PCA {k}"] = (
+                    np.hstack([x[fit_rows], train_c]), np.hstack([x[fold.test], test_c]))
+            for name, (train_x, test_x) in candidates.items():
+                pred = np.clip(kernel_ridge(train_x, y[fit_rows], test_x), 0.0, 1.0)
+                evals.setdefault(name, []).append(evaluate(truth, pred, DIMENSIONS, passages))
+            print(f"{split} fold {fold.index} done, {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+        rows += [{"split": split, "model": name, **scores(e)} for name, e in evals.items()]
+    lines = [f"`{args.store}`, every training row; clean MuseScore renders of the test folds.", "",
+             "| split | model | R² | r | within-passage R² | within-passage r |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['split']} | {r['model']} | {r['r2']:.3f} | {r['r']:.3f} | {r['wp_r2']:.3f} | {r['wp_r']:.3f} |"
+              for r in rows]
+    write_table(args.out, "kernel_lite0", lines, {"rows": rows, "wall_s": time.perf_counter() - start})
+
+
+if __name__ == "__main__":
+    main()
