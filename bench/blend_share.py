@@ -57,14 +57,20 @@ def fold_parts(trainer: Trainer, folder: Path, fold, info: dict, seed: int):
     return net, kernel
 
 
-def run_rules(run: Path) -> list[dict]:
+def run_trainer(run: Path):
+    """(Trainer, folds, each fold's metrics.json) of a finished run, as it was made."""
     config = json.loads((run / rf.CONFIG).read_text())
     fields = {k: v for k, v in config.items() if k in FitConfig.__dataclass_fields__}
     fields["augment"], fields["stretch_range"] = tuple(fields["augment"]), tuple(fields["stretch_range"])
     fc = FitConfig(**fields)
     trainer = Trainer(fc, run, progress=False)
     folds = make_folds(trainer.data.table, fc.split, fc.folds, fc.seed, fc.val_fraction)
-    infos = [json.loads((rf.fold_dir(run, f.index) / rf.METRICS).read_text()) for f in folds]
+    return trainer, folds, [json.loads((rf.fold_dir(run, f.index) / rf.METRICS).read_text()) for f in folds]
+
+
+def run_rules(run: Path) -> list[dict]:
+    trainer, folds, infos = run_trainer(run)
+    fc = trainer.config
     chosen = [m["kernel_ridge"]["weight"] for m in infos]
     parts = [fold_parts(trainer, rf.fold_dir(run, f.index), f, m["kernel_ridge"], fc.seed + f.index)
              for f, m in zip(folds, infos)]
