@@ -27,14 +27,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from musicnn_probe import kernel_ridge, scores  # noqa: E402
+from musicnn_probe import audio_rows, kernel_ridge, scores  # noqa: E402
 from result_files import write_table  # noqa: E402
 
 from pianokit.condition_checks import CONDITIONS, recipe_of  # noqa: E402
 from pianokit.dimensions import DIMENSIONS  # noqa: E402
-from pianokit.feature_names import resolve_features  # noqa: E402
 from pianokit.metrics import evaluate, passage_deviations  # noqa: E402
-from pianokit.training_data import load_training_data, make_folds  # noqa: E402
+from pianokit.training_data import make_folds  # noqa: E402
 
 
 def rated(x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray) -> np.ndarray:
@@ -49,11 +48,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     start = time.perf_counter()
-    data = load_training_data(args.store, with_mels=False)
+    data, x, y = audio_rows(args.store)
     table = data.table
-    names = list(data.store.config.features)
-    x = data.features[:, [names.index(f) for f in resolve_features("all")]].astype(np.float64)
-    y = data.labels.astype(np.float64)
     passages = data.passages
     recipes = [recipe_of(r) for r in table["augmentation"]]
     labelled = {c: np.array([cond.label(r) for r in recipes]) for c, cond in CONDITIONS.items()}

@@ -23,15 +23,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from musicnn_probe import kernel_ridge, scores  # noqa: E402
+from musicnn_probe import audio_rows, baseline_evals, kernel_ridge, scores  # noqa: E402
 from result_files import write_table  # noqa: E402
 
 from pianokit import kernel_ridge as pk_kernel_ridge  # noqa: E402
-from pianokit.baselines import predict_all  # noqa: E402
 from pianokit.dimensions import DIMENSIONS  # noqa: E402
-from pianokit.feature_names import resolve_features  # noqa: E402
 from pianokit.metrics import evaluate  # noqa: E402
-from pianokit.training_data import load_training_data, make_folds  # noqa: E402
+from pianokit.training_data import make_folds  # noqa: E402
 
 
 def main() -> None:
@@ -41,19 +39,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     start = time.perf_counter()
-    data = load_training_data(args.store, with_mels=False)
-    names = list(data.store.config.features)
-    features = resolve_features("all")
-    x = data.features[:, [names.index(f) for f in features]].astype(np.float64)
-    y = data.labels.astype(np.float64)
+    data, x, y = audio_rows(args.store)
     rows = []
     for split in ("passage", "performer"):
         folds = make_folds(data.table, split, 4, 0, 0.15)
         baselines: dict[str, list] = {}
         for fold in folds:
-            fit_rows = np.concatenate([fold.train, fold.val])
-            for name, p in predict_all(y, fit_rows, fold.test, data.table, x, data.symbolic).items():
-                baselines.setdefault(name, []).append(evaluate(y[fold.test], p, DIMENSIONS, data.passages[fold.test]))
+            for name, e in baseline_evals(data, x, y, fold).items():
+                baselines.setdefault(name, []).append(e)
         rows += [{"split": split, "model": f"baseline: {n}", **scores(e)} for n, e in baselines.items()]
         for centres in args.centres:
             pk_kernel_ridge.MAX_CENTRES = centres or len(y)
@@ -67,7 +60,7 @@ def main() -> None:
             used = min(pk_kernel_ridge.MAX_CENTRES, max(len(f.train) + len(f.val) for f in folds))
             rows.append({"split": split, "model": f"kernel ridge, {'exact' if not centres else centres} centres",
                          "centres": used, "fit_s": float(np.mean(walls)),
-                         "exported_mb": used * (len(features) + len(DIMENSIONS)) * 4 / 1e6, **scores(evals)})
+                         "exported_mb": used * (x.shape[1] + len(DIMENSIONS)) * 4 / 1e6, **scores(evals)})
             print(rows[-1], file=sys.stderr, flush=True)
     lines = [f"`{args.store}`, clean MuseScore renders of the test folds; the probes' kernel ridge.", "",
              "| split | model | centres | R² | r | within-passage R² | within-passage r | fit (s, mean per fold) | "

@@ -27,15 +27,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from blend_share import fold_parts, run_trainer  # noqa: E402
-from musicnn_probe import kernel_ridge, reduce, scores  # noqa: E402
+from musicnn_probe import audio_rows, baseline_evals, kernel_ridge, reduce, scores  # noqa: E402
 from result_files import write_table  # noqa: E402
 
 from pianokit import run_folder as rf  # noqa: E402
-from pianokit.baselines import predict_all  # noqa: E402
 from pianokit.dimensions import DIMENSIONS  # noqa: E402
-from pianokit.feature_names import resolve_features  # noqa: E402
 from pianokit.metrics import evaluate  # noqa: E402
-from pianokit.training_data import load_training_data, make_folds  # noqa: E402
+from pianokit.training_data import make_folds  # noqa: E402
 
 
 def main() -> None:
@@ -47,10 +45,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     start = time.perf_counter()
-    data = load_training_data(args.store, with_mels=False)
-    names = list(data.store.config.features)
-    x = data.features[:, [names.index(f) for f in resolve_features("all")]].astype(np.float64)
-    y = data.labels.astype(np.float64)
+    data, x, y = audio_rows(args.store)
     lite0_dir = next((args.store / "embeddings").glob("lite0-imagenet-*"))
     lite0 = np.array([np.load(lite0_dir / f"{i}.npy").astype(np.float64).mean(axis=0) for i in data.ids])
     runs = {}
@@ -73,8 +68,8 @@ def main() -> None:
                     evaluate(y[fold.test], np.clip(network, 0.0, 1.0), DIMENSIONS, data.passages[fold.test]))
             fit_rows = np.concatenate([fold.train, fold.val])
             truth, passages = y[fold.test], data.passages[fold.test]
-            for name, p in predict_all(y, fit_rows, fold.test, data.table, x, data.symbolic).items():
-                evals.setdefault(f"baseline: {name}", []).append(evaluate(truth, p, DIMENSIONS, passages))
+            for name, e in baseline_evals(data, x, y, fold).items():
+                evals.setdefault(f"baseline: {name}", []).append(e)
             candidates = {"kernel ridge, 115 features": (x[fit_rows], x[fold.test])}
             for k in args.components:
                 train_c, test_c = reduce(lite0, fit_rows, fold.test, k)

@@ -44,11 +44,11 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).parent))
 from result_files import write_table  # noqa: E402
 
-from pianokit.baselines import player_mean, ridge, train_mean  # noqa: E402
+from pianokit.baselines import player_mean, predict_all, ridge, train_mean  # noqa: E402
 from pianokit.dimensions import DIMENSIONS  # noqa: E402
-from pianokit.feature_names import ALL_FEATURES, SYMBOLIC_FEATURES  # noqa: E402
+from pianokit.feature_names import ALL_FEATURES, SYMBOLIC_FEATURES, resolve_features  # noqa: E402
 from pianokit.metrics import aggregate, evaluate  # noqa: E402
-from pianokit.training_data import make_folds, split_groups  # noqa: E402
+from pianokit.training_data import load_training_data, make_folds, split_groups  # noqa: E402
 
 MODELS = ("MTT_musicnn", "MSD_musicnn")
 SR, N_FFT, HOP, N_MELS, PATCH, PATCH_HOP = 16000, 512, 256, 96, 187, 62
@@ -193,6 +193,23 @@ def kernel_ridge(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray) -
 
     scale = StandardScaler().fit(x_train)
     return fit(scale.transform(x_train), y_train, alpha=3.0, width=0.5).predict(scale.transform(x_test))
+
+
+def audio_rows(store: Path):
+    """A store's labelled rows (pianokit.training_data), their 115 audio features (`--features all`)
+    and their labels, both in double precision."""
+    data = load_training_data(store, with_mels=False)
+    names = list(data.store.config.features)
+    x = data.features[:, [names.index(f) for f in resolve_features("all")]].astype(np.float64)
+    return data, x, data.labels.astype(np.float64)
+
+
+def baseline_evals(data, x: np.ndarray, y: np.ndarray, fold) -> dict[str, dict]:
+    """Each in-house baseline (pianokit.baselines) fitted on ``fold``'s training and early-stopping
+    rows, evaluated on its test rows."""
+    fit_rows = np.concatenate([fold.train, fold.val])
+    return {name: evaluate(y[fold.test], p, DIMENSIONS, data.passages[fold.test])
+            for name, p in predict_all(y, fit_rows, fold.test, data.table, x, data.symbolic).items()}
 
 
 def scores(evals: list[dict]) -> dict:
