@@ -32,7 +32,6 @@ from pianokit import run_folder as rf  # noqa: E402
 from pianokit.export import load_keras_model  # noqa: E402
 from pianokit.inference import mean_by_owner  # noqa: E402
 from pianokit.metrics import aggregate, evaluate, headline  # noqa: E402
-from pianokit.models.kernel import standardise  # noqa: E402
 from pianokit.models.spec import ModelSpec  # noqa: E402
 from pianokit.train import FitConfig, Trainer  # noqa: E402
 from pianokit.training_data import make_folds  # noqa: E402
@@ -51,10 +50,10 @@ def fold_parts(trainer: Trainer, folder: Path, fold, info: dict, seed: int):
     net = mean_by_owner(network.predict(inputs, batch_size=256, verbose=0), owner, len(fold.test))
     spec = ModelSpec.from_dict(json.loads((folder / rf.SPEC).read_text()))
     both = np.concatenate([fold.train, fold.val])
-    fitted = kernel_ridge.fit(standardise(spec, trainer._features(both)), trainer._labels(both),
+    projection = trainer._kernel_projection(fold.train)
+    fitted = kernel_ridge.fit(trainer._kernel_inputs(spec, both, projection)[0], trainer._labels(both),
                               info["alpha"], info["width"], seed)
-    kernel = np.clip(fitted.predict(standardise(spec, trainer._features(fold.test))), 0.0, 1.0)
-    return net, kernel
+    return net, trainer._kernel_ratings(fitted, *trainer._kernel_inputs(spec, fold.test, projection, windows=True))
 
 
 def run_trainer(run: Path):

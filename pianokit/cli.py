@@ -376,6 +376,10 @@ def _parse_range(text: str) -> tuple[float, float]:
                    "its penalty, width and share of the blend are chosen on the early-stopping split "
                    "(the --final model takes the median of the folds' shares; docs/training.md). Needs a "
                    "model with feature inputs.")
+@click.option("--kernel-components", type=click.IntRange(0), default=0, show_default=True,
+              help="With --kernel-ridge and a frozen backbone (--param frozen=true): the kernel ridge also reads "
+                   "this many principal components of the backbone's embedding (fitted on the training "
+                   "recordings' mean embeddings, applied to every window). 0 = the features only.")
 @click.option("--features", "feature_set", default="extended", show_default=True, metavar="SET|LIST",
               help="Feature inputs of multitask and hybrid: extended = the 79 librosa features; all = those plus "
                    "the transcription features (tr_*: notes found by the basic-pitch model); or a comma list of "
@@ -387,7 +391,8 @@ def _parse_range(text: str) -> tuple[float, float]:
 @progress_option
 def fit(arch, store, manifest, out, split, folds, epochs, batch_size, learning_rate, patience, seed, augment,
         semitones, stretch_range, crop_seconds, target, backbone_weights, branch, params, ensemble, passage_weight,
-        consistency_weight, consistency_by, kernel_ridge, feature_set, final, strategy, progress) -> None:
+        consistency_weight, consistency_by, kernel_ridge, kernel_components, feature_set, final, strategy,
+        progress) -> None:
     """Train ARCH with cross-validation and write models, metrics.json and metrics.csv to OUT.
 
     Early stopping watches an inner split of the training folds, never the test fold. Feature and
@@ -408,7 +413,8 @@ def fit(arch, store, manifest, out, split, folds, epochs, batch_size, learning_r
         stretch_range=stretch_range, crop_seconds=crop_seconds, target=target, hparams=hparams, final=final,
         ensemble=ensemble, passage_weight=passage_weight, consistency_weight=consistency_weight,
         consistency_by=tuple(c.strip() for c in consistency_by.split(",") if c.strip()),
-        kernel_ridge=kernel_ridge, feature_set=feature_set, strategy=strategy,
+        kernel_ridge=kernel_ridge, kernel_components=kernel_components, feature_set=feature_set,
+        strategy=strategy,
         command=" ".join(["pianokit", *sys.argv[1:]]),
     )
     summary = run_fit(config, out, progress)

@@ -7,6 +7,11 @@ the Nystroem solution on MAX_CENTRES rows drawn with the seed, (K_nm' K_nm + alp
 so the exported graph stays small. The penalty, the width and the blend weight are chosen on the
 early-stopping split (fits on the training rows rating it), never on a test fold; the member is
 then fitted again on the training and early-stopping rows together.
+
+With ``--kernel-components K`` (a frozen backbone's cached embeddings) the kernel ridge also reads
+K principal components of the embedding (EmbeddingProjection): fitted on each training recording's
+mean embedding, applied to every window in the graph, the windows' ratings averaged as the network's
+are (bench/kernel_lite0.py measured the gain; applying it per window rates as the mean does).
 """
 
 from __future__ import annotations
@@ -17,11 +22,14 @@ import numpy as np
 from scipy.linalg import solve
 from sklearn.metrics import r2_score
 
+from pianokit.inference import mean_by_owner
+
 MAX_CENTRES = 4000
 ALPHAS = (0.3, 1.0, 3.0, 10.0)
 WIDTHS = (0.25, 0.5, 1.0)
 BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75)
 JITTER = 1e-8
+CLIP_SD = 5.0
 
 
 def rbf(a: np.ndarray, b: np.ndarray, gamma: float) -> np.ndarray:
@@ -73,13 +81,53 @@ def _fits(z: np.ndarray, y: np.ndarray, alphas, width: float, seed: int) -> list
 
 
 def select(z_train: np.ndarray, y_train: np.ndarray, z_val: np.ndarray, y_val: np.ndarray,
-           seed: int = 0) -> KernelRidgeFit:
+           seed: int = 0, val_owner: np.ndarray | None = None) -> KernelRidgeFit:
     """The kernel ridge fitted on the training rows, over ALPHAS x WIDTHS, that rates the validation
-    rows best (mean R²)."""
+    rows best (mean R²). With ``val_owner``, ``z_val`` holds windows and a recording's rating is the
+    mean of its windows' (``val_owner[i]``: the recording of window i, a row of ``y_val``)."""
+    def rated(f: KernelRidgeFit) -> np.ndarray:
+        pred = f.predict(z_val)
+        return pred if val_owner is None else mean_by_owner(pred, val_owner, len(y_val))
+
     candidates = [f for width in WIDTHS for f in _fits(z_train, y_train, ALPHAS, width, seed)]
-    return max(candidates, key=lambda f: r2_score(y_val, f.predict(z_val)))
+    return max(candidates, key=lambda f: r2_score(y_val, rated(f)))
 
 
 def blend_weight(y_val: np.ndarray, network: np.ndarray, kernel: np.ndarray) -> float:
     """The share of the kernel ridge in the blend (BLEND_WEIGHTS) that rates the validation rows best."""
     return max(BLEND_WEIGHTS, key=lambda w: r2_score(y_val, (1 - w) * network + w * kernel))
+
+
+@dataclass
+class EmbeddingProjection:
+    """Embedding -> K standardised principal components: z = clip((e - mean) / sd, +-CLIP_SD), then
+    (z @ kernel + bias). Each unit's SD is floored at the median unit's and the scores clipped, since
+    rarely active units would otherwise turn one recording into tens of SDs; the components are
+    scaled to unit SD on the training rows, like the standardised features beside them."""
+
+    mean: np.ndarray
+    sd: np.ndarray
+    kernel: np.ndarray
+    bias: np.ndarray
+
+    def __call__(self, e: np.ndarray) -> np.ndarray:
+        z = np.clip((np.asarray(e, np.float64) - self.mean) / self.sd, -CLIP_SD, CLIP_SD)
+        return z @ self.kernel + self.bias
+
+    @classmethod
+    def fit(cls, e: np.ndarray, components: int) -> "EmbeddingProjection":
+        """Fitted on the rows of ``e`` (one mean embedding per training recording)."""
+        from sklearn.decomposition import PCA
+
+        e = np.asarray(e, np.float64)  # float32 makes PCA's randomised solver a less exact fit
+        if components > min(e.shape):
+            raise ValueError(f"{components} components from {len(e)} recordings of {e.shape[1]} numbers")
+        mean, sd = e.mean(axis=0), e.std(axis=0)
+        sd = np.maximum(sd, max(np.median(sd), 1e-12))
+        z = np.clip((e - mean) / sd, -CLIP_SD, CLIP_SD)
+        pca = PCA(components, random_state=0).fit(z)
+        scores = pca.transform(z)
+        shift, scale = scores.mean(axis=0), scores.std(axis=0)
+        scale = np.where(scale > 1e-9, scale, 1.0)
+        kernel = pca.components_.T / scale
+        return cls(mean, sd, kernel, -(pca.mean_ @ pca.components_.T + shift) / scale)

@@ -20,7 +20,7 @@ from pianokit.dimensions import DIMENSIONS, unknown_augmentation
 from pianokit.distribute import STRATEGIES, make_strategy, scope
 from pianokit.errors import InputError
 from pianokit.feature_names import EXTENDED_FEATURES, resolve_features
-from pianokit.inference import concat, recording_ratings, segment_inputs
+from pianokit.inference import concat, mean_by_owner, recording_ratings, segment_inputs
 from pianokit.losses import PassageLoss, masked_mse
 from pianokit.metrics import aggregate, evaluate
 from pianokit.safety import exclusive, own_folder
@@ -61,6 +61,7 @@ class FitConfig:
     consistency_weight: float = 0.0
     consistency_by: tuple[str, ...] = ("source_id",)
     kernel_ridge: bool = False
+    kernel_components: int = 0
     feature_set: str = "extended"
     strategy: str = "none"
     command: str = ""
@@ -96,6 +97,13 @@ class FitConfig:
             raise InputError("--consistency-weight must be 0 or more")
         if self.kernel_ridge and not ARCHITECTURES[self.arch].features:
             raise InputError(f"--kernel-ridge reads the hand-made features; {self.arch} uses spectrograms only")
+        if self.kernel_components < 0:
+            raise InputError("--kernel-components must be 0 or more")
+        if self.kernel_components and not self.kernel_ridge:
+            raise InputError("--kernel-components is a setting of --kernel-ridge; add --kernel-ridge")
+        if self.kernel_components and not uses_cached_embeddings(self.arch, {**defaults(self.arch), **self.hparams}):
+            raise InputError("--kernel-components reads a frozen backbone's cached embeddings: use --arch hybrid "
+                             "--branch efficientnet --param frozen=true")
         if self.target is not None and self.target not in DIMENSIONS:
             raise InputError(f"unknown --target {self.target!r}; see 'pianokit fit --help' for the 19 names")
 
@@ -305,18 +313,22 @@ class Trainer:
         network = self._join(members)
         if not self.config.kernel_ridge:
             return network, spec, None
-        fitted, own = self._kernel_ridge(network, spec, train_idx, val_idx, seed)
+        fitted, projection, own = self._kernel_ridge(network, spec, train_idx, val_idx, seed)
         weight = own if share is None else share
         info = {"alpha": fitted.alpha, "width": fitted.width, "centres": len(fitted.centres), "weight": weight}
+        if projection is not None:
+            info["components"] = self.config.kernel_components
         if share is not None:
             info["early_stopping_weight"] = own
-        return (self._join(members, spec, fitted, weight) if weight else network), spec, info
+        return (self._join(members, spec, fitted, weight, projection) if weight else network), spec, info
 
-    def _join(self, members: list, spec: ModelSpec | None = None, fitted=None, weight: float = 0.0):
+    def _join(self, members: list, spec: ModelSpec | None = None, fitted=None, weight: float = 0.0,
+              projection=None):
         """The members as one model: their mean (layer 'ratings_mean', members named member0, ...),
-        and with ``weight``, (1 - weight) x that mean + weight x the kernel ridge ``fitted``. The mean
-        stays at the top level, so the exported members' spread stays available. One member with
-        no kernel ridge is returned as it is."""
+        and with ``weight``, (1 - weight) x that mean + weight x the kernel ridge ``fitted`` (reading
+        the embedding through ``projection`` when given). The mean stays at the top level, so the
+        exported members' spread stays available. One member with no kernel ridge is returned as
+        it is."""
         if len(members) == 1 and not weight:
             return members[0]
         inputs = {t.name: keras.Input(t.shape[1:], name=t.name) for t in members[0].inputs}
@@ -329,23 +341,60 @@ class Trainer:
             return keras.Model(inputs, out, name=f"{self.config.arch}_ensemble")
         from pianokit.models.kernel import kernel_ridge_member
 
-        kernel = kernel_ridge_member(spec, fitted)({FEATURE_INPUT: inputs[FEATURE_INPUT]})
+        member = kernel_ridge_member(spec, fitted, projection)
+        kernel = member({t.name: inputs[t.name] for t in member.inputs})
         blended = WeightedSum([1.0 - weight, weight], name="ratings_blend")([out, kernel])
         return keras.Model(inputs, blended, name=f"{self.config.arch}_kernel_blend")
 
     def _kernel_ridge(self, network, spec: ModelSpec, train_idx: np.ndarray, val_idx: np.ndarray, seed: int):
-        """A kernel ridge on the features (pianokit.kernel_ridge) and its share of the blend with
-        ``network``, both chosen on the early-stopping rows; the kernel ridge is then fitted again on
-        the training and early-stopping rows together."""
+        """A kernel ridge (pianokit.kernel_ridge) and its share of the blend with ``network``, both
+        chosen on the early-stopping rows, where it is scored as the graph applies it (every window,
+        with --kernel-components); the kernel ridge is then fitted again on the training and
+        early-stopping rows together. Returns (the fit, the projection or None, the share)."""
         from pianokit import kernel_ridge
+
+        projection = self._kernel_projection(train_idx)
+        both = np.concatenate([train_idx, val_idx])
+        z, _ = self._kernel_inputs(spec, both, projection)
+        labels, n = self._labels(both), len(train_idx)
+        val_z, owner = self._kernel_inputs(spec, val_idx, projection, windows=True)
+        chosen = kernel_ridge.select(z[:n], labels[:n], val_z, labels[n:], seed, owner)
+        weight = kernel_ridge.blend_weight(labels[n:], self.predict(network, val_idx),
+                                           self._kernel_ratings(chosen, val_z, owner))
+        return kernel_ridge.fit(z, labels, chosen.alpha, chosen.width, seed), projection, weight
+
+    def _kernel_projection(self, train_idx: np.ndarray):
+        """With --kernel-components, the embedding's principal components fitted on the mean
+        embedding of each training recording; else None."""
+        from pianokit.kernel_ridge import EmbeddingProjection
+
+        if not self.config.kernel_components:
+            return None
+        means = np.stack([self.embeddings[i].mean(axis=0) for i in train_idx])
+        try:
+            return EmbeddingProjection.fit(means, self.config.kernel_components)
+        except ValueError as exc:
+            raise InputError(f"--kernel-components: {exc}") from None
+
+    def _kernel_inputs(self, spec: ModelSpec, idx: np.ndarray, projection, windows: bool = False):
+        """The kernel ridge's inputs for recordings ``idx``: their standardised features beside the
+        ``projection`` of their mean embedding (one row each, owner None) or, with ``windows`` and a
+        projection, of each window's embedding (owner: the recording of each window)."""
         from pianokit.models.kernel import standardise
 
-        both = np.concatenate([train_idx, val_idx])
-        z, labels, n = standardise(spec, self._features(both)), self._labels(both), len(train_idx)
-        chosen = kernel_ridge.select(z[:n], labels[:n], z[n:], labels[n:], seed)
-        weight = kernel_ridge.blend_weight(labels[n:], self.predict(network, val_idx),
-                                           np.clip(chosen.predict(z[n:]), 0.0, 1.0))
-        return kernel_ridge.fit(z, labels, chosen.alpha, chosen.width, seed), weight
+        if projection is None:
+            return standardise(spec, self._features(idx)), None
+        if windows:
+            inputs, owner = self._window_inputs(idx)
+            return np.hstack([standardise(spec, inputs[FEATURE_INPUT]), projection(inputs["embedding"])]), owner
+        means = np.stack([self.embeddings[i].mean(axis=0) for i in idx])
+        return np.hstack([standardise(spec, self._features(idx)), projection(means)]), None
+
+    @staticmethod
+    def _kernel_ratings(fitted, z: np.ndarray, owner: np.ndarray | None) -> np.ndarray:
+        """Recording ratings of the kernel ridge ``fitted`` from ``_kernel_inputs``, clipped to [0, 1]."""
+        pred = fitted.predict(z)
+        return np.clip(pred if owner is None else mean_by_owner(pred, owner, owner.max() + 1), 0.0, 1.0)
 
     def _fit_member(self, spec: ModelSpec, train_idx: np.ndarray, val_data, seed: int):
         from pianokit.models import build
@@ -448,6 +497,12 @@ class Trainer:
         """Cross-validate, optionally fit the final model, and write the run's summary files."""
         folds = make_folds(self.data.table, self.config.split, self.config.folds, self.config.seed,
                            self.config.val_fraction)
+        components = self.config.kernel_components
+        if components:
+            most = min(min(len(f.train) for f in folds), self.embeddings[0].shape[1])
+            if components > most:
+                raise InputError(f"--kernel-components {components}: at most {most} here (the fewest recordings "
+                                 "a fold trains on, or the embedding's size)")
         own_folder(self.out, rf.CONFIG, "pianokit fit run")
         self.out.mkdir(parents=True, exist_ok=True)
         with exclusive(self.out, "fit"):

@@ -113,3 +113,55 @@ def test_frozen_needs_an_efficientnet_branch_and_no_mel_augmentation(planted_sto
     result = invoke("fit", "--arch", "efficientnet", "--param", "frozen=true", "--augment", "pitch", "--store",
                     planted_store, "--out", tmp_path / "b", "--epochs", 1, "--folds", 1, "--no-progress")
     assert result.exit_code == 2 and "cached embeddings" in result.output
+
+
+def test_the_kernel_ridge_reads_the_embeddings_components_in_the_graph_and_the_scorer(frozen_run, tmp_path):
+    from pianokit.export import export_model, load_keras_model
+    from pianokit.scorer import Scorer
+    from pianokit.store import FeatureStore
+
+    store_dir, _ = frozen_run
+    run = tmp_path / "run"
+    result = invoke("fit", "--arch", "hybrid", "--branch", "efficientnet", "--param", "frozen=true",
+                    "--backbone-weights", "imagenet", "--crop-seconds", 1.0, "--store", store_dir, "--out", run,
+                    "--epochs", 3, "--folds", 1, "--ensemble", 2, "--kernel-ridge", "--kernel-components", 4,
+                    "--no-progress")
+    assert result.exit_code == 0, result.output
+    chosen = json.loads((run / "fold0" / "metrics.json").read_text())["kernel_ridge"]
+    assert chosen["components"] == 4 and chosen["weight"] > 0  # three epochs leave the network far behind
+    head = load_keras_model(run / "fold0" / "model.keras")
+    member = head.get_layer("kernel_ridge_member")
+    assert {t.name for t in member.inputs} == {"embedding", "features"}
+    assert member.get_layer("embedding_projection").output.shape[-1] == 4
+
+    store = FeatureStore.open(store_dir)
+    manifest = pd.read_csv(store_dir / "manifest.csv")
+    meta = export_model(run, tmp_path / "kr")
+    assert meta["kernel_ridge"]["components"] == 4 and meta["parity_max_abs_diff"] <= 1e-4
+    scorer = Scorer(tmp_path / "kr.onnx", "cpu")
+    for row in (3, 17):
+        item = manifest["segment_id"].iloc[row]
+        emb = np.load(cached(store_dir) / f"{item}.npy").astype(np.float32)
+        x = {"embedding": emb, "features": np.repeat(store.features([item], meta["feature_names"]), len(emb), 0)}
+        members = np.mean([head.get_layer(f"member{i}").predict(x, verbose=0) for i in range(2)], axis=0)
+        kernel = member.predict(x, verbose=0)
+        blend = head.predict(x, verbose=0)
+        np.testing.assert_allclose(blend, (1 - chosen["weight"]) * members + chosen["weight"] * kernel, atol=1e-5)
+        assert np.abs(kernel - members).max() > 1e-3
+        got = np.array([scorer.score_file(manifest["audio"].iloc[row]).ratings[d] for d in meta["dimensions"]])
+        np.testing.assert_allclose(got, np.clip(blend.mean(axis=0), 0, 1), atol=2e-3)
+
+
+@pytest.mark.parametrize("args,message", [
+    (("--kernel-components", 4), "--kernel-components is a setting of --kernel-ridge"),
+    (("--kernel-ridge", "--kernel-components", 4, "--param", "frozen=false"), "frozen backbone's cached embeddings"),
+    (("--kernel-ridge", "--kernel-components", 400), "--kernel-components 400: at most 24 here"),
+])
+def test_kernel_components_need_the_kernel_ridge_a_frozen_backbone_and_enough_recordings(frozen_run, tmp_path,
+                                                                                         args, message):
+    store_dir, _ = frozen_run
+    result = invoke("fit", "--arch", "hybrid", "--branch", "efficientnet", "--param", "frozen=true",
+                    "--backbone-weights", "imagenet", "--crop-seconds", 1.0, "--store", store_dir, "--out",
+                    tmp_path / "x", "--epochs", 1, "--folds", 1, "--no-progress", *args)
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "x").exists()

@@ -90,6 +90,33 @@ class KernelRidge(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="pianokit")
+class Projection(keras.layers.Layer):
+    """clip(x * scale + shift, +-clip) @ kernel + bias with fixed constants (the kernel ridge's
+    principal components of an embedding, pianokit.kernel_ridge.EmbeddingProjection), kept as
+    non-trainable weights."""
+
+    def __init__(self, inputs: int, outputs: int, clip: float, **kwargs):
+        super().__init__(**kwargs)
+        self.shape_values = (int(inputs), int(outputs))
+        self.clip = float(clip)
+        self.trainable = False
+
+    def build(self, input_shape):
+        d, k = self.shape_values
+        self.scale = self.add_weight(shape=(d,), initializer="ones", trainable=False, name="scale")
+        self.shift = self.add_weight(shape=(d,), initializer="zeros", trainable=False, name="shift")
+        self.kernel = self.add_weight(shape=(d, k), initializer="zeros", trainable=False, name="kernel")
+        self.bias = self.add_weight(shape=(k,), initializer="zeros", trainable=False, name="bias")
+
+    def call(self, x):
+        return ops.matmul(ops.clip(x * self.scale + self.shift, -self.clip, self.clip), self.kernel) + self.bias
+
+    def get_config(self):
+        d, k = self.shape_values
+        return {**super().get_config(), "inputs": d, "outputs": k, "clip": self.clip}
+
+
+@keras.saving.register_keras_serializable(package="pianokit")
 class WeightedSum(keras.layers.Layer):
     """A fixed weighted sum of same-shaped inputs (the blend of an ensemble and a kernel ridge)."""
 
