@@ -41,19 +41,24 @@ FIXED = (0.0, 0.25, 0.5, 0.75)
 
 def fold_parts(trainer: Trainer, folder: Path, fold, info: dict, seed: int):
     """Test-row ratings of the fold's network (members' mean, unclipped) and of its kernel ridge."""
-    import keras
-
-    model = load_keras_model(folder / rf.MODEL)
-    names = [layer.name for layer in model.layers]
-    network = keras.Model(model.inputs, model.get_layer("ratings_mean").output) if "ratings_blend" in names else model
-    inputs, owner = trainer._window_inputs(fold.test)
-    net = mean_by_owner(network.predict(inputs, batch_size=256, verbose=0), owner, len(fold.test))
+    net = network_ratings(trainer, folder, fold.test)
     spec = ModelSpec.from_dict(json.loads((folder / rf.SPEC).read_text()))
     both = np.concatenate([fold.train, fold.val])
     projection = trainer._kernel_projection(fold.train)
     fitted = kernel_ridge.fit(trainer._kernel_inputs(spec, both, projection)[0], trainer._labels(both),
                               info["alpha"], info["width"], seed)
     return net, trainer._kernel_ratings(fitted, *trainer._kernel_inputs(spec, fold.test, projection, windows=True))
+
+
+def network_ratings(trainer: Trainer, folder: Path, rows: np.ndarray) -> np.ndarray:
+    """Ratings of recordings ``rows`` by the fold model's network alone (members' mean, unclipped)."""
+    import keras
+
+    model = load_keras_model(folder / rf.MODEL)
+    names = [layer.name for layer in model.layers]
+    network = keras.Model(model.inputs, model.get_layer("ratings_mean").output) if "ratings_blend" in names else model
+    inputs, owner = trainer._window_inputs(rows)
+    return mean_by_owner(network.predict(inputs, batch_size=256, verbose=0), owner, len(rows))
 
 
 def run_trainer(run: Path):
