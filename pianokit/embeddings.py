@@ -24,12 +24,11 @@ from pianokit import interrupt
 from pianokit.atomic import atomic_path, write_text
 from pianokit.contract import Window
 from pianokit.errors import InputError
-from pianokit.models.common import MEL_INPUT
+from pianokit.models.common import EMBEDDING_INPUT, MEL_INPUT
 from pianokit.models.spec import ModelSpec
 from pianokit.store import FeatureStore
 from pianokit.windows import windows
 
-EMBEDDING_INPUT = "embedding"
 BATCH = 16
 FILES_PER_CALL = 64
 

@@ -25,7 +25,7 @@ from pianokit.losses import PassageLoss, masked_mse
 from pianokit.metrics import aggregate, evaluate
 from pianokit.safety import exclusive, own_folder
 from pianokit.models import ARCHITECTURES, check_arch, defaults, needs_fixed_frames, uses_cached_embeddings
-from pianokit.models.common import FEATURE_INPUT
+from pianokit.models.common import EMBEDDING_INPUT, FEATURE_INPUT
 from pianokit.models.layers import WeightedSum
 from pianokit.models.spec import ModelSpec
 from pianokit import interrupt
@@ -386,7 +386,7 @@ class Trainer:
             return standardise(spec, self._features(idx)), None
         if windows:
             inputs, owner = self._window_inputs(idx)
-            return np.hstack([standardise(spec, inputs[FEATURE_INPUT]), projection(inputs["embedding"])]), owner
+            return np.hstack([standardise(spec, inputs[FEATURE_INPUT]), projection(inputs[EMBEDDING_INPUT])]), owner
         means = np.stack([self.embeddings[i].mean(axis=0) for i in idx])
         return np.hstack([standardise(spec, self._features(idx)), projection(means)]), None
 

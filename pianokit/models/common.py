@@ -10,6 +10,7 @@ from pianokit.models.spec import ModelSpec
 
 MEL_INPUT = "mel"
 FEATURE_INPUT = "features"
+EMBEDDING_INPUT = "embedding"  # a frozen backbone's cached window embedding
 
 
 def feature_scaling(spec: ModelSpec) -> tuple[np.ndarray, np.ndarray]:

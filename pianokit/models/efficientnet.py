@@ -16,7 +16,7 @@ import keras
 
 from pianokit.errors import InputError
 from pianokit.models import lite0
-from pianokit.models.common import MEL_INPUT, regression_head
+from pianokit.models.common import EMBEDDING_INPUT, MEL_INPUT, regression_head
 from pianokit.models.layers import Affine
 from pianokit.models.spec import ModelSpec
 
@@ -30,7 +30,7 @@ def embedding_input(kind: str):
     """The head's input when the backbone is frozen and its embeddings are cached."""
     if kind not in BACKBONES:
         raise InputError(f"unknown backbone {kind!r}; choose {' or '.join(BACKBONES)}")
-    return keras.Input((EMBEDDING_DIMS[kind],), name="embedding")
+    return keras.Input((EMBEDDING_DIMS[kind],), name=EMBEDDING_INPUT)
 
 
 def backbone(spec: ModelSpec, weights=None, kind: str = "lite0") -> keras.Model:
@@ -71,7 +71,7 @@ def build(spec: ModelSpec, backbone="lite0", weights=None, hidden=0, dropout=0.3
           db_top=0.0, frozen=False) -> keras.Model:
     if frozen:
         inp = embedding_input(backbone)
-        return keras.Model({"embedding": inp}, regression_head(inp, spec, hidden, dropout), name="efficientnet_head")
+        return keras.Model({EMBEDDING_INPUT: inp}, regression_head(inp, spec, hidden, dropout), name="efficientnet_head")
     inp = keras.Input((spec.crop_frames, spec.n_mels), name=MEL_INPUT)
     x = image_branch(inp, spec, weights, db_floor, db_top, backbone)
     return keras.Model({MEL_INPUT: inp}, regression_head(x, spec, hidden, dropout), name="efficientnet")

@@ -12,7 +12,7 @@ import keras
 from pianokit.models import efficientnet
 from pianokit.models.cnn import cnn_branch
 from pianokit.models.layers import MeanStdPooling
-from pianokit.models.common import FEATURE_INPUT, MEL_INPUT, feature_input, mel_input, regression_head
+from pianokit.models.common import EMBEDDING_INPUT, FEATURE_INPUT, MEL_INPUT, feature_input, mel_input, regression_head
 from pianokit.models.spec import ModelSpec
 
 DEFAULTS = {"branch": "cnn", "filters": (16, 32, 64, 64), "frame_units": 128, "feature_units": 64,
@@ -44,6 +44,6 @@ def build(spec: ModelSpec, branch="cnn", filters=(16, 32, 64, 64), frame_units=1
     f = keras.layers.Dense(feature_units, activation="relu", name="feature_dense")(f)
     f = keras.layers.Dropout(dropout, name="feature_dropout")(f)
     x = keras.layers.Concatenate(name="fusion")([audio, f])
-    audio_name = "embedding" if frozen else MEL_INPUT
+    audio_name = EMBEDDING_INPUT if frozen else MEL_INPUT
     return keras.Model({audio_name: mel_in, FEATURE_INPUT: feat_in}, regression_head(x, spec, hidden, dropout),
                        name="hybrid_head" if frozen else "hybrid")

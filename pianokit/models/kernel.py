@@ -7,11 +7,9 @@ import keras
 import numpy as np
 
 from pianokit.kernel_ridge import CLIP_SD, EmbeddingProjection, KernelRidgeFit
-from pianokit.models.common import FEATURE_INPUT, feature_input, feature_scaling
+from pianokit.models.common import EMBEDDING_INPUT, FEATURE_INPUT, feature_input, feature_scaling
 from pianokit.models.layers import KernelRidge, Projection
 from pianokit.models.spec import ModelSpec
-
-EMBEDDING_INPUT = "embedding"
 
 
 def standardise(spec: ModelSpec, features: np.ndarray) -> np.ndarray:
