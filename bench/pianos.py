@@ -1,7 +1,8 @@
 """Does a model handle a piano it never heard? Leave-one-piano-out CV on the leak-free folds.
 
 Usage:
-  python bench/pianos.py [--store data/stores/multi_piano_aug0x3_floor35] [--data data] [--epochs 200] [--batch-size 128]
+  python bench/pianos.py [--store data/stores/multi_piano_aug0x3_floor35] [--data data] [--compress-share P]
+                         [--epochs 200] [--batch-size 128] [--fit-args '...'] [--runs RUNS]
                          [--out bench/results/pianos]
 
 Every fit is the same recipe (--recipe: by default the shipped one, 115 features + frozen
@@ -40,9 +41,12 @@ from pianokit.variants import role_mask  # noqa: E402
 ALL_PIANOS = (*TRAIN_PIANOS, "csound")
 
 
-def manifests(data: Path, seed: int) -> dict[str, Path]:
+def manifests(data: Path, seed: int, compress_share: float = 0.0) -> dict[str, Path]:
+    """Each piano's renders and augmented variants, in the folders bench/training_store.py names."""
+    comp = f"_comp{compress_share:g}" if compress_share else ""
     named = {name: data / RENDER_DIRS[name] / "manifest.csv" for name in ALL_PIANOS}
-    named.update({f"{name}_aug": data / f"{RENDER_DIRS[name]}_aug{seed}" / "manifest.csv" for name in TRAIN_PIANOS})
+    named.update({f"{name}_aug": data / f"{RENDER_DIRS[name]}_aug{seed}{comp}" / "manifest.csv"
+                  for name in TRAIN_PIANOS})
     return named
 
 
@@ -134,6 +138,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("data"))
     parser.add_argument("--source", default="../shared/percepiano", help="PercePiano folder (MIDI and labels)")
     parser.add_argument("--seed", type=int, default=0, help="augmentation seed of the store")
+    parser.add_argument("--compress-share", type=float, default=0.0,
+                        help="the store's --compress-share (bench/training_store.py), which names its augmented folders")
     parser.add_argument("--recipe", choices=list(RECIPES), default="hybrid_lite0",
                         help="hybrid_lite0: 115 features + frozen EfficientNet-Lite0 embeddings (the shipped recipe)")
     parser.add_argument("--epochs", type=int, default=200)
@@ -149,7 +155,7 @@ def main() -> None:
                              "bench/results/pianos updates the committed results)")
     args = parser.parse_args()
     render_heldout_piano(args.source, args.data)
-    named = manifests(args.data, args.seed)
+    named = manifests(args.data, args.seed, args.compress_share)
     args.runs = args.runs or Path(f"runs/pianos_{args.recipe}")
     args.runs.mkdir(parents=True, exist_ok=True)
     walls = {}
