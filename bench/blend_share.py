@@ -97,13 +97,18 @@ def run_rules(run: Path) -> list[dict]:
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def rows_of_runs(description: str, rules) -> tuple[argparse.Namespace, list[dict], float]:
+    """Parse --run (repeated) and --out; the rows ``rules(run)`` gives for every run, and the start time."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--run", type=Path, action="append", required=True)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     start = time.perf_counter()
-    rows = [row for run in args.run for row in run_rules(run)]
+    return args, [row for run in args.run for row in rules(run)], start
+
+
+def main() -> None:
+    args, rows, start = rows_of_runs(__doc__.splitlines()[0], run_rules)
     lines = ["| run | split | rule | shares per fold | R² | within-passage R² | within-passage r |",
              "|---|---|---|---|---|---|---|"]
     lines += [f"| {r['run']} | {r['split']} | {r['rule']} | {', '.join(f'{w:g}' for w in r['shares'])} | "

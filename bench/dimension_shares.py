@@ -14,7 +14,6 @@ the baselines of the same folds are the run's own. Prints a table and writes PRE
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -24,7 +23,7 @@ import numpy as np
 from sklearn.metrics import r2_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from blend_share import fold_parts, network_ratings, run_trainer  # noqa: E402
+from blend_share import fold_parts, network_ratings, rows_of_runs, run_trainer  # noqa: E402
 from result_files import write_table  # noqa: E402
 
 from pianokit import kernel_ridge  # noqa: E402
@@ -76,12 +75,7 @@ def run_rules(run: Path) -> list[dict]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", type=Path, action="append", required=True)
-    parser.add_argument("--out", type=Path, default=None)
-    args = parser.parse_args()
-    start = time.perf_counter()
-    rows = [row for run in args.run for row in run_rules(run)]
+    args, rows, start = rows_of_runs(__doc__.splitlines()[0], run_rules)
     lines = ["| run | split | rule | R² | within-passage R² | within-passage r |", "|---|---|---|---|---|---|"]
     lines += [f"| {r['run']} | {r['split']} | {r['rule']} | {r['r2']:.3f} | {r['within_passage_r2']:.3f} | "
               f"{r['within_passage_r']:.3f} |" for r in rows]
