@@ -18,8 +18,9 @@ numbers; cached as CACHE/emb_<model>.npy (emb_<model>_hop<N>.npy for another --p
 Rows: the store's evaluated recordings (the 1189 clean MuseScore renders), trained and tested on
 them only, as bench/oracle_features.py. Both splits of pianokit.training_data (the fold's
 validation rows joined to its training rows). Each embedding is standardised and reduced by PCA to
-K components fitted on the fold's training rows (each unit's SD floored at the median unit's,
-standard scores clipped at +-5), then put beside the 115 audio features; ridge (the in-house
+K components fitted on the fold's training rows (pianokit.kernel_ridge.EmbeddingProjection: each
+unit's SD floored at the median unit's and at least 1e-3 of the largest, standard scores clipped at
++-5), then put beside the 115 audio features; ridge (the in-house
 baseline, penalty by grouped inner CV) and pianokit.kernel_ridge (RBF, penalty 3, width 0.5, fixed
 beforehand as in bench/kernel_blend.py's exploration) predict the 19 ratings.
 Beside them, on the same folds: training mean, the player's training mean, and the symbolic
@@ -168,21 +169,12 @@ def embeddings(table: pd.DataFrame, cache: Path,
 
 
 def reduce(e: np.ndarray, train: np.ndarray, test: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """K principal components of the standardised embedding, fitted on ``train``. Each unit's SD is
-    floored at the median unit's and standard scores are clipped at +-5: units that are rarely active
-    (Lite0's and musicnn's dense layer have such) would otherwise turn one recording's activation into
-    tens or hundreds of SDs, and ridge's ratings of it with them."""
-    from sklearn.decomposition import PCA
+    """K principal components of the standardised embedding, fitted on ``train``
+    (pianokit.kernel_ridge.EmbeddingProjection: SD floor, clipping at +-5 SD, PCA)."""
+    from pianokit.kernel_ridge import EmbeddingProjection
 
-    e = np.asarray(e, dtype=np.float64)  # float32 input makes PCA's randomised solver another (less exact) fit
-    mean = e[train].mean(axis=0)
-    sd = np.maximum(e[train].std(axis=0), np.median(e[train].std(axis=0)))
-
-    def z(rows: np.ndarray) -> np.ndarray:
-        return np.clip((e[rows] - mean) / sd, -5, 5)
-
-    pca = PCA(k, random_state=0).fit(z(train))
-    return pca.transform(z(train)), pca.transform(z(test))
+    projection = EmbeddingProjection.fit(e[train], k)
+    return projection(e[train]), projection(e[test])
 
 
 def kernel_ridge(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray) -> np.ndarray:

@@ -30,6 +30,7 @@ WIDTHS = (0.25, 0.5, 1.0)
 BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75)
 JITTER = 1e-8
 CLIP_SD = 5.0
+DEAD_UNIT = 1e-3  # a unit whose SD is under this share of the largest unit's carries float noise only
 
 
 def rbf(a: np.ndarray, b: np.ndarray, gamma: float) -> np.ndarray:
@@ -102,8 +103,10 @@ def blend_weight(y_val: np.ndarray, network: np.ndarray, kernel: np.ndarray) -> 
 class EmbeddingProjection:
     """Embedding -> K standardised principal components: z = clip((e - mean) / sd, +-CLIP_SD), then
     (z @ kernel + bias). Each unit's SD is floored at the median unit's and the scores clipped, since
-    rarely active units would otherwise turn one recording into tens of SDs; the components are
-    scaled to unit SD on the training rows, like the standardised features beside them."""
+    rarely active units would otherwise turn one recording into tens of SDs; the floor is at least
+    DEAD_UNIT x the largest unit's SD, so an embedding with mostly dead units (musicnn's) does not
+    blow their float noise up to unit SD. The components are scaled to unit SD on the training rows,
+    like the standardised features beside them."""
 
     mean: np.ndarray
     sd: np.ndarray
@@ -123,7 +126,7 @@ class EmbeddingProjection:
         if components > min(e.shape):
             raise ValueError(f"{components} components from {len(e)} recordings of {e.shape[1]} numbers")
         mean, sd = e.mean(axis=0), e.std(axis=0)
-        sd = np.maximum(sd, max(np.median(sd), 1e-12))
+        sd = np.maximum(sd, max(np.median(sd), DEAD_UNIT * sd.max(), 1e-12))
         z = np.clip((e - mean) / sd, -CLIP_SD, CLIP_SD)
         pca = PCA(components, random_state=0).fit(z)
         scores = pca.transform(z)

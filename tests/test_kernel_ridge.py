@@ -108,6 +108,16 @@ def test_embedding_projection_gives_standardised_uncorrelated_components():
     assert np.abs(projection(wild) - projection(np.where(np.arange(40) == 0, e[:1] + 1e3, e[:1]))).max() < 1e-9
 
 
+def test_embedding_projection_ignores_the_float_noise_of_dead_units():
+    e, _ = embeddings(400)
+    rng = np.random.default_rng(3)
+    fits = []
+    for _ in range(2):  # mostly dead units, as musicnn's: two draws of their float noise
+        with_dead = np.hstack([e, 0.7 + 1e-13 * rng.standard_normal((400, 120))])
+        fits.append(kernel_ridge.EmbeddingProjection.fit(with_dead, 5)(with_dead))
+    np.testing.assert_allclose(np.abs(fits[0]), np.abs(fits[1]), atol=1e-6)
+
+
 def test_embedding_projection_refuses_more_components_than_recordings():
     e, _ = embeddings(5)
     with pytest.raises(ValueError, match="6 components from 5 recordings"):
