@@ -1,0 +1,223 @@
+"""Would a piano transcription that hears the pedal and the key velocities add to the audio features?
+A probe on leak-free folds with Transkun's pretrained model, before building anything.
+
+Usage: (1) in a Python with torch and Transkun:
+           python bench/transkun_probe.py transcribe [--store data/stores/multi_piano_aug0x3_comp0.3_floor35]
+                  [--cache data/transkun_probe] [--jobs 2]
+       (2) in pianokit's environment:
+           python bench/transkun_probe.py evaluate [--store ...] [--cache ...] [--out bench/results/transkun_probe]
+
+bench/results/oracle_features.md found that what the audio features lack against the performance
+MIDI is mostly the pedal (+0.045 R² to ridge) and the key velocities (+0.034); basic-pitch, the
+shipped transcription front-end, hears neither. Transkun (Yujia Yan; MIT licence; PyPI `transkun`
+2.0.1, whose wheel holds its pretrained 2.0 checkpoint, trained on MAESTRO's real recordings)
+transcribes piano audio into notes with velocities and sustain / soft pedal events. It needs
+PyTorch, which pianokit must not depend on, so step (1) runs in another environment:
+`pip install torch==2.13.0` (CPU), `pip install --no-deps transkun`, `pip install ncls pretty_midi
+mir_eval moduleconf soxr soundfile pandas`. torchaudio is only used to build the mel filter bank
+buffer that the checkpoint then fills, so a stub stands in for it (checked: the loaded bank is not
+empty). Each of the store's evaluated recordings (the 1189 clean MuseScore renders) is
+level-normalised to -26 dBFS RMS (pianokit's ratings must not depend on level), resampled to
+44.1 kHz and transcribed in 16 s segments without overlap (a third of the model's own overlapping
+cost; a recording's first segment is all of most recordings); CACHE/<id>.mid, written atomically,
+finished files skipped.
+
+Step (2) reads each transcription with pianokit.symbolic (the 39 features of the MIDI-derived
+symbolic reference) and asks, with ridge (the in-house baseline) and pianokit.kernel_ridge at fixed
+settings, both splits: the 115 audio features, + the transcription's pedal / velocity / all
+features, beside the same with the performance MIDI's own (the oracle); plus how closely each
+transcribed feature follows the MIDI's (Pearson r over the recordings) and the in-house baselines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+RMS_DBFS = -26.0
+SEGMENT_S = 16.0
+_MODEL = None
+
+
+def _load_model():
+    """Transkun's pretrained 2.0 model on the CPU, one thread (one per worker)."""
+    import types
+    from importlib.resources import files
+
+    import moduleconf
+    import torch
+
+    torch.set_num_threads(1)
+    torch.set_grad_enabled(False)
+    stub = types.ModuleType("torchaudio")
+    stub.functional = types.SimpleNamespace(
+        melscale_fbanks=lambda n_freqs, f_min, f_max, n_mels, sample_rate: torch.zeros(n_freqs, n_mels))
+    sys.modules.setdefault("torchaudio", stub)
+    pretrained = files("transkun") / "pretrained"
+    conf = moduleconf.parseFromFile(str(pretrained / "2.0.conf"))
+    model = conf["Model"].module.TransKun(conf=conf["Model"].config)
+    checkpoint = torch.load(str(pretrained / "2.0.pt"), map_location="cpu")
+    model.load_state_dict(checkpoint.get("best_state_dict", checkpoint.get("state_dict")), strict=False)
+    model.eval()
+    if not float(model.framewiseFeatureExtractor.freq2mels.abs().sum()) > 0:
+        raise RuntimeError("Transkun's mel filter bank was not loaded from the checkpoint")
+    return model
+
+
+def _transcribe_one(job: tuple[str, str, str]) -> tuple[str, float, float]:
+    """Transcribe one recording (id, audio, MIDI out); returns (id, audio seconds, seconds spent)."""
+    import soundfile as sf
+    import soxr
+    import torch
+    from transkun.Data import writeMidi
+
+    global _MODEL
+    if _MODEL is None:
+        _MODEL = _load_model()
+    segment_id, audio, out = job
+    start = time.perf_counter()
+    y, sr = sf.read(audio, dtype="float32", always_2d=True)
+    y = soxr.resample(y, sr, _MODEL.fs)
+    y = y * (10 ** (RMS_DBFS / 20) / (np.sqrt(np.mean(y ** 2)) + 1e-12))
+    notes = _MODEL.transcribe(torch.from_numpy(y.astype(np.float32)), stepInSecond=SEGMENT_S,
+                              segmentSizeInSecond=SEGMENT_S, discardSecondHalf=False)
+    tmp = f"{out}.part"
+    writeMidi(notes).write(tmp)
+    os.replace(tmp, out)
+    return segment_id, len(y) / _MODEL.fs, time.perf_counter() - start
+
+
+def evaluated_rows(store: Path) -> pd.DataFrame:
+    table = pd.read_csv(store / "manifest.csv")
+    return table[table["eval"] == 1].reset_index(drop=True)
+
+
+def transcribe(args) -> None:
+    from multiprocessing import Pool
+
+    table = evaluated_rows(args.store)
+    args.cache.mkdir(parents=True, exist_ok=True)
+    base = args.store.resolve()
+    jobs = []
+    for row in table.itertuples():
+        out = args.cache / f"{row.segment_id}.mid"
+        if not out.is_file():
+            audio = Path(row.audio) if Path(row.audio).is_absolute() else base / row.audio
+            jobs.append((row.segment_id, str(audio), str(out)))
+    print(f"{len(jobs)} of {len(table)} recordings to transcribe", file=sys.stderr, flush=True)
+    log = args.cache / "timing.csv"
+    start = time.perf_counter()
+    with Pool(args.jobs) as pool:
+        for n, (segment_id, seconds, spent) in enumerate(pool.imap_unordered(_transcribe_one, jobs), 1):
+            with open(log, "a") as f:
+                f.write(f"{segment_id},{seconds:.2f},{spent:.2f}\n")
+            if n % 25 == 0 or n == len(jobs):
+                print(f"{n}/{len(jobs)} in {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+
+
+def evaluate(args) -> None:
+    sys.path.insert(0, str(Path(__file__).parent))
+    from musicnn_probe import kernel_ridge, scores
+    from result_files import write_table
+
+    from pianokit.baselines import player_mean, ridge, train_mean
+    from pianokit.dimensions import DIMENSIONS
+    from pianokit.feature_names import ALL_FEATURES, PEDAL_FEATURES, SYMBOLIC_FEATURES
+    from pianokit.metrics import evaluate as rate
+    from pianokit.symbolic import feature_table
+    from pianokit.training_data import make_folds, split_groups
+
+    groups_of = {"pedal": list(PEDAL_FEATURES), "velocity": [f for f in SYMBOLIC_FEATURES if f.startswith("velocity")],
+                 "all": list(SYMBOLIC_FEATURES)}
+    start = time.perf_counter()
+    table = evaluated_rows(args.store)
+    ids = table["segment_id"].tolist()
+    missing = [i for i in ids if not (args.cache / f"{i}.mid").is_file()]
+    if missing:
+        sys.exit(f"{len(missing)} of {len(ids)} recordings are not transcribed yet (run the transcribe step)")
+    audio = pd.read_csv(args.store / "features.csv").set_index("id").loc[ids, list(ALL_FEATURES)].to_numpy(float)
+    midi = pd.read_csv(args.store / "symbolic.csv").set_index("id").loc[ids, list(SYMBOLIC_FEATURES)]
+    heard = feature_table({i: str(args.cache / f"{i}.mid") for i in ids}, args.cache / "symbolic.csv")
+    heard = heard.reindex(ids)[list(SYMBOLIC_FEATURES)]
+    unread = int(heard.isna().any(axis=1).sum())
+    heard = heard.fillna(heard.median())
+    follow = {f: float(np.corrcoef(midi[f], heard[f])[0, 1]) if heard[f].std() > 0 and midi[f].std() > 0 else 0.0
+              for f in SYMBOLIC_FEATURES}
+    y = table[list(DIMENSIONS)].to_numpy(float)
+    groups = split_groups(table)
+    players = table["performer"].astype(str).to_numpy()
+    passages = table["passage"].to_numpy()
+    sets = {"115 audio features": audio, "Transkun alone (39 transcribed MIDI features)": heard.to_numpy(float),
+            "MIDI alone (symbolic reference)": midi.to_numpy(float)}
+    for group, names in groups_of.items():
+        sets[f"audio + Transkun {group} ({len(names)})"] = np.hstack([audio, heard[names].to_numpy(float)])
+        sets[f"audio + MIDI {group} ({len(names)}, oracle)"] = np.hstack([audio, midi[names].to_numpy(float)])
+
+    results: dict[str, dict] = {}
+    for split in ("passage", "performer"):
+        evals: dict[str, list] = {}
+        for fold in make_folds(table, split):
+            train, test = np.concatenate([fold.train, fold.val]), fold.test
+
+            def add(name, pred):
+                evals.setdefault(name, []).append(rate(y[test], np.clip(pred, 0, 1), DIMENSIONS, passages[test]))
+
+            add("training mean | -", train_mean(y[train], len(test)))
+            add("player mean | -", player_mean(y[train], players[train], players[test]))
+            for name, x in sets.items():
+                x = np.nan_to_num(x)
+                add(f"{name} | ridge", ridge(x[train], y[train], x[test], groups[train]))
+                add(f"{name} | kernel ridge", kernel_ridge(x[train], y[train], x[test]))
+        for name, e in evals.items():
+            results.setdefault(name, {})[split] = scores(e)
+
+    lines = [f"Probe on the {len(table)} clean MuseScore renders of `{args.store}` (the evaluated rows), "
+             "leak-free folds, means over the folds' test sets; \"new players\" is the performer split. "
+             f"Transkun 2.0 transcriptions in {args.cache} ({unread} unreadable, given the median).", "",
+             "| features | model | R² | within-passage R² | within-passage r | new players: R² | "
+             "new players: within-passage R² | new players: within-passage r |", "|---|---|---|---|---|---|---|---|"]
+    for name, r in results.items():
+        label, _, model = name.partition(" | ")
+        p, q = r["passage"], r["performer"]
+        lines.append(f"| {label} | {model} | {p['r2']:.3f} | {p['wp_r2']:.3f} | {p['wp_r']:.3f} | "
+                     f"{q['r2']:.3f} | {q['wp_r2']:.3f} | {q['wp_r']:.3f} |")
+    lines += ["", "How closely each transcribed feature follows the performance MIDI's (Pearson r over the recordings):",
+              "", "| group | features: r |", "|---|---|"]
+    for group, names in {**{g: n for g, n in groups_of.items() if g != "all"},
+                         "timing, articulation, notes": [f for f in SYMBOLIC_FEATURES if f not in
+                                                         groups_of["pedal"] + groups_of["velocity"]]}.items():
+        lines.append(f"| {group} | " + ", ".join(f"{f} {follow[f]:.2f}" for f in names) + " |")
+    timing = pd.read_csv(args.cache / "timing.csv", header=None, names=["id", "audio_s", "spent_s"])
+    wall = time.perf_counter() - start
+    lines += ["", f"Transcription: {timing['spent_s'].sum() / 3600:.2f} CPU-hours (one thread per worker) for "
+              f"{timing['audio_s'].sum() / 3600:.2f} hours of audio ({timing['spent_s'].sum() / timing['audio_s'].sum():.2f} "
+              f"x real time per core); this evaluation {wall:.0f} s."]
+    write_table(args.out, "transkun_probe", lines, {"rows": len(table), "store": str(args.store), "results": results,
+                                                     "follow_midi_r": follow, "unreadable": unread,
+                                                     "transcription_cpu_s": round(float(timing["spent_s"].sum()), 1),
+                                                     "audio_s": round(float(timing["audio_s"].sum()), 1),
+                                                     "wall_s": round(wall, 1)})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("step", choices=("transcribe", "evaluate"))
+    parser.add_argument("--store", type=Path, default=Path("data/stores/multi_piano_aug0x3_comp0.3_floor35"))
+    parser.add_argument("--cache", type=Path, default=Path("data/transkun_probe"))
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path("bench/results/transkun_probe"))
+    args = parser.parse_args()
+    if args.step == "transcribe":
+        transcribe(args)
+    else:
+        evaluate(args)
+
+
+if __name__ == "__main__":
+    main()
