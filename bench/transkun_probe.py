@@ -18,12 +18,14 @@ mir_eval moduleconf soxr soundfile pandas`. torchaudio is only used to build the
 buffer that the checkpoint then fills, so a stub stands in for it (checked: the loaded bank is not
 empty). Each of the store's evaluated recordings (the 1189 clean MuseScore renders) is
 level-normalised to -26 dBFS RMS (pianokit's ratings must not depend on level), resampled to
-44.1 kHz and transcribed in 16 s segments without overlap (a third of the model's own overlapping
-cost; a recording's first segment is all of most recordings); CACHE/<id>.mid, written atomically,
-finished files skipped.
+44.1 kHz, and its first 16 s (all of the median recording, 13.6 s) transcribed as one segment:
+the model's own overlapping 16 s segments (8 s apart, 8 s of padding at each end) cost three times
+as much, longer than this probe could take for 6.6 hours of audio; CACHE/<id>.mid, written
+atomically, finished files skipped.
 
-Step (2) reads each transcription with pianokit.symbolic (the 39 features of the MIDI-derived
-symbolic reference) and asks, with ridge (the in-house baseline) and pianokit.kernel_ridge at fixed
+Step (2) reads each transcription with pianokit.symbolic's note reader and computes the 39 features
+of the MIDI-derived symbolic reference over its first 16 s, and the same from the performance MIDI
+over the same 16 s (the oracle it is compared with), and asks, with ridge (the in-house baseline) and pianokit.kernel_ridge at fixed
 settings, both splits: the 115 audio features, + the transcription's pedal / velocity / all
 features, beside the same with the performance MIDI's own (the oracle); plus how closely each
 transcribed feature follows the MIDI's (Pearson r over the recordings) and the in-house baselines.
@@ -85,6 +87,7 @@ def _transcribe_one(job: tuple[str, str, str]) -> tuple[str, float, float]:
     y, sr = sf.read(audio, dtype="float32", always_2d=True)
     y = soxr.resample(y, sr, _MODEL.fs)
     y = y * (10 ** (RMS_DBFS / 20) / (np.sqrt(np.mean(y ** 2)) + 1e-12))
+    y = y[: int(SEGMENT_S * _MODEL.fs)]
     notes = _MODEL.transcribe(torch.from_numpy(y.astype(np.float32)), stepInSecond=SEGMENT_S,
                               segmentSizeInSecond=SEGMENT_S, discardSecondHalf=False)
     tmp = f"{out}.part"
@@ -94,6 +97,7 @@ def _transcribe_one(job: tuple[str, str, str]) -> tuple[str, float, float]:
 
 
 def evaluated_rows(store: Path) -> pd.DataFrame:
+    """The store's evaluated recordings (manifest ``eval`` = 1: the clean MuseScore renders)."""
     table = pd.read_csv(store / "manifest.csv")
     return table[table["eval"] == 1].reset_index(drop=True)
 
@@ -121,6 +125,24 @@ def transcribe(args) -> None:
                 print(f"{n}/{len(jobs)} in {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
 
 
+def first_seconds(path: str, seconds: float = SEGMENT_S) -> dict[str, float]:
+    """pianokit's symbolic features of the notes and pedal of a MIDI file's first ``seconds``."""
+    from pianokit.errors import InputError
+    from pianokit.performance import note_features
+    from pianokit.symbolic import read_notes
+
+    try:
+        frame, controls = read_notes(path)
+    except InputError:
+        return {}
+    frame = frame[frame["onset"] < seconds]
+    if frame.empty:
+        return {}
+    notes = {k: frame[k].to_numpy() for k in ("onset", "offset", "pitch", "velocity")}
+    notes["offset"] = np.minimum(notes["offset"], seconds)
+    return note_features(notes, {cc: [(t, v) for t, v in events if t < seconds] for cc, events in controls.items()})
+
+
 def evaluate(args) -> None:
     sys.path.insert(0, str(Path(__file__).parent))
     from musicnn_probe import kernel_ridge, scores
@@ -130,7 +152,6 @@ def evaluate(args) -> None:
     from pianokit.dimensions import DIMENSIONS
     from pianokit.feature_names import ALL_FEATURES, PEDAL_FEATURES, SYMBOLIC_FEATURES
     from pianokit.metrics import evaluate as rate
-    from pianokit.symbolic import feature_table
     from pianokit.training_data import make_folds, split_groups
 
     groups_of = {"pedal": list(PEDAL_FEATURES), "velocity": [f for f in SYMBOLIC_FEATURES if f.startswith("velocity")],
@@ -142,11 +163,12 @@ def evaluate(args) -> None:
     if missing:
         sys.exit(f"{len(missing)} of {len(ids)} recordings are not transcribed yet (run the transcribe step)")
     audio = pd.read_csv(args.store / "features.csv").set_index("id").loc[ids, list(ALL_FEATURES)].to_numpy(float)
-    midi = pd.read_csv(args.store / "symbolic.csv").set_index("id").loc[ids, list(SYMBOLIC_FEATURES)]
-    heard = feature_table({i: str(args.cache / f"{i}.mid") for i in ids}, args.cache / "symbolic.csv")
-    heard = heard.reindex(ids)[list(SYMBOLIC_FEATURES)]
+    whole = pd.read_csv(args.store / "symbolic.csv").set_index("id").loc[ids, list(SYMBOLIC_FEATURES)]
+    midi = pd.DataFrame([first_seconds(m) for m in table["midi"]], index=ids)[list(SYMBOLIC_FEATURES)]
+    heard = pd.DataFrame([first_seconds(str(args.cache / f"{i}.mid")) for i in ids], index=ids)
+    heard = heard.reindex(columns=list(SYMBOLIC_FEATURES))
     unread = int(heard.isna().any(axis=1).sum())
-    heard = heard.fillna(heard.median())
+    heard = heard.fillna(heard.median()).fillna(0.0)
     follow = {f: float(np.corrcoef(midi[f], heard[f])[0, 1]) if heard[f].std() > 0 and midi[f].std() > 0 else 0.0
               for f in SYMBOLIC_FEATURES}
     y = table[list(DIMENSIONS)].to_numpy(float)
@@ -154,10 +176,11 @@ def evaluate(args) -> None:
     players = table["performer"].astype(str).to_numpy()
     passages = table["passage"].to_numpy()
     sets = {"115 audio features": audio, "Transkun alone (39 transcribed MIDI features)": heard.to_numpy(float),
-            "MIDI alone (symbolic reference)": midi.to_numpy(float)}
+            "MIDI alone, first 16 s": midi.to_numpy(float),
+            "MIDI alone, whole (symbolic reference)": whole.to_numpy(float)}
     for group, names in groups_of.items():
         sets[f"audio + Transkun {group} ({len(names)})"] = np.hstack([audio, heard[names].to_numpy(float)])
-        sets[f"audio + MIDI {group} ({len(names)}, oracle)"] = np.hstack([audio, midi[names].to_numpy(float)])
+        sets[f"audio + MIDI {group} ({len(names)}, oracle, first 16 s)"] = np.hstack([audio, midi[names].to_numpy(float)])
 
     results: dict[str, dict] = {}
     for split in ("passage", "performer"):
@@ -179,7 +202,9 @@ def evaluate(args) -> None:
 
     lines = [f"Probe on the {len(table)} clean MuseScore renders of `{args.store}` (the evaluated rows), "
              "leak-free folds, means over the folds' test sets; \"new players\" is the performer split. "
-             f"Transkun 2.0 transcriptions in {args.cache} ({unread} unreadable, given the median).", "",
+             f"Transkun 2.0 transcriptions of each recording's first 16 s in {args.cache} ({unread} without notes "
+             "or unreadable, given the median); the MIDI rows marked \"first 16 s\" read the performance MIDI "
+             "over the same 16 s.", "",
              "| features | model | R² | within-passage R² | within-passage r | new players: R² | "
              "new players: within-passage R² | new players: within-passage r |", "|---|---|---|---|---|---|---|---|"]
     for name, r in results.items():
