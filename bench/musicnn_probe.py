@@ -210,6 +210,41 @@ def scores(evals: list[dict]) -> dict:
             "wp_r": s["within_passage"]["mean"]["r"]}
 
 
+def split_scores(table: pd.DataFrame, y: np.ndarray, per_fold) -> dict[str, dict]:
+    """{name: {split: scores}} over every fold of both splits of the evaluated rows ``table``;
+    ``per_fold(fold, train, test, add)`` predicts the fold's test rows (train: its training and
+    validation rows) and records them with ``add(name, prediction)``."""
+    passages = table["passage"].to_numpy()
+    results: dict[str, dict] = {}
+    for split in ("passage", "performer"):
+        evals: dict[str, list] = {}
+        for fold in make_folds(table, split):
+            train, test = np.concatenate([fold.train, fold.val]), fold.test
+
+            def add(name, pred, test=test):
+                evals.setdefault(name, []).append(evaluate(y[test], pred, DIMENSIONS, passages[test]))
+
+            per_fold(fold, train, test, add)
+        for name, e in evals.items():
+            results.setdefault(name, {})[split] = scores(e)
+    return results
+
+
+PROBE_HEADER = ["| features | model | R² | within-passage R² | within-passage r | new players: R² | "
+                "new players: within-passage R² | new players: within-passage r |", "|---|---|---|---|---|---|---|---|"]
+
+
+def probe_rows(results: dict[str, dict]) -> list[str]:
+    """PROBE_HEADER and a row per "features | model" name of ``split_scores``' results."""
+    lines = list(PROBE_HEADER)
+    for name, r in results.items():
+        label, _, model = name.partition(" | ")
+        p, q = r["passage"], r["performer"]
+        lines.append(f"| {label} | {model or '-'} | {p['r2']:.3f} | {p['wp_r2']:.3f} | {p['wp_r']:.3f} | "
+                     f"{q['r2']:.3f} | {q['wp_r2']:.3f} | {q['wp_r']:.3f} |")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", type=Path, default=Path("data/stores/multi_piano_aug0x2_comp0.3_floor35"))
@@ -234,45 +269,28 @@ def main() -> None:
     y = table[list(DIMENSIONS)].to_numpy(float)
     groups = split_groups(table)
     players = table["performer"].astype(str).to_numpy()
-    passages = table["passage"].to_numpy()
 
-    results: dict[str, dict] = {}
-    for split in ("passage", "performer"):
-        folds = make_folds(table, split)
-        evals: dict[str, list] = {}
-        for fold in folds:
-            train, test = np.concatenate([fold.train, fold.val]), fold.test
+    def per_fold(fold, train, test, add):
+        add("training mean", train_mean(y[train], len(test)))
+        add("player mean", player_mean(y[train], players[train], players[test]))
+        add("symbolic reference (ridge, MIDI)",
+            ridge(symbolic.to_numpy(float)[train], y[train], symbolic.to_numpy(float)[test], groups[train]))
+        for k in args.components:
+            for combo, parts in COMBOS.items():
+                if not parts and k != args.components[0]:
+                    continue
+                reduced = [reduce(emb[p], train, test, k) for p in parts]
+                x_train = np.nan_to_num(np.hstack([audio[train], *[r[0] for r in reduced]]))
+                x_test = np.nan_to_num(np.hstack([audio[test], *[r[1] for r in reduced]]))
+                label = combo if not parts else f"{combo} (PCA {k} each)"
+                add(f"{label} | ridge", ridge(x_train, y[train], x_test, groups[train]))
+                add(f"{label} | kernel ridge", kernel_ridge(x_train, y[train], x_test))
 
-            def add(name, pred):
-                evals.setdefault(name, []).append(evaluate(y[test], pred, DIMENSIONS, passages[test]))
-
-            add("training mean", train_mean(y[train], len(test)))
-            add("player mean", player_mean(y[train], players[train], players[test]))
-            add("symbolic reference (ridge, MIDI)",
-                ridge(symbolic.to_numpy(float)[train], y[train], symbolic.to_numpy(float)[test], groups[train]))
-            for k in args.components:
-                for combo, parts in COMBOS.items():
-                    if not parts and k != args.components[0]:
-                        continue
-                    reduced = [reduce(emb[p], train, test, k) for p in parts]
-                    x_train = np.nan_to_num(np.hstack([audio[train], *[r[0] for r in reduced]]))
-                    x_test = np.nan_to_num(np.hstack([audio[test], *[r[1] for r in reduced]]))
-                    label = combo if not parts else f"{combo} (PCA {k} each)"
-                    add(f"{label} | ridge", ridge(x_train, y[train], x_test, groups[train]))
-                    add(f"{label} | kernel ridge", kernel_ridge(x_train, y[train], x_test))
-        for name, e in evals.items():
-            results.setdefault(name, {})[split] = scores(e)
-
+    results = split_scores(table, y, per_fold)
     lines = [f"Probe on the {len(table)} clean MuseScore renders of `{args.store}` (the evaluated rows), leak-free "
              "folds, means over the folds' test sets; \"new players\" is the performer split. musicnn's MTT model "
              f"tags data/examples/Schubert_D935_no.3_4bars_12_1.wav as {', '.join(top5)} (weights loaded).", "",
-             "| features | model | R² | within-passage R² | within-passage r | new players: R² | "
-             "new players: within-passage R² | new players: within-passage r |", "|---|---|---|---|---|---|---|---|"]
-    for name, r in results.items():
-        label, _, model = name.partition(" | ")
-        p, q = r["passage"], r["performer"]
-        lines.append(f"| {label} | {model or '-'} | {p['r2']:.3f} | {p['wp_r2']:.3f} | {p['wp_r']:.3f} | "
-                     f"{q['r2']:.3f} | {q['wp_r2']:.3f} | {q['wp_r']:.3f} |")
+             *probe_rows(results)]
     wall = time.perf_counter() - start
     lines += ["", f"Patches {args.patch_hop} frames apart. Embeddings (both musicnn models, TensorFlow, 2 cores): "
               f"{embed_s:.0f} s for {len(table)} recordings (0 = cached); wall time {wall:.0f} s."]

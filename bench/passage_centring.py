@@ -26,14 +26,13 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from musicnn_probe import kernel_ridge, scores  # noqa: E402
+from musicnn_probe import PROBE_HEADER, kernel_ridge, split_scores  # noqa: E402
 from result_files import write_table  # noqa: E402
 
 from pianokit.baselines import player_mean, ridge, train_mean  # noqa: E402
 from pianokit.dimensions import DIMENSIONS  # noqa: E402
 from pianokit.feature_names import ALL_FEATURES, SYMBOLIC_FEATURES  # noqa: E402
-from pianokit.metrics import evaluate  # noqa: E402
-from pianokit.training_data import make_folds, split_groups  # noqa: E402
+from pianokit.training_data import split_groups  # noqa: E402
 
 
 def centred(a: np.ndarray, rows: np.ndarray, passages: np.ndarray, k: int | None = None,
@@ -67,43 +66,33 @@ def main() -> None:
     groups, passages = split_groups(table), table["passage"].to_numpy()
     players = table["performer"].astype(str).to_numpy()
 
-    results: dict[str, dict] = {}
-    for split in ("passage", "performer"):
-        evals: dict[str, list] = {}
-        for fold in make_folds(table, split):
-            train, test = np.concatenate([fold.train, fold.val]), fold.test
+    def per_fold(fold, train, test, add):
+        x_train_c, y_train_c = centred(x, train, passages), centred(y, train, passages)
+        x_test_c = centred(x, test, passages)
+        add("training mean | -", train_mean(y[train], len(test)))
+        add("player mean | -", player_mean(y[train], players[train], players[test]))
+        add("symbolic reference (MIDI) | ridge", ridge(symbolic[train], y[train], symbolic[test], groups[train]))
+        add("plain | ridge", ridge(x[train], y[train], x[test], groups[train]))
+        add("centred | ridge", ridge(x_train_c, y_train_c, x_test_c, groups[train]))
+        add("plain + centred | ridge",
+            ridge(np.hstack([x[train], x_train_c]), y[train], np.hstack([x[test], x_test_c]), groups[train]))
+        for k in args.group_sizes:
+            x_k = centred(x, test, passages, k, np.random.default_rng(fold.index))
+            add(f"plain + centred among {k} | ridge",
+                ridge(np.hstack([x[train], x_train_c]), y[train], np.hstack([x[test], x_k]), groups[train]))
+        add("plain | kernel ridge", kernel_ridge(x[train], y[train], x[test]))
+        add("centred | kernel ridge", kernel_ridge(x_train_c, y_train_c, x_test_c))
+        add("plain + centred | kernel ridge",
+            kernel_ridge(np.hstack([x[train], x_train_c]), y[train], np.hstack([x[test], x_test_c])))
 
-            def add(name, pred):
-                evals.setdefault(name, []).append(evaluate(y[test], pred, DIMENSIONS, passages[test]))
-
-            x_train_c, y_train_c = centred(x, train, passages), centred(y, train, passages)
-            x_test_c = centred(x, test, passages)
-            add("training mean | -", train_mean(y[train], len(test)))
-            add("player mean | -", player_mean(y[train], players[train], players[test]))
-            add("symbolic reference (MIDI) | ridge", ridge(symbolic[train], y[train], symbolic[test], groups[train]))
-            add("plain | ridge", ridge(x[train], y[train], x[test], groups[train]))
-            add("centred | ridge", ridge(x_train_c, y_train_c, x_test_c, groups[train]))
-            add("plain + centred | ridge",
-                ridge(np.hstack([x[train], x_train_c]), y[train], np.hstack([x[test], x_test_c]), groups[train]))
-            for k in args.group_sizes:
-                x_k = centred(x, test, passages, k, np.random.default_rng(fold.index))
-                add(f"plain + centred among {k} | ridge",
-                    ridge(np.hstack([x[train], x_train_c]), y[train], np.hstack([x[test], x_k]), groups[train]))
-            add("plain | kernel ridge", kernel_ridge(x[train], y[train], x[test]))
-            add("centred | kernel ridge", kernel_ridge(x_train_c, y_train_c, x_test_c))
-            add("plain + centred | kernel ridge",
-                kernel_ridge(np.hstack([x[train], x_train_c]), y[train], np.hstack([x[test], x_test_c])))
-        for name, e in evals.items():
-            results.setdefault(name, {})[split] = scores(e)
-
+    results = split_scores(table, y, per_fold)
     sizes = table.groupby("passage").size()
     lines = [f"Probe on the {len(table)} clean MuseScore renders of `{args.store}` (the evaluated rows), leak-free folds, "
              "means over the folds' test sets; \"new players\" is the performer split. Centred: features minus the mean "
              "of the recordings of the same passage (training rows among the fold's training rows, test rows among "
              f"the test recordings; passages have {sizes.min()}-{sizes.max()} recordings, median {sizes.median():.0f}). "
              "A centred model predicts centred ratings, so only its within-passage figures mean anything.", "",
-             "| features | model | R² | within-passage R² | within-passage r | new players: R² | "
-             "new players: within-passage R² | new players: within-passage r |", "|---|---|---|---|---|---|---|---|"]
+             *PROBE_HEADER]
     for name, r in results.items():
         label, _, model = name.partition(" | ")
         p, q = r["passage"], r["performer"]

@@ -145,14 +145,13 @@ def first_seconds(path: str, seconds: float = SEGMENT_S) -> dict[str, float]:
 
 def evaluate(args) -> None:
     sys.path.insert(0, str(Path(__file__).parent))
-    from musicnn_probe import kernel_ridge, scores
+    from musicnn_probe import kernel_ridge, probe_rows, split_scores
     from result_files import write_table
 
     from pianokit.baselines import player_mean, ridge, train_mean
     from pianokit.dimensions import DIMENSIONS
     from pianokit.feature_names import ALL_FEATURES, PEDAL_FEATURES, SYMBOLIC_FEATURES
-    from pianokit.metrics import evaluate as rate
-    from pianokit.training_data import make_folds, split_groups
+    from pianokit.training_data import split_groups
 
     groups_of = {"pedal": list(PEDAL_FEATURES), "velocity": [f for f in SYMBOLIC_FEATURES if f.startswith("velocity")],
                  "all": list(SYMBOLIC_FEATURES)}
@@ -174,7 +173,6 @@ def evaluate(args) -> None:
     y = table[list(DIMENSIONS)].to_numpy(float)
     groups = split_groups(table)
     players = table["performer"].astype(str).to_numpy()
-    passages = table["passage"].to_numpy()
     sets = {"115 audio features": audio, "Transkun alone (39 transcribed MIDI features)": heard.to_numpy(float),
             "MIDI alone, first 16 s": midi.to_numpy(float),
             "MIDI alone, whole (symbolic reference)": whole.to_numpy(float)}
@@ -182,36 +180,20 @@ def evaluate(args) -> None:
         sets[f"audio + Transkun {group} ({len(names)})"] = np.hstack([audio, heard[names].to_numpy(float)])
         sets[f"audio + MIDI {group} ({len(names)}, oracle, first 16 s)"] = np.hstack([audio, midi[names].to_numpy(float)])
 
-    results: dict[str, dict] = {}
-    for split in ("passage", "performer"):
-        evals: dict[str, list] = {}
-        for fold in make_folds(table, split):
-            train, test = np.concatenate([fold.train, fold.val]), fold.test
+    def per_fold(fold, train, test, add):
+        add("training mean | -", train_mean(y[train], len(test)))
+        add("player mean | -", player_mean(y[train], players[train], players[test]))
+        for name, x in sets.items():
+            x = np.nan_to_num(x)
+            add(f"{name} | ridge", np.clip(ridge(x[train], y[train], x[test], groups[train]), 0, 1))
+            add(f"{name} | kernel ridge", np.clip(kernel_ridge(x[train], y[train], x[test]), 0, 1))
 
-            def add(name, pred):
-                evals.setdefault(name, []).append(rate(y[test], np.clip(pred, 0, 1), DIMENSIONS, passages[test]))
-
-            add("training mean | -", train_mean(y[train], len(test)))
-            add("player mean | -", player_mean(y[train], players[train], players[test]))
-            for name, x in sets.items():
-                x = np.nan_to_num(x)
-                add(f"{name} | ridge", ridge(x[train], y[train], x[test], groups[train]))
-                add(f"{name} | kernel ridge", kernel_ridge(x[train], y[train], x[test]))
-        for name, e in evals.items():
-            results.setdefault(name, {})[split] = scores(e)
-
+    results = split_scores(table, y, per_fold)
     lines = [f"Probe on the {len(table)} clean MuseScore renders of `{args.store}` (the evaluated rows), "
              "leak-free folds, means over the folds' test sets; \"new players\" is the performer split. "
              f"Transkun 2.0 transcriptions of each recording's first 16 s in {args.cache} ({unread} without notes "
              "or unreadable, given the median); the MIDI rows marked \"first 16 s\" read the performance MIDI "
-             "over the same 16 s.", "",
-             "| features | model | R² | within-passage R² | within-passage r | new players: R² | "
-             "new players: within-passage R² | new players: within-passage r |", "|---|---|---|---|---|---|---|---|"]
-    for name, r in results.items():
-        label, _, model = name.partition(" | ")
-        p, q = r["passage"], r["performer"]
-        lines.append(f"| {label} | {model} | {p['r2']:.3f} | {p['wp_r2']:.3f} | {p['wp_r']:.3f} | "
-                     f"{q['r2']:.3f} | {q['wp_r2']:.3f} | {q['wp_r']:.3f} |")
+             "over the same 16 s.", "", *probe_rows(results)]
     lines += ["", "How closely each transcribed feature follows the performance MIDI's (Pearson r over the recordings):",
               "", "| group | features: r |", "|---|---|"]
     for group, names in {**{g: n for g, n in groups_of.items() if g != "all"},
