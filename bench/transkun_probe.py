@@ -27,8 +27,10 @@ Step (2) reads each transcription with pianokit.symbolic's note reader and compu
 of the MIDI-derived symbolic reference over its first 16 s, and the same from the performance MIDI
 over the same 16 s (the oracle it is compared with), and asks, with ridge (the in-house baseline) and pianokit.kernel_ridge at fixed
 settings, both splits: the 115 audio features, + the transcription's pedal / velocity / all
-features, beside the same with the performance MIDI's own (the oracle); plus how closely each
-transcribed feature follows the MIDI's (Pearson r over the recordings) and the in-house baselines.
+features, beside the same with the performance MIDI's own (the oracle), and the pedal / all of it
+beside 48 principal components of the store's Lite0 embeddings (as the shipped kernel ridge reads);
+plus how closely each transcribed feature follows the MIDI's (Pearson r over the recordings) and
+the in-house baselines.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ import pandas as pd
 
 RMS_DBFS = -26.0
 SEGMENT_S = 16.0
+LITE0_COMPONENTS = 48
 _MODEL = None
 
 
@@ -145,7 +148,7 @@ def first_seconds(path: str, seconds: float = SEGMENT_S) -> dict[str, float]:
 
 def evaluate(args) -> None:
     sys.path.insert(0, str(Path(__file__).parent))
-    from musicnn_probe import kernel_ridge, probe_rows, split_scores
+    from musicnn_probe import kernel_ridge, probe_rows, reduce, split_scores
     from result_files import write_table
 
     from pianokit.baselines import player_mean, ridge, train_mean
@@ -180,6 +183,11 @@ def evaluate(args) -> None:
         sets[f"audio + Transkun {group} ({len(names)})"] = np.hstack([audio, heard[names].to_numpy(float)])
         sets[f"audio + MIDI {group} ({len(names)}, oracle, first 16 s)"] = np.hstack([audio, midi[names].to_numpy(float)])
 
+    lite0_dir = next((args.store / "embeddings").glob("lite0-imagenet-*"))
+    lite0 = np.array([np.load(lite0_dir / f"{i}.npy").astype(float).mean(axis=0) for i in ids])
+    beside_lite0 = {"": audio, " + Transkun pedal (5)": np.hstack([audio, heard[groups_of["pedal"]].to_numpy(float)]),
+                    " + Transkun all (39)": np.hstack([audio, heard.to_numpy(float)])}
+
     def per_fold(fold, train, test, add):
         add("training mean | -", train_mean(y[train], len(test)))
         add("player mean | -", player_mean(y[train], players[train], players[test]))
@@ -187,6 +195,12 @@ def evaluate(args) -> None:
             x = np.nan_to_num(x)
             add(f"{name} | ridge", np.clip(ridge(x[train], y[train], x[test], groups[train]), 0, 1))
             add(f"{name} | kernel ridge", np.clip(kernel_ridge(x[train], y[train], x[test]), 0, 1))
+        components = reduce(lite0, train, test, LITE0_COMPONENTS)
+        for name, x in beside_lite0.items():
+            x_train, x_test = np.hstack([np.nan_to_num(x[train]), components[0]]), np.hstack([np.nan_to_num(x[test]), components[1]])
+            label = f"audio + Lite0 (PCA {LITE0_COMPONENTS}, as the shipped kernel ridge){name}"
+            add(f"{label} | ridge", np.clip(ridge(x_train, y[train], x_test, groups[train]), 0, 1))
+            add(f"{label} | kernel ridge", np.clip(kernel_ridge(x_train, y[train], x_test), 0, 1))
 
     results = split_scores(table, y, per_fold)
     lines = [f"Probe on the {len(table)} clean MuseScore renders of `{args.store}` (the evaluated rows), "
