@@ -41,13 +41,20 @@ FIXED = (0.0, 0.25, 0.5, 0.75)
 
 def fold_parts(trainer: Trainer, folder: Path, fold, info: dict, seed: int):
     """Test-row ratings of the fold's network (members' mean, unclipped) and of its kernel ridge."""
-    net = network_ratings(trainer, folder, fold.test)
-    spec = ModelSpec.from_dict(json.loads((folder / rf.SPEC).read_text()))
     both = np.concatenate([fold.train, fold.val])
+    return network_ratings(trainer, folder, fold.test), kernel_ratings(trainer, folder, fold, info, seed, both, fold.test)
+
+
+def kernel_ratings(trainer: Trainer, folder: Path, fold, info: dict, seed: int, fit_rows: np.ndarray,
+                   rate_rows: np.ndarray) -> np.ndarray:
+    """Ratings of recordings ``rate_rows`` by the fold's kernel ridge settings (``info``) fitted on
+    ``fit_rows``, reading the embedding through the projection of the fold's training rows, as the
+    trainer fits and applies it (every window, clipped to [0, 1])."""
+    spec = ModelSpec.from_dict(json.loads((folder / rf.SPEC).read_text()))
     projection = trainer._kernel_projection(fold.train)
-    fitted = kernel_ridge.fit(trainer._kernel_inputs(spec, both, projection)[0], trainer._labels(both),
+    fitted = kernel_ridge.fit(trainer._kernel_inputs(spec, fit_rows, projection)[0], trainer._labels(fit_rows),
                               info["alpha"], info["width"], seed)
-    return net, trainer._kernel_ratings(fitted, *trainer._kernel_inputs(spec, fold.test, projection, windows=True))
+    return trainer._kernel_ratings(fitted, *trainer._kernel_inputs(spec, rate_rows, projection, windows=True))
 
 
 def network_ratings(trainer: Trainer, folder: Path, rows: np.ndarray) -> np.ndarray:

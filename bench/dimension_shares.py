@@ -23,24 +23,19 @@ import numpy as np
 from sklearn.metrics import r2_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from blend_share import fold_parts, network_ratings, rows_of_runs, run_trainer  # noqa: E402
+from blend_share import fold_parts, kernel_ratings, network_ratings, rows_of_runs, run_trainer  # noqa: E402
 from result_files import write_table  # noqa: E402
 
 from pianokit import kernel_ridge  # noqa: E402
 from pianokit import run_folder as rf  # noqa: E402
 from pianokit.metrics import aggregate, evaluate, headline  # noqa: E402
-from pianokit.models.spec import ModelSpec  # noqa: E402
 
 
 def early_stopping_parts(trainer, folder: Path, fold, info: dict, seed: int):
     """Early-stopping-row ratings of the fold's network and of its kernel ridge fitted on the
     training rows alone, both clipped to [0, 1] as the trainer's choice saw them."""
     net = np.clip(network_ratings(trainer, folder, fold.val), 0.0, 1.0)
-    spec = ModelSpec.from_dict(json.loads((folder / rf.SPEC).read_text()))
-    projection = trainer._kernel_projection(fold.train)
-    fitted = kernel_ridge.fit(trainer._kernel_inputs(spec, fold.train, projection)[0], trainer._labels(fold.train),
-                              info["alpha"], info["width"], seed)
-    return net, trainer._kernel_ratings(fitted, *trainer._kernel_inputs(spec, fold.val, projection, windows=True))
+    return net, kernel_ratings(trainer, folder, fold, info, seed, fold.train, fold.val)
 
 
 def per_dimension_shares(y: np.ndarray, net: np.ndarray, kernel: np.ndarray) -> np.ndarray:

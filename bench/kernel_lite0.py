@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from blend_share import fold_parts, run_trainer  # noqa: E402
-from musicnn_probe import audio_rows, baseline_evals, kernel_ridge, reduce, scores  # noqa: E402
+from musicnn_probe import audio_rows, baseline_evals, kernel_ridge, lite0_means, reduce, scores  # noqa: E402
 from result_files import write_table  # noqa: E402
 
 from pianokit import run_folder as rf  # noqa: E402
@@ -46,8 +46,7 @@ def main() -> None:
     args = parser.parse_args()
     start = time.perf_counter()
     data, x, y = audio_rows(args.store)
-    lite0_dir = next((args.store / "embeddings").glob("lite0-imagenet-*"))
-    lite0 = np.array([np.load(lite0_dir / f"{i}.npy").astype(np.float64).mean(axis=0) for i in data.ids])
+    lite0 = lite0_means(args.store, data.ids)
     runs = {}
     for run in args.run:
         trainer, folds, infos = run_trainer(run)

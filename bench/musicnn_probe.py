@@ -177,6 +177,12 @@ def reduce(e: np.ndarray, train: np.ndarray, test: np.ndarray, k: int) -> tuple[
     return projection(e[train]), projection(e[test])
 
 
+def lite0_means(store: Path, ids) -> np.ndarray:
+    """Each recording's mean Lite0 window embedding from the store's cache, in double precision."""
+    folder = next((store / "embeddings").glob("lite0-imagenet-*"))
+    return np.array([np.load(folder / f"{i}.npy").astype(np.float64).mean(axis=0) for i in ids])
+
+
 def kernel_ridge(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray) -> np.ndarray:
     """pianokit's kernel ridge (`fit --kernel-ridge`) at fixed settings, on standardised inputs."""
     from sklearn.preprocessing import StandardScaler
@@ -263,9 +269,8 @@ def main() -> None:
     ids = table["segment_id"].tolist()
     audio = pd.read_csv(args.store / "features.csv").set_index("id").loc[ids, list(ALL_FEATURES)].to_numpy(float)
     symbolic = pd.read_csv(args.store / "symbolic.csv").set_index("id").loc[ids, list(SYMBOLIC_FEATURES)]
-    lite0_dir = next((args.store / "embeddings").glob("lite0-imagenet-*"))
     emb, embed_s, top5 = embeddings(table, args.cache, args.patch_hop)
-    emb["lite0"] = np.array([np.load(lite0_dir / f"{i}.npy").astype(float).mean(axis=0) for i in ids])
+    emb["lite0"] = lite0_means(args.store, ids)
     y = table[list(DIMENSIONS)].to_numpy(float)
     groups = split_groups(table)
     players = table["performer"].astype(str).to_numpy()

@@ -148,7 +148,7 @@ def first_seconds(path: str, seconds: float = SEGMENT_S) -> dict[str, float]:
 
 def evaluate(args) -> None:
     sys.path.insert(0, str(Path(__file__).parent))
-    from musicnn_probe import kernel_ridge, probe_rows, reduce, split_scores
+    from musicnn_probe import kernel_ridge, lite0_means, probe_rows, reduce, split_scores
     from result_files import write_table
 
     from pianokit.baselines import player_mean, ridge, train_mean
@@ -183,21 +183,20 @@ def evaluate(args) -> None:
         sets[f"audio + Transkun {group} ({len(names)})"] = np.hstack([audio, heard[names].to_numpy(float)])
         sets[f"audio + MIDI {group} ({len(names)}, oracle, first 16 s)"] = np.hstack([audio, midi[names].to_numpy(float)])
 
-    lite0_dir = next((args.store / "embeddings").glob("lite0-imagenet-*"))
-    lite0 = np.array([np.load(lite0_dir / f"{i}.npy").astype(float).mean(axis=0) for i in ids])
-    beside_lite0 = {"": audio, " + Transkun pedal (5)": np.hstack([audio, heard[groups_of["pedal"]].to_numpy(float)]),
-                    " + Transkun all (39)": np.hstack([audio, heard.to_numpy(float)])}
+    sets = {name: np.nan_to_num(x) for name, x in sets.items()}
+    lite0 = lite0_means(args.store, ids)
+    beside_lite0 = {"": sets["115 audio features"], " + Transkun pedal (5)": sets["audio + Transkun pedal (5)"],
+                    " + Transkun all (39)": sets["audio + Transkun all (39)"]}
 
     def per_fold(fold, train, test, add):
         add("training mean | -", train_mean(y[train], len(test)))
         add("player mean | -", player_mean(y[train], players[train], players[test]))
         for name, x in sets.items():
-            x = np.nan_to_num(x)
             add(f"{name} | ridge", np.clip(ridge(x[train], y[train], x[test], groups[train]), 0, 1))
             add(f"{name} | kernel ridge", np.clip(kernel_ridge(x[train], y[train], x[test]), 0, 1))
         components = reduce(lite0, train, test, LITE0_COMPONENTS)
         for name, x in beside_lite0.items():
-            x_train, x_test = np.hstack([np.nan_to_num(x[train]), components[0]]), np.hstack([np.nan_to_num(x[test]), components[1]])
+            x_train, x_test = np.hstack([x[train], components[0]]), np.hstack([x[test], components[1]])
             label = f"audio + Lite0 (PCA {LITE0_COMPONENTS}, as the shipped kernel ridge){name}"
             add(f"{label} | ridge", np.clip(ridge(x_train, y[train], x_test, groups[train]), 0, 1))
             add(f"{label} | kernel ridge", np.clip(kernel_ridge(x_train, y[train], x_test), 0, 1))
