@@ -271,10 +271,10 @@ class Trainer:
             parts = [segment_inputs(self.window, floor, mel=self.data.mels[i], features=f) for i, f in zip(idx, feats)]
         return concat(parts)
 
-    def predict(self, model, idx: np.ndarray) -> np.ndarray:
-        """Recording-level ratings as the scorer gives them: the mean over each recording's windows,
-        clipped to [0, 1]."""
-        inputs, owner = self._window_inputs(idx)
+    def predict(self, model, idx: np.ndarray, windows: tuple[dict, np.ndarray] | None = None) -> np.ndarray:
+        """Recording-level ratings as the scorer gives them: the mean over each recording's windows
+        (``windows``: ``_window_inputs(idx)`` when already made), clipped to [0, 1]."""
+        inputs, owner = windows if windows is not None else self._window_inputs(idx)
         return recording_ratings(model.predict(inputs, batch_size=64, verbose=0), owner, len(idx))
 
     # ---- training ---------------------------------------------------------------------------------
@@ -298,7 +298,8 @@ class Trainer:
 
         tf.config.experimental.enable_op_determinism()
         spec = self._spec(train_idx)
-        val_inputs, owner = self._window_inputs(val_idx)
+        val_windows = self._window_inputs(val_idx)
+        val_inputs, owner = val_windows
         val_data = (val_inputs, self._loss_targets(self._labels(val_idx), val_idx)[owner])
         members, history = [], []
         for member in range(self.config.ensemble):
@@ -313,7 +314,7 @@ class Trainer:
         network = self._join(members)
         if not self.config.kernel_ridge:
             return network, spec, None
-        fitted, projection, own = self._kernel_ridge(network, spec, train_idx, val_idx, seed)
+        fitted, projection, own = self._kernel_ridge(network, spec, train_idx, val_idx, seed, val_windows)
         weight = own if share is None else share
         info = {"alpha": fitted.alpha, "width": fitted.width, "centres": len(fitted.centres), "weight": weight}
         if projection is not None:
@@ -346,49 +347,69 @@ class Trainer:
         blended = WeightedSum([1.0 - weight, weight], name="ratings_blend")([out, kernel])
         return keras.Model(inputs, blended, name=f"{self.config.arch}_kernel_blend")
 
-    def _kernel_ridge(self, network, spec: ModelSpec, train_idx: np.ndarray, val_idx: np.ndarray, seed: int):
+    def _kernel_ridge(self, network, spec: ModelSpec, train_idx: np.ndarray, val_idx: np.ndarray, seed: int,
+                      val_windows: tuple[dict, np.ndarray]):
         """A kernel ridge (pianokit.kernel_ridge) and its share of the blend with ``network``, both
-        chosen on the early-stopping rows, where it is scored as the graph applies it (every window,
-        with --kernel-components); the kernel ridge is then fitted again on the training and
-        early-stopping rows together. Returns (the fit, the projection or None, the share)."""
+        chosen on the early-stopping rows (``val_windows``: their ``_window_inputs``), where it is
+        scored as the graph applies it (every window, with --kernel-components); the kernel ridge is
+        then fitted again on the training and early-stopping rows together. Returns (the fit, the
+        projection or None, the share)."""
         from pianokit import kernel_ridge
 
-        projection = self._kernel_projection(train_idx)
         both = np.concatenate([train_idx, val_idx])
-        z, _ = self._kernel_inputs(spec, both, projection)
         labels, n = self._labels(both), len(train_idx)
-        val_z, owner = self._kernel_inputs(spec, val_idx, projection, windows=True)
+        means = self._mean_embeddings(both) if self.config.kernel_components else None
+        projection = self._kernel_projection(train_idx, None if means is None else means[:n])
+        z, _ = self._kernel_inputs(spec, both, projection, means)
+        val_z, owner = self._kernel_window_inputs(spec, val_idx, val_windows, projection)
         chosen = kernel_ridge.select(z[:n], labels[:n], val_z, labels[n:], seed, owner)
-        weight = kernel_ridge.blend_weight(labels[n:], self.predict(network, val_idx),
+        weight = kernel_ridge.blend_weight(labels[n:], self.predict(network, val_idx, val_windows),
                                            self._kernel_ratings(chosen, val_z, owner))
         return kernel_ridge.fit(z, labels, chosen.alpha, chosen.width, seed), projection, weight
 
-    def _kernel_projection(self, train_idx: np.ndarray):
+    def _mean_embeddings(self, idx: np.ndarray) -> np.ndarray:
+        """Each recording's mean window embedding (the store's cache), one row per recording in ``idx``."""
+        return np.stack([self.embeddings[i].mean(axis=0) for i in idx])
+
+    def _kernel_projection(self, train_idx: np.ndarray, means: np.ndarray | None = None):
         """With --kernel-components, the embedding's principal components fitted on the mean
-        embedding of each training recording; else None."""
+        embedding of each training recording (``means``: ``_mean_embeddings(train_idx)`` when
+        already made); else None."""
         from pianokit.kernel_ridge import EmbeddingProjection
 
         if not self.config.kernel_components:
             return None
-        means = np.stack([self.embeddings[i].mean(axis=0) for i in train_idx])
         try:
-            return EmbeddingProjection.fit(means, self.config.kernel_components)
+            return EmbeddingProjection.fit(self._mean_embeddings(train_idx) if means is None else means,
+                                           self.config.kernel_components)
         except ValueError as exc:
             raise InputError(f"--kernel-components: {exc}") from None
 
-    def _kernel_inputs(self, spec: ModelSpec, idx: np.ndarray, projection, windows: bool = False):
+    def _kernel_inputs(self, spec: ModelSpec, idx: np.ndarray, projection, means: np.ndarray | None = None,
+                       windows: bool = False):
         """The kernel ridge's inputs for recordings ``idx``: their standardised features beside the
-        ``projection`` of their mean embedding (one row each, owner None) or, with ``windows`` and a
-        projection, of each window's embedding (owner: the recording of each window)."""
+        ``projection`` of their mean embedding (``means``: ``_mean_embeddings(idx)`` when already
+        made; one row each, owner None) or, with ``windows``, as ``_kernel_window_inputs``."""
         from pianokit.models.kernel import standardise
 
         if projection is None:
             return standardise(spec, self._features(idx)), None
         if windows:
-            inputs, owner = self._window_inputs(idx)
-            return np.hstack([standardise(spec, inputs[FEATURE_INPUT]), projection(inputs[EMBEDDING_INPUT])]), owner
-        means = np.stack([self.embeddings[i].mean(axis=0) for i in idx])
+            return self._kernel_window_inputs(spec, idx, self._window_inputs(idx), projection)
+        means = self._mean_embeddings(idx) if means is None else means
         return np.hstack([standardise(spec, self._features(idx)), projection(means)]), None
+
+    def _kernel_window_inputs(self, spec: ModelSpec, idx: np.ndarray, windows: tuple[dict, np.ndarray], projection):
+        """The kernel ridge's inputs for recordings ``idx`` from their ``_window_inputs`` ``windows``:
+        with a projection, each window's standardised features beside the projection of its
+        embedding (owner: each window's recording); without one, each recording's standardised
+        features (owner None)."""
+        from pianokit.models.kernel import standardise
+
+        if projection is None:
+            return standardise(spec, self._features(idx)), None
+        inputs, owner = windows
+        return np.hstack([standardise(spec, inputs[FEATURE_INPUT]), projection(inputs[EMBEDDING_INPUT])]), owner
 
     @staticmethod
     def _kernel_ratings(fitted, z: np.ndarray, owner: np.ndarray | None) -> np.ndarray:
