@@ -156,15 +156,78 @@ def projector(z_aug: np.ndarray, z_clean: np.ndarray, rank: int) -> np.ndarray:
     return np.eye(d.shape[1]) - u @ u.T
 
 
-def probe_parser(doc: str) -> argparse.ArgumentParser:
-    """The options both ridge probes take."""
+def probe_parser(doc: str, store: Path | None = None) -> argparse.ArgumentParser:
+    """The options the condition probes take (--store required unless ``store`` is its default)."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
-    parser.add_argument("--store", type=Path, required=True)
+    parser.add_argument("--store", type=Path, required=store is None, default=store)
     parser.add_argument("--groups-per-fold", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None)
     return parser
+
+
+def condition_matrix(d: ProbeData, store: Path, jobs: int) -> np.ndarray:
+    """(sampled, conditions, features): the sampled renders' features under each of CONDITIONS,
+    cached in STORE/nuisance_conditions.npz."""
+    cache = store / "nuisance_conditions.npz"
+    ids = d.evaluated["segment_id"].to_numpy()[d.sampled].astype(str)
+    cached = np.load(cache) if cache.is_file() else None
+    if cached is not None and list(cached["ids"]) == list(ids):
+        return cached["features"]
+    cond = in_workers(condition_features, d.config, d.sampled_audio(), d.seeds(), jobs)
+    np.savez(cache, ids=ids, features=cond)
+    return cond
+
+
+def fold_train_rows(d: ProbeData, fold) -> np.ndarray:
+    """Every store row (clean or augmented) outside the passage groups of ``fold``'s test renders."""
+    return np.flatnonzero(~np.isin(d.groups, list(set(d.groups[d.eval_rows[fold.test]]))))
+
+
+def fold_baselines(d: ProbeData, store: Path) -> dict[str, dict]:
+    """The in-house baselines (pianokit.baselines), each fitted per fold on fold_train_rows and
+    scored on the fold's clean test renders: {name: {"r2", "wp_r2"}}."""
+    symbolic = symbolic_features(d.table, store)
+    evals: dict[str, list] = {}
+    for fold in d.folds:
+        test = d.eval_rows[fold.test]
+        for name, pred in predict_all(d.y, fold_train_rows(d, fold), test, d.table, d.x, symbolic).items():
+            evals.setdefault(name, []).append(evaluate(d.y[test], pred, DIMENSIONS, d.passages[test]))
+    return {name: _headline(e) for name, e in evals.items()}
+
+
+def condition_scores(d: ProbeData, cond: np.ndarray, predict) -> dict[str, dict]:
+    """A model's scores per fold, clean and under CONDITIONS: ``predict(fold, train, test, moved)``
+    fits on store rows ``train`` (fold_train_rows) and returns (ratings of the clean test renders
+    ``test``, [ratings of the sampled test renders' condition features ``moved[j]``, one per
+    condition]). Returns {"clean", "sample_clean", each condition: {"r2", "wp_r2"[, "shift"]}},
+    shift: mean |rating change| from the sampled renders' clean ratings in within-passage label SDs."""
+    position = {int(r): i for i, r in enumerate(d.sampled)}
+    clean, sample_clean = [], []
+    under, shifts = {c: [] for c in CONDITIONS}, {c: [] for c in CONDITIONS}
+    for fold in d.folds:
+        test = d.eval_rows[fold.test]
+        in_sample = np.isin(fold.test, d.sampled)
+        rows = d.eval_rows[fold.test[in_sample]]
+        at = [position[int(r)] for r in fold.test[in_sample]]
+        pred, moved_all = predict(fold, fold_train_rows(d, fold), test, [cond[at, j] for j in range(len(CONDITIONS))])
+        clean.append(evaluate(d.y[test], pred, DIMENSIONS, d.passages[test]))
+        base = pred[in_sample]
+        sample_clean.append(evaluate(d.y[rows], base, DIMENSIONS, d.passages[rows]))
+        for name, moved in zip(CONDITIONS, moved_all):
+            under[name].append(evaluate(d.y[rows], moved, DIMENSIONS, d.passages[rows]))
+            shifts[name].append(np.abs(moved - base).mean() / d.wp_sd)
+    row = {"clean": _headline(clean), "sample_clean": _headline(sample_clean)}
+    for name in CONDITIONS:
+        row[name] = {**_headline(under[name]), "shift": float(np.mean(shifts[name]))}
+    return row
+
+
+def baseline_line(baselines: dict[str, dict]) -> str:
+    return ("In-house baselines on the same folds and training rows (clean renders of the test passages): " +
+            "; ".join(f"{name.replace('_', ' ')} R² {b['r2']:.3f}, within-passage R² {b['wp_r2']:.3f}"
+                      for name, b in baselines.items()) + ".")
 
 
 def main() -> None:
@@ -173,58 +236,29 @@ def main() -> None:
     args = parser.parse_args()
     start = time.perf_counter()
     d = ProbeData.load(args.store, args.groups_per_fold, args.seed)
-    config, table, x, y, is_eval, groups, passages = d.config, d.table, d.x, d.y, d.is_eval, d.groups, d.passages
-    evaluated, eval_rows, folds, sampled, wp_sd = d.evaluated, d.eval_rows, d.folds, d.sampled, d.wp_sd
+    table, x, y, is_eval, groups = d.table, d.x, d.y, d.is_eval, d.groups
+    eval_rows, sampled, wp_sd = d.eval_rows, d.sampled, d.wp_sd
     clean_of = pd.Series(np.flatnonzero(is_eval), index=table.loc[is_eval, "source_id"])
     partner = clean_of.reindex(table["source_id"]).to_numpy()
-    cache = args.store / "nuisance_conditions.npz"
-    ids = evaluated["segment_id"].to_numpy()[sampled].astype(str)
-    cached = np.load(cache) if cache.is_file() else None
-    if cached is not None and list(cached["ids"]) == list(ids):
-        cond = cached["features"]
-    else:
-        cond = in_workers(condition_features, config, d.sampled_audio(), d.seeds(), args.jobs)
-        np.savez(cache, ids=ids, features=cond)
-    cond_of = {int(r): cond[i] for i, r in enumerate(sampled)}
-
-    symbolic = symbolic_features(table, args.store)
-    baseline_evals: dict[str, list] = {}
-    for fold in folds:
-        train = np.flatnonzero(~np.isin(groups, list(set(groups[eval_rows[fold.test]]))))
-        test = eval_rows[fold.test]
-        for name, pred in predict_all(y, train, test, table, x, symbolic).items():
-            baseline_evals.setdefault(name, []).append(evaluate(y[test], pred, DIMENSIONS, passages[test]))
-    baselines = {name: _headline(evals) for name, evals in baseline_evals.items()}
+    cond = condition_matrix(d, args.store, args.jobs)
+    baselines = fold_baselines(d, args.store)
 
     results: dict[str, dict] = {}
     for entry in [*args.ranks, CLEAN_ONLY]:
         rank = max(entry, 0)
-        clean_evals, cond_evals, shifts = [], {c: [] for c in CONDITIONS}, {c: [] for c in CONDITIONS}
-        sub_clean = []
-        for fold in folds:
-            test_groups = set(groups[eval_rows[fold.test]])
-            train = np.flatnonzero(~np.isin(groups, list(test_groups)))
+
+        def predict(fold, train, test, moved, entry=entry, rank=rank):
             if entry == CLEAN_ONLY:
                 train = train[is_eval[train]]
             mean, std = x[train].mean(axis=0), np.maximum(x[train].std(axis=0), 1e-9)
             z = (x - mean) / std
             aug = train[(~is_eval[train]) & np.isin(partner[train], train)]
             p = projector(z[aug], z[partner[aug].astype(int)], rank)
-            test = eval_rows[fold.test]
-            in_sample = np.isin(fold.test, sampled)
-            rows = fold.test[in_sample]
-            moved_z = [(np.stack([cond_of[int(r)][j] for r in rows]) - mean) / std for j in range(len(CONDITIONS))]
             pred, *moved_all = ridge_each(z[train] @ p, y[train], groups[train], z[test] @ p,
-                                          *(zc @ p for zc in moved_z))
-            clean_evals.append(evaluate(y[test], pred, DIMENSIONS, passages[test]))
-            base = pred[in_sample]
-            sub_clean.append(evaluate(y[eval_rows[rows]], base, DIMENSIONS, passages[eval_rows[rows]]))
-            for name, moved in zip(CONDITIONS, moved_all):
-                cond_evals[name].append(evaluate(y[eval_rows[rows]], moved, DIMENSIONS, passages[eval_rows[rows]]))
-                shifts[name].append(np.abs(moved - base).mean() / wp_sd)
-        row = {"clean": _headline(clean_evals), "sample_clean": _headline(sub_clean)}
-        for name in CONDITIONS:
-            row[name] = {**_headline(cond_evals[name]), "shift": float(np.mean(shifts[name]))}
+                                          *(((m - mean) / std) @ p for m in moved))
+            return pred, moved_all
+
+        row = condition_scores(d, cond, predict)
         label = "0, clean rows only" if entry == CLEAN_ONLY else str(rank)
         results[label] = row
         print(label, json.dumps({k: {m: round(v, 3) for m, v in r.items()} for k, r in row.items()}))
@@ -235,9 +269,7 @@ def main() -> None:
              f"Clean: all {len(eval_rows)} evaluated renders; conditions: {len(sampled)} of them in "
              f"{args.groups_per_fold} whole test passage groups per fold; shift in within-passage label SDs "
              f"({wp_sd:.3f}). R² / within-passage R² / shift.", "", *result_table("k", results)]
-    lines += ["", "In-house baselines on the same folds and training rows (clean renders of the test passages): " +
-              "; ".join(f"{name.replace('_', ' ')} R² {b['r2']:.3f}, within-passage R² {b['wp_r2']:.3f}"
-                        for name, b in baselines.items()) + "."]
+    lines += ["", baseline_line(baselines)]
     wall = time.perf_counter() - start
     lines += ["", f"Wall time {wall:.0f} s (the first run extracts the condition features; later runs read "
               "them from STORE/nuisance_conditions.npz)."]
