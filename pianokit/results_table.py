@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from pianokit.baselines import BASELINES
 
-SHORT = {"train_mean": "mean", "player_mean": "player", "ridge": "ridge", "symbolic": "symbolic"}
+SHORT = {"train_mean": "mean", "player_mean": "player", "passage_mean": "passage", "ridge": "ridge",
+         "symbolic": "symbolic"}
 
 
 def _get(block: dict | None, dim: str | None, metric: str) -> float | None:

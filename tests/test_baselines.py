@@ -27,6 +27,20 @@ def test_player_mean_recognises_players_and_falls_back_for_new_ones():
     np.testing.assert_allclose(unseen[0], y[train].mean(axis=0))
 
 
+def test_passage_mean_recognises_music_played_in_training_and_falls_back_for_new_music():
+    t, x, _ = data()
+    rng = np.random.default_rng(1)
+    music = rng.normal(0, 1, 20)[t["passage"].str[1:].astype(int)]
+    y = np.stack([0.5 + 0.1 * music + 0.01 * rng.normal(size=len(t)), 0.5 + 0.01 * rng.normal(size=len(t))], 1)
+    players = t["player"].astype(int).to_numpy()
+    train, test = np.flatnonzero(players < 4), np.flatnonzero(players >= 4)  # new players, same music
+    pred = baselines.predict_all(y, train, test, t, x, None)["passage_mean"]
+    assert evaluate(y[test], pred, ["music", "noise"])["per_dimension"]["music"]["r2"] > 0.9
+    train, test = np.arange(0, 78), np.arange(78, 120)  # music never heard: passages p0-p12, then p13-p19
+    np.testing.assert_allclose(baselines.predict_all(y, train, test, t, x, None)["passage_mean"],
+                               np.tile(y[train].mean(0), (42, 1)))
+
+
 def test_ridge_finds_a_linear_feature_signal():
     t, x, y = data()
     train, test = np.arange(0, 80), np.arange(80, 120)

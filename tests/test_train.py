@@ -29,7 +29,7 @@ def test_multitask_learns_a_planted_key_strike_heard_as_brightness(planted_store
     baselines = metrics(out)["baselines"]
     base = baselines["train_mean"]["per_dimension"]["timbre_soft_loud"]
     assert loud["r"] > 0.7 and loud["r2"] > base["r2"] + 0.15
-    assert set(baselines) == {"train_mean", "player_mean", "ridge", "symbolic"}
+    assert set(baselines) == {"train_mean", "player_mean", "passage_mean", "ridge", "symbolic"}
     # the strike is planted in the audio (brightness) and in the MIDI velocity: ridge and the symbolic reference find it
     for name in ("ridge", "symbolic"):
         assert baselines[name]["per_dimension"]["timbre_soft_loud"]["r"] > 0.7, name
@@ -430,7 +430,7 @@ def test_a_rerun_refreshes_baselines_without_retraining(planted_store, tmp_path)
     (out / "metrics.json").unlink()
     assert fit(*args).exit_code == 0
     assert (out / "fold0" / "model.keras").stat().st_mtime_ns == stamp
-    assert set(metrics(out)["baselines"]) == {"train_mean", "player_mean", "ridge", "symbolic"}
+    assert set(metrics(out)["baselines"]) == {"train_mean", "player_mean", "passage_mean", "ridge", "symbolic"}
 
 
 def test_fit_says_when_manifest_rows_are_not_extracted(planted_store, tmp_path):
