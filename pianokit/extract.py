@@ -55,6 +55,8 @@ def collect_inputs(paths: list[str | os.PathLike]) -> list[tuple[str, Path]]:
 def _extract_one(job: tuple[str, Path], store_root: Path, config: FeatureConfig, on_cuda: bool = False) -> dict:
     item_id, audio = job
     transcribe.run_on_cuda(on_cuda)
+    if not audio.exists():
+        raise InputError(missing(audio))
     stat = audio.stat()
     y, _ = trim_ends(load_audio(audio, config.sample_rate, config.min_duration, max_duration=SEGMENT_SECONDS),
                      config.sample_rate)  # as the scorer reads it (pianokit.audio.read_segments)

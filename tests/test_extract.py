@@ -59,6 +59,17 @@ def test_failures_are_summarised_not_fatal(audio_dir, tmp_path, bad_audio):
     assert "corrupt" not in set(pd.read_csv(tmp_path / "store" / "features.csv")["id"])
 
 
+def test_a_manifest_row_whose_file_is_gone_fails_with_a_plain_reason(audio_dir, tmp_path):
+    """A manifest may name files that were moved or deleted since: the row fails with "no such
+    file", the others are extracted."""
+    gone = tmp_path / "moved.wav"
+    inputs = collect_inputs([audio_dir]) + [("moved", gone)]
+    summary = run_extract(inputs, tmp_path / "store", progress=False)
+    assert summary.done == 3
+    [(item, _, reason)] = summary.failures
+    assert item == "moved" and reason == f"{gone}: no such file"
+
+
 def test_store_from_other_config_is_refused(audio_dir, tmp_path):
     run_extract(collect_inputs([audio_dir]), tmp_path / "store", progress=False)
     with pytest.raises(InputError, match="another FeatureConfig \\(n_mels 128 here, 64 asked\\)"):
