@@ -3,6 +3,7 @@
 Usage:
   python bench/training_store.py [--source ../shared/percepiano] [--data data] [--copies 1] [--seed 0]
                                  [--jobs 2] [--heldout-piano] [--noise-floor DB] [--compress-share P]
+                                 [--phone-share P]
                                  [--out bench/results/training_store.json]
 
 Steps, each a `pianokit` command (all resumable, so a rerun only does what is missing):
@@ -16,7 +17,9 @@ The manifest and store are named multi_piano_aug<seed>, plus x<copies> when copi
 --noise-floor DB the store (not the manifest) gets _floor<DB> and is extracted over that noise floor.
 --compress-share P passes P to `dataset augment` (that share of the variants also goes through a
 phone's compression); the augmented folders, the manifest and the store then end in _comp<P>, so
-variants made without it are never mixed in (augment keeps files it finds).
+variants made without it are never mixed in (augment keeps files it finds). --phone-share P passes P
+to `dataset augment` (that share of the variants goes through a phone call; 0.1 unless given), and
+a share other than 0.1 adds _phone<P> to the same names.
 A step whose outputs already existed is reported with the time it took now (near zero), so the
 JSON says which steps ran: the full build time is the sum over a run where every step ran.
 """
@@ -30,6 +33,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from pianokit.conditions import PHONE_SHARE
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -66,6 +71,8 @@ def main() -> None:
                         help="extract over a common pink-noise floor DB below each recording (pianokit extract)")
     parser.add_argument("--compress-share", type=float, default=0.0,
                         help="share of augmented variants that also go through a phone's compression (dataset augment)")
+    parser.add_argument("--phone-share", type=float, default=PHONE_SHARE,
+                        help="share of augmented variants recorded through a phone call (dataset augment)")
     parser.add_argument("--out", type=Path, default=None,
                         help="result JSON (default: a new file bench/results/training_store-<time>.json)")
     args = parser.parse_args()
@@ -80,12 +87,14 @@ def main() -> None:
         step(f"render {name}", [*pk, "dataset", "percepiano", "--source", args.source, "--out", str(folder),
                                 "--soundfont", font, *jobs], log)
         named[name] = folder / "manifest.csv"
-    comp = f"_comp{args.compress_share:g}" if args.compress_share else ""
+    comp = (f"_comp{args.compress_share:g}" if args.compress_share else "") + \
+        (f"_phone{args.phone_share:g}" if args.phone_share != PHONE_SHARE else "")
     for name in TRAIN_PIANOS:
         folder = args.data / f"{RENDER_DIRS[name]}_aug{args.seed}{comp}"
         step(f"augment {name}", [*pk, "dataset", "augment", "--manifest", str(named[name]), "--out", str(folder),
                                  "--copies", str(args.copies), "--seed", str(args.seed),
-                                 "--compress-share", f"{args.compress_share:g}", *jobs], log)
+                                 "--compress-share", f"{args.compress_share:g}",
+                                 "--phone-share", f"{args.phone_share:g}", *jobs], log)
         named[f"{name}_aug"] = folder / "manifest.csv"
     name = f"multi_piano_aug{args.seed}" + (f"x{args.copies}" if args.copies > 1 else "") + comp
     combined = args.data / f"{name}.csv"

@@ -158,13 +158,18 @@ def dataset_percepiano(source, out, soundfont, sample_rate, jobs, progress) -> N
               help="Share of variants that also go through a phone's dynamic range compression "
                    "(threshold 6-30 dB under the peak, ratio 1.5-8); at 0 the other draws are those made "
                    "before this option existed.")
+@click.option("--phone-share", type=click.FloatRange(0, 1), default=0.1, show_default=True, metavar="P",
+              help="Share of variants recorded through a phone call (300-3400 Hz band and the GSM codec); "
+                   "another share changes only the phone step of each variant's draw. More phone calls in "
+                   "training steady the ratings of phone recordings a little (docs/results.md, \"How many "
+                   "rooms and phone calls training needs\").")
 @jobs_option
 @progress_option
-def dataset_augment(manifest, out, copies, seed, compress_share, jobs, progress) -> None:
+def dataset_augment(manifest, out, copies, seed, compress_share, phone_share, jobs, progress) -> None:
     """Record every segment again under random everyday conditions, for training invariance.
 
     Each variant draws its own microphone colouring (shelves and a bell), room (pyroomacoustics,
-    RT60 0.2-2 s), background noise (white, pink or room-like, 15-40 dB SNR), sometimes a phone band,
+    RT60 0.2-2 s), background noise (white, pink or room-like, 15-40 dB SNR), sometimes a phone call,
     a lossy codec (MP3 or Ogg Vorbis), with --compress-share a phone's compression, and a peak level;
     the draw is stored per row in the 'augmentation' column. Requires the training extra. Resumable:
     finished files are kept.
@@ -172,7 +177,7 @@ def dataset_augment(manifest, out, copies, seed, compress_share, jobs, progress)
     from pianokit.variants import augment_manifest
 
     table, failures = augment_manifest(manifest, out, copies, seed, jobs or _jobs_default(), progress,
-                                       compress_share)
+                                       compress_share, phone_share)
     for _, error in failures:
         click.echo(f"failed: {error}", err=True)
     click.echo(f"{len(table)} variants in {out / 'manifest.csv'}; {len(failures)} failed")

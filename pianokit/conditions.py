@@ -196,23 +196,26 @@ class Recipe:
         return json.dumps(fields, sort_keys=True)
 
 
+PHONE_SHARE = 0.1  # the share of random recipes through a phone call unless asked otherwise
 RANDOM_RECIPE = {  # the ranges random_recipe draws from; exported models record it
     "peak_dbfs": (-30.0, -1.0),
     "colour": {"p": 0.8, "low_shelf_db": (-6.0, 6.0), "high_shelf_db": (-9.0, 6.0), "bell_hz": (300.0, 4000.0),
                "bell_db": (-5.0, 5.0)},
     "room": {"p": 0.7, "rt60_s": (0.2, 2.0)},
     "noise": {"p": 0.6, "colours": NOISE_COLOURS, "snr_db": (15.0, 40.0)},
-    "phone": {"p": 0.1},
+    "phone": {"p": "dataset augment --phone-share (0.1 unless given)"},
     "codec": {"p": 0.5, "mp3_share": 0.6, "mp3_vbr_quality": (4.0, 9.0), "ogg_quality": (0.0, 0.5)},
     "compress": {"p": "dataset augment --compress-share (0 unless given)", "below_peak_db": (6.0, 30.0),
                  "ratio": (1.5, 8.0)},
 }
 
 
-def random_recipe(rng: np.random.Generator, compress_share: float = 0.0) -> Recipe:
+def random_recipe(rng: np.random.Generator, compress_share: float = 0.0, phone_share: float = PHONE_SHARE) -> Recipe:
     """A random everyday recording (RANDOM_RECIPE): each step with its own probability, wide ranges.
-    A phone's dynamic range compression is drawn last, with probability ``compress_share``; at 0 no
-    draw is made, so the other steps are those of recipes drawn before compression existed."""
+    The phone call is drawn with probability ``phone_share``; the same draw is made at any share, so
+    recipes drawn with another share differ from these only in their phone step. A phone's dynamic
+    range compression is drawn last, with probability ``compress_share``; at 0 no draw is made, so
+    the other steps are those of recipes drawn before compression existed."""
     r = RANDOM_RECIPE
 
     def uniform(bounds, digits=2):
@@ -230,7 +233,7 @@ def random_recipe(rng: np.random.Generator, compress_share: float = 0.0) -> Reci
         recipe.rt60 = log_uniform(r["room"]["rt60_s"], 3)
     if rng.random() < r["noise"]["p"]:
         recipe.noise = (str(rng.choice(r["noise"]["colours"])), uniform(r["noise"]["snr_db"], 1))
-    recipe.phone = bool(rng.random() < r["phone"]["p"])
+    recipe.phone = bool(rng.random() < phone_share)
     if rng.random() < r["codec"]["p"]:
         c = r["codec"]
         recipe.codec = ("mp3", uniform(c["mp3_vbr_quality"], 1)) if rng.random() < c["mp3_share"] else \

@@ -157,6 +157,22 @@ def test_compression_narrows_the_dynamic_range_and_keeps_the_peak():
     assert np.allclose(conditions.compress(y, SR, 60, 1), y, atol=1e-4)
 
 
+def test_another_phone_share_changes_only_the_phone_step_of_each_recipe():
+    """`dataset augment --phone-share`: the default share draws what recipes always drew; another
+    share flips the phone step of about that share of recipes and nothing else in any of them."""
+    default = [conditions.random_recipe(np.random.default_rng(s)) for s in range(2000)]
+    assert default == [conditions.random_recipe(np.random.default_rng(s), 0.0, conditions.PHONE_SHARE)
+                       for s in range(2000)]
+    assert abs(np.mean([r.phone for r in default]) - conditions.PHONE_SHARE) < 0.02
+    for share in (0.0, 0.3, 1.0):
+        drawn = [conditions.random_recipe(np.random.default_rng(s), 0.3, share) for s in range(2000)]
+        assert abs(np.mean([r.phone for r in drawn]) - share) < 0.03
+        for r, plain in zip(drawn, [conditions.random_recipe(np.random.default_rng(s), 0.3) for s in range(2000)]):
+            assert dataclasses.replace(r, phone=plain.phone) == plain
+            if share >= conditions.PHONE_SHARE:
+                assert r.phone or not plain.phone  # a larger share keeps every phone call the default drew
+
+
 def test_compression_is_drawn_last_so_the_other_steps_stay_as_before():
     """With no compression share a recipe draws what it drew before the step existed (and its JSON
     reads the same); with a share of 1 every recipe adds compression on top of the same other steps,

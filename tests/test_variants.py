@@ -1,5 +1,7 @@
 """Augmented variants and combined manifests: labels travel, folds stay leak-free, roles are obeyed."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -84,13 +86,34 @@ def test_augment_can_add_a_phones_compression_and_the_model_card_counts_it(tmp_p
     assert bad.exit_code == 2 and "--compress-share" in bad.output
     files = sorted((tmp_path / "plain" / "audio").glob("*.flac"))
     stamps = {f.name: f.stat().st_mtime_ns for f in files}
-    for other in (["--seed", 4, "--compress-share", 1], ["--seed", 5]):
+    for other in (["--seed", 4, "--compress-share", 1], ["--seed", 5], ["--seed", 4, "--phone-share", 1]):
         mixed = invoke("dataset", "augment", "--manifest", source, "--out", tmp_path / "plain", *other, "--no-progress")
-        assert mixed.exit_code == 2 and "another --seed or --compress-share" in mixed.output
+        assert mixed.exit_code == 2 and "another --seed, --compress-share or --phone-share" in mixed.output
         assert {f.name: f.stat().st_mtime_ns for f in files} == stamps
     again = invoke("dataset", "augment", "--manifest", source, "--out", tmp_path / "plain", "--seed", 4,
                    "--compress-share", 0, "--no-progress")
     assert again.exit_code == 0, again.output
+
+
+def test_augment_phone_share_sends_that_share_through_a_phone_and_the_model_card_counts_them(tmp_path):
+    from pianokit.variants import describe_training_audio
+
+    source = piano_manifest(tmp_path / "piano", n_passages=2, players=2)
+    out = tmp_path / "phone"
+    result = invoke("dataset", "augment", "--manifest", source, "--out", out, "--seed", 4, "--phone-share", 1,
+                    "-j", 1, "--no-progress")
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "manifest.csv")
+    assert table["augmentation"].map(json.loads).map(lambda r: r["phone"]).all()
+    import soundfile as sf
+
+    y, sr = sf.read(table["audio"].iloc[0])
+    spectrum = np.abs(np.fft.rfft(y)) ** 2
+    hz = np.fft.rfftfreq(len(y), 1 / sr)
+    assert spectrum[hz > 4500].sum() < 1e-3 * spectrum[(hz > 300) & (hz < 3400)].sum()  # the phone's band
+    assert describe_training_audio(table.assign(source="phone"))["sources"]["phone"]["phone_rows"] == len(table)
+    bad = invoke("dataset", "augment", "--manifest", source, "--out", tmp_path / "bad", "--phone-share", -0.1)
+    assert bad.exit_code == 2 and "--phone-share" in bad.output and not (tmp_path / "bad").exists()
 
 
 def test_augment_refuses_a_bad_manifest_in_one_line(tmp_path):
