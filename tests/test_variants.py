@@ -65,15 +65,20 @@ def test_augment_writes_labelled_seeded_variants_and_resumes(tmp_path):
         np.testing.assert_array_equal(sf.read(f)[0], sf.read(tmp_path / "aug_same" / "audio" / f.name)[0])
 
 
+def augmented(tmp_path, folder: str, *options) -> tuple[object, pd.DataFrame]:
+    """(source manifest, augmented manifest) of `dataset augment --seed 4 OPTIONS` on a small piano set."""
+    source = piano_manifest(tmp_path / "piano", n_passages=2, players=2)
+    result = invoke("dataset", "augment", "--manifest", source, "--out", tmp_path / folder, "--seed", 4, *options,
+                    "-j", 1, "--no-progress")
+    assert result.exit_code == 0, result.output
+    return source, pd.read_csv(tmp_path / folder / "manifest.csv")
+
+
 def test_augment_can_add_a_phones_compression_and_the_model_card_counts_it(tmp_path):
     from pianokit.variants import describe_training_audio
 
-    source = piano_manifest(tmp_path / "piano", n_passages=2, players=2)
+    source, table = augmented(tmp_path, "aug", "--compress-share", 1)
     out = tmp_path / "aug"
-    result = invoke("dataset", "augment", "--manifest", source, "--out", out, "--seed", 4, "--compress-share", 1,
-                    "-j", 1, "--no-progress")
-    assert result.exit_code == 0, result.output
-    table = pd.read_csv(out / "manifest.csv")
     assert table["augmentation"].str.contains('"compress"').all()
     plain = invoke("dataset", "augment", "--manifest", source, "--out", tmp_path / "plain", "--seed", 4, "-j", 1,
                    "--no-progress")
@@ -98,12 +103,7 @@ def test_augment_can_add_a_phones_compression_and_the_model_card_counts_it(tmp_p
 def test_augment_phone_share_sends_that_share_through_a_phone_and_the_model_card_counts_them(tmp_path):
     from pianokit.variants import describe_training_audio
 
-    source = piano_manifest(tmp_path / "piano", n_passages=2, players=2)
-    out = tmp_path / "phone"
-    result = invoke("dataset", "augment", "--manifest", source, "--out", out, "--seed", 4, "--phone-share", 1,
-                    "-j", 1, "--no-progress")
-    assert result.exit_code == 0, result.output
-    table = pd.read_csv(out / "manifest.csv")
+    source, table = augmented(tmp_path, "phone", "--phone-share", 1)
     assert table["augmentation"].map(json.loads).map(lambda r: r["phone"]).all()
     import soundfile as sf
 
