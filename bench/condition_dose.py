@@ -32,8 +32,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from musicnn_probe import kernel_ridge  # noqa: E402
-from nuisance_projection import (ProbeData, baseline_line, condition_matrix, condition_scores,  # noqa: E402
-                                 fold_baselines, in_workers, probe_parser, result_table)
+from nuisance_projection import (ProbeData, baseline_line, cached_features, condition_matrix,  # noqa: E402
+                                 condition_scores, fold_baselines, in_workers, probe_parser, result_table)
 from result_files import write_table  # noqa: E402
 
 from pianokit.condition_checks import ROOM_RT60_S, recipe_of  # noqa: E402
@@ -68,14 +68,10 @@ def extra_phone_rows(d: ProbeData, store: Path, seed: int, jobs: int) -> tuple[n
     table = d.table
     clean = table[table["augmentation"].map(recipe_of).map(len) == 0]
     picked = clean.groupby("source_id").sample(1, random_state=seed)
-    cache = store / "extra_phone_rows.npz"
     ids = picked["segment_id"].to_numpy().astype(str)
-    if cache.is_file() and list(np.load(cache)["ids"]) == list(ids):
-        x = np.load(cache)["features"]
-    else:
-        audio = d.features.loc[ids, "audio"].to_numpy()
-        x = in_workers(phone_features, d.config, audio, seed * 100003 + np.arange(len(ids)), jobs)
-        np.savez(cache, ids=ids, features=x)
+    x = cached_features(store / "extra_phone_rows.npz", ids,
+                        lambda: in_workers(phone_features, d.config, d.features.loc[ids, "audio"].to_numpy(),
+                                           seed * 100003 + np.arange(len(ids)), jobs))
     evaluated = {s: r for r, s in zip(d.eval_rows, table["source_id"].to_numpy()[d.eval_rows])}
     return x, np.array([evaluated[s] for s in picked["source_id"]])
 

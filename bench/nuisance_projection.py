@@ -170,14 +170,19 @@ def probe_parser(doc: str, store: Path | None = None) -> argparse.ArgumentParser
 def condition_matrix(d: ProbeData, store: Path, jobs: int) -> np.ndarray:
     """(sampled, conditions, features): the sampled renders' features under each of CONDITIONS,
     cached in STORE/nuisance_conditions.npz."""
-    cache = store / "nuisance_conditions.npz"
     ids = d.evaluated["segment_id"].to_numpy()[d.sampled].astype(str)
+    return cached_features(store / "nuisance_conditions.npz", ids,
+                           lambda: in_workers(condition_features, d.config, d.sampled_audio(), d.seeds(), jobs))
+
+
+def cached_features(cache: Path, ids: np.ndarray, compute) -> np.ndarray:
+    """The features ``cache`` (.npz) holds for exactly ``ids``, else ``compute()``, saved there."""
     cached = np.load(cache) if cache.is_file() else None
     if cached is not None and list(cached["ids"]) == list(ids):
         return cached["features"]
-    cond = in_workers(condition_features, d.config, d.sampled_audio(), d.seeds(), jobs)
-    np.savez(cache, ids=ids, features=cond)
-    return cond
+    features = compute()
+    np.savez(cache, ids=ids, features=features)
+    return features
 
 
 def fold_train_rows(d: ProbeData, fold) -> np.ndarray:

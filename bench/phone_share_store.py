@@ -28,10 +28,10 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
-from training_store import RENDER_DIRS, TRAIN_PIANOS  # noqa: E402
+from training_store import TRAIN_PIANOS, augmented_folder, store_folder, variant_suffix  # noqa: E402
 
-from pianokit.conditions import PHONE_SHARE  # noqa: E402
-from pianokit.variants import _recipe  # noqa: E402
+from pianokit.conditions import PHONE_SHARE, random_recipe  # noqa: E402
+from pianokit.variants import variant_seed  # noqa: E402
 
 
 def main() -> None:
@@ -43,11 +43,11 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=1)
     parser.add_argument("--noise-floor", type=float, default=None)
     args = parser.parse_args()
-    comp = f"_comp{args.compress_share:g}" if args.compress_share else ""
-    phone = f"_phone{args.phone_share:g}" if args.phone_share != PHONE_SHARE else ""
+    built_suffix = variant_suffix(args.compress_share, PHONE_SHARE)
+    suffix = variant_suffix(args.compress_share, args.phone_share)
     for piano in TRAIN_PIANOS:
-        built = args.data / f"{RENDER_DIRS[piano]}_aug{args.seed}{comp}"
-        target = args.data / f"{RENDER_DIRS[piano]}_aug{args.seed}{comp}{phone}"
+        built = augmented_folder(args.data, piano, args.seed, built_suffix)
+        target = augmented_folder(args.data, piano, args.seed, suffix)
         if target.exists():
             print(f"{target}: exists, left as it is")
             continue
@@ -56,14 +56,13 @@ def main() -> None:
         kept = 0
         for variant_id, made in zip(table["segment_id"], table["augmentation"]):
             segment_id, _, copy = str(variant_id).rpartition("@aug")
-            if _recipe(args.seed, segment_id, int(copy), args.compress_share, args.phone_share).to_json() == made:
+            recipe = random_recipe(variant_seed(args.seed, segment_id, int(copy)), args.compress_share, args.phone_share)
+            if recipe.to_json() == made:
                 os.link(built / "audio" / f"{variant_id}.flac", target / "audio" / f"{variant_id}.flac")
                 kept += 1
         print(f"{piano}: {kept} of {len(table)} variants kept, {len(table) - kept} to make", flush=True)
-    name = f"multi_piano_aug{args.seed}" + (f"x{args.copies}" if args.copies > 1 else "")
-    floor = "" if args.noise_floor is None else f"_floor{args.noise_floor:g}"
-    built_store = args.data / "stores" / f"{name}{comp}{floor}"
-    store = args.data / "stores" / f"{name}{comp}{phone}{floor}"
+    _, built_store = store_folder(args.data, args.seed, args.copies, built_suffix, args.noise_floor)
+    _, store = store_folder(args.data, args.seed, args.copies, suffix, args.noise_floor)
     if store.exists():
         print(f"{store}: exists, left as it is")
         return

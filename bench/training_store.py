@@ -50,6 +50,22 @@ RENDER_DIRS = {"musescore": "percepiano_musescore", "fluidr3": "percepiano", "ti
                "csound": "percepiano_csound"}
 
 
+def variant_suffix(compress_share: float, phone_share: float) -> str:
+    """What the augmented folders, the manifest and the store add to their names for these shares."""
+    return (f"_comp{compress_share:g}" if compress_share else "") + \
+        (f"_phone{phone_share:g}" if phone_share != PHONE_SHARE else "")
+
+
+def augmented_folder(data: Path, piano: str, seed: int, suffix: str) -> Path:
+    return data / f"{RENDER_DIRS[piano]}_aug{seed}{suffix}"
+
+
+def store_folder(data: Path, seed: int, copies: int, suffix: str, noise_floor: float | None) -> tuple[str, Path]:
+    """(the combined manifest's name, the store's folder)."""
+    name = f"multi_piano_aug{seed}" + (f"x{copies}" if copies > 1 else "") + suffix
+    return name, data / "stores" / (name + ("" if noise_floor is None else f"_floor{noise_floor:g}"))
+
+
 def step(name: str, cmd: list[str], log: list[dict]) -> None:
     print(f"== {name}: {' '.join(cmd)}", flush=True)
     start = time.perf_counter()
@@ -87,23 +103,21 @@ def main() -> None:
         step(f"render {name}", [*pk, "dataset", "percepiano", "--source", args.source, "--out", str(folder),
                                 "--soundfont", font, *jobs], log)
         named[name] = folder / "manifest.csv"
-    comp = (f"_comp{args.compress_share:g}" if args.compress_share else "") + \
-        (f"_phone{args.phone_share:g}" if args.phone_share != PHONE_SHARE else "")
+    suffix = variant_suffix(args.compress_share, args.phone_share)
     for name in TRAIN_PIANOS:
-        folder = args.data / f"{RENDER_DIRS[name]}_aug{args.seed}{comp}"
+        folder = augmented_folder(args.data, name, args.seed, suffix)
         step(f"augment {name}", [*pk, "dataset", "augment", "--manifest", str(named[name]), "--out", str(folder),
                                  "--copies", str(args.copies), "--seed", str(args.seed),
                                  "--compress-share", f"{args.compress_share:g}",
                                  "--phone-share", f"{args.phone_share:g}", *jobs], log)
         named[f"{name}_aug"] = folder / "manifest.csv"
-    name = f"multi_piano_aug{args.seed}" + (f"x{args.copies}" if args.copies > 1 else "") + comp
+    name, store = store_folder(args.data, args.seed, args.copies, suffix, args.noise_floor)
     combined = args.data / f"{name}.csv"
     if not combined.exists():
         train = [n for n in named if n.split("_")[0] in TRAIN_PIANOS]
         step("combine", [*pk, "dataset", "combine", *(f"{n}={m}" for n, m in named.items()), "--out", str(combined),
                          *(a for n in train for a in ("--train", n)), "--eval", "musescore"], log)
     floor = [] if args.noise_floor is None else ["--noise-floor", f"{args.noise_floor:g}"]
-    store = args.data / "stores" / (name + ("" if args.noise_floor is None else f"_floor{args.noise_floor:g}"))
     step("extract", [*pk, "extract", "--manifest", str(combined), "--out", str(store), *floor, *jobs], log)
     total = sum(s["wall_s"] for s in log)
     print(f"total {total:.0f} s")

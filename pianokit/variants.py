@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from pianokit.atomic import atomic_path
+from pianokit.conditions import PHONE_SHARE
 from pianokit.manifest import absolute_paths, read_manifest, write_csv_atomic
 from pianokit.errors import InputError
 from pianokit.parallel import run_parallel
@@ -31,7 +32,7 @@ def variant_seed(seed: int, segment_id: str, copy: int) -> np.random.Generator:
 
 
 def _augment_one(job: tuple[str, str, int], audio_dir: Path, seed: int, compress_share: float = 0.0,
-                 phone_share: float | None = None) -> dict:
+                 phone_share: float = PHONE_SHARE) -> dict:
     import soundfile as sf
 
     from pianokit import conditions
@@ -39,7 +40,7 @@ def _augment_one(job: tuple[str, str, int], audio_dir: Path, seed: int, compress
     segment_id, audio, copy = job
     variant_id = check_id(f"{segment_id}{VARIANT_SEPARATOR}aug{copy}")
     target = audio_dir / f"{variant_id}.flac"
-    recipe = _recipe(seed, segment_id, copy, compress_share, phone_share)
+    recipe = conditions.random_recipe(variant_seed(seed, segment_id, copy), compress_share, phone_share)
     if not target.is_file():
         try:
             y, sr = sf.read(audio, dtype="float32", always_2d=True)
@@ -51,25 +52,17 @@ def _augment_one(job: tuple[str, str, int], audio_dir: Path, seed: int, compress
     return {"variant_id": variant_id, "audio": str(target.resolve()), "augmentation": recipe.to_json()}
 
 
-def _recipe(seed: int, segment_id: str, copy: int, compress_share: float, phone_share: float | None):
-    """The recipe of one variant (pianokit.conditions.random_recipe; its default phone share for None)."""
-    from pianokit import conditions
-
-    share = conditions.PHONE_SHARE if phone_share is None else phone_share
-    return conditions.random_recipe(variant_seed(seed, segment_id, copy), compress_share, share)
-
-
 def augment_manifest(manifest: str | os.PathLike, out: str | os.PathLike, copies: int = 1, seed: int = 0,
                      jobs: int = 1, progress: bool = True, compress_share: float = 0.0,
-                     phone_share: float | None = None) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+                     phone_share: float = PHONE_SHARE) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
     """Write ``copies`` randomly recorded variants of every row of ``manifest`` to ``out/audio`` (FLAC)
     and ``out/manifest.csv``; finished files are kept, so a rerun resumes. ``compress_share`` of the
-    variants also go through a phone's dynamic range compression, ``phone_share`` through a phone call
-    (None: pianokit.conditions.PHONE_SHARE). Returns (manifest, failures)."""
+    variants also go through a phone's dynamic range compression, ``phone_share`` through a phone call.
+    Returns (manifest, failures)."""
     if copies < 1:
         raise InputError("--copies must be at least 1")
     for option, share in (("--compress-share", compress_share), ("--phone-share", phone_share)):
-        if share is not None and not 0 <= share <= 1:
+        if not 0 <= share <= 1:
             raise InputError(f"{option} must lie between 0 and 1")
     source = read_manifest(manifest, labelled=True)
     out = own_folder(out, "audio", "pianokit dataset folder")
@@ -79,9 +72,11 @@ def augment_manifest(manifest: str | os.PathLike, out: str | os.PathLike, copies
     return write_variants(source, out, worker, copies, seed, jobs, progress, "augment")
 
 
-def _check_kept_variants(out: Path, seed: int, compress_share: float, phone_share: float | None) -> None:
+def _check_kept_variants(out: Path, seed: int, compress_share: float, phone_share: float) -> None:
     """Refuse to resume into a folder whose kept files were drawn otherwise (another --seed,
     --compress-share or --phone-share): they would be listed under recipes they were not made with."""
+    from pianokit import conditions
+
     previous = out / "manifest.csv"
     if not previous.is_file():
         return
@@ -91,7 +86,8 @@ def _check_kept_variants(out: Path, seed: int, compress_share: float, phone_shar
         segment_id, _, copy = str(variant_id).rpartition(f"{VARIANT_SEPARATOR}aug")
         if not copy.isdigit() or not Path(str(audio)).is_file():
             continue
-        if _recipe(seed, segment_id, int(copy), compress_share, phone_share).to_json() != made:
+        recipe = conditions.random_recipe(variant_seed(seed, segment_id, int(copy)), compress_share, phone_share)
+        if recipe.to_json() != made:
             raise InputError(f"{out}: holds variants made with another --seed, --compress-share or --phone-share "
                              f"(e.g. {variant_id}); choose a new --out folder or the settings it was made with")
 

@@ -114,6 +114,10 @@ def test_augment_phone_share_sends_that_share_through_a_phone_and_the_model_card
     assert describe_training_audio(table.assign(source="phone"))["sources"]["phone"]["phone_rows"] == len(table)
     bad = invoke("dataset", "augment", "--manifest", source, "--out", tmp_path / "bad", "--phone-share", -0.1)
     assert bad.exit_code == 2 and "--phone-share" in bad.output and not (tmp_path / "bad").exists()
+    from pianokit.conditions import PHONE_SHARE
+
+    option = next(o for o in cli.commands["dataset"].commands["augment"].params if o.name == "phone_share")
+    assert option.default == PHONE_SHARE  # the CLI states the library's default (it does not import numpy)
 
 
 def test_augment_refuses_a_bad_manifest_in_one_line(tmp_path):
