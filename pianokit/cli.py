@@ -154,11 +154,11 @@ def dataset_percepiano(source, out, soundfont, sample_rate, jobs, progress) -> N
 @click.option("--copies", type=click.IntRange(1, 20), default=1, show_default=True,
               help="Randomly recorded variants per segment.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same variants.")
-@click.option("--compress-share", type=click.FloatRange(0, 1), default=0.0, show_default=True, metavar="P",
+@click.option("--compress-share", type=FiniteFloatRange(0, 1), default=0.0, show_default=True, metavar="P",
               help="Share of variants that also go through a phone's dynamic range compression "
                    "(threshold 6-30 dB under the peak, ratio 1.5-8); at 0 the other draws are those made "
                    "before this option existed.")
-@click.option("--phone-share", type=click.FloatRange(0, 1), default=0.1, show_default=True, metavar="P",
+@click.option("--phone-share", type=FiniteFloatRange(0, 1), default=0.1, show_default=True, metavar="P",
               help="Share of variants recorded through a phone call (300-3400 Hz band and the GSM codec); "
                    "another share changes only the phone step of each variant's draw. More phone calls in "
                    "training steady the ratings of phone recordings a little (docs/results.md, \"How many "

@@ -156,7 +156,9 @@ def test_a_training_command_on_the_scoring_install_says_what_to_install(tmp_path
 @pytest.mark.parametrize("args", [["extract", "x.wav", "--out", "store", "--noise-floor", "nan"],
                                   ["export", "m.onnx", "--out", "m2", "--noise-floor", "NaN"],
                                   ["fit", "--arch", "mlp", "--store", "s", "--out", "r", "--lr", "nan"],
-                                  ["fit", "--arch", "mlp", "--store", "s", "--out", "r", "--crop-seconds", "nan"]])
+                                  ["fit", "--arch", "mlp", "--store", "s", "--out", "r", "--crop-seconds", "nan"],
+                                  ["dataset", "augment", "--manifest", "m.csv", "--out", "a", "--phone-share", "nan"],
+                                  ["dataset", "augment", "--manifest", "m.csv", "--out", "a", "--compress-share", "nan"]])
 def test_nan_is_refused_by_every_number_range_option(tmp_path, args, monkeypatch):
     """NaN compares false with both bounds of a range, so it must be refused by name, before any work."""
     monkeypatch.chdir(tmp_path)
