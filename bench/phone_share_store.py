@@ -1,13 +1,14 @@
 """Prepare a training store with another phone share from a built one, remaking only what changes.
 
 Usage: python bench/phone_share_store.py --data /work/fresh_x4 --phone-share 0.2 [--compress-share 0.3]
-       [--seed 0] [--copies 3] [--noise-floor 35]
+       [--seed 0] [--copies 3] [--noise-floor 35] [--built-phone-share 0.1]
 then:  python bench/training_store.py --data DATA --copies 3 --noise-floor 35 --compress-share 0.3
        --phone-share 0.2
 
 `dataset augment --phone-share` makes the same draw at any share, so a variant's recipe at another
 share differs only in its phone step, and only for the variants whose draw falls between the two
-shares. For each training piano this links (hard links) every variant of the built augmented folder
+shares. The built store is the one made with --built-phone-share (0.1, the default share, unless
+given). For each training piano this links (hard links) every variant of the built augmented folder
 whose recipe stays the same into the folder bench/training_store.py names for the new share, and
 copies the built store under the new store's name (its log-mels and embeddings as hard links: the
 store replaces files, it never writes into them). bench/training_store.py then makes the missing
@@ -38,12 +39,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="bench/training_store.py's --data of the built store")
     parser.add_argument("--phone-share", type=float, required=True)
+    parser.add_argument("--built-phone-share", type=float, default=PHONE_SHARE, help="the built store's phone share")
     parser.add_argument("--compress-share", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--copies", type=int, default=1)
     parser.add_argument("--noise-floor", type=float, default=None)
     args = parser.parse_args()
-    built_suffix = variant_suffix(args.compress_share, PHONE_SHARE)
+    built_suffix = variant_suffix(args.compress_share, args.built_phone_share)
     suffix = variant_suffix(args.compress_share, args.phone_share)
     for piano in TRAIN_PIANOS:
         built = augmented_folder(args.data, piano, args.seed, built_suffix)
