@@ -31,8 +31,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).parent))
 from training_store import TRAIN_PIANOS, augmented_folder, store_folder, variant_suffix  # noqa: E402
 
-from pianokit.conditions import PHONE_SHARE, random_recipe  # noqa: E402
-from pianokit.variants import variant_seed  # noqa: E402
+from pianokit.conditions import PHONE_SHARE  # noqa: E402
+from pianokit.variants import VARIANT_SEPARATOR, variant_recipe  # noqa: E402
 
 
 def main() -> None:
@@ -57,9 +57,8 @@ def main() -> None:
         table = pd.read_csv(built / "manifest.csv")
         kept = 0
         for variant_id, made in zip(table["segment_id"], table["augmentation"]):
-            segment_id, _, copy = str(variant_id).rpartition("@aug")
-            recipe = random_recipe(variant_seed(args.seed, segment_id, int(copy)), args.compress_share, args.phone_share)
-            if recipe.to_json() == made:
+            segment_id, _, copy = str(variant_id).rpartition(f"{VARIANT_SEPARATOR}aug")
+            if variant_recipe(args.seed, segment_id, int(copy), args.compress_share, args.phone_share).to_json() == made:
                 os.link(built / "audio" / f"{variant_id}.flac", target / "audio" / f"{variant_id}.flac")
                 kept += 1
         print(f"{piano}: {kept} of {len(table)} variants kept, {len(table) - kept} to make", flush=True)

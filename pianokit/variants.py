@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pianokit import conditions
 from pianokit.atomic import atomic_path
-from pianokit.conditions import PHONE_SHARE
 from pianokit.manifest import absolute_paths, read_manifest, write_csv_atomic
 from pianokit.errors import InputError
 from pianokit.parallel import run_parallel
@@ -31,16 +31,20 @@ def variant_seed(seed: int, segment_id: str, copy: int) -> np.random.Generator:
     return np.random.default_rng([seed, copy, *segment_id.encode()])
 
 
-def _augment_one(job: tuple[str, str, int], audio_dir: Path, seed: int, compress_share: float = 0.0,
-                 phone_share: float = PHONE_SHARE) -> dict:
-    import soundfile as sf
+def variant_recipe(seed: int, segment_id: str, copy: int, compress_share: float = 0.0,
+                   phone_share: float = conditions.PHONE_SHARE) -> conditions.Recipe:
+    """The recording recipe of one variant (pianokit.conditions.random_recipe from its own generator)."""
+    return conditions.random_recipe(variant_seed(seed, segment_id, copy), compress_share, phone_share)
 
-    from pianokit import conditions
+
+def _augment_one(job: tuple[str, str, int], audio_dir: Path, seed: int, compress_share: float = 0.0,
+                 phone_share: float = conditions.PHONE_SHARE) -> dict:
+    import soundfile as sf
 
     segment_id, audio, copy = job
     variant_id = check_id(f"{segment_id}{VARIANT_SEPARATOR}aug{copy}")
     target = audio_dir / f"{variant_id}.flac"
-    recipe = conditions.random_recipe(variant_seed(seed, segment_id, copy), compress_share, phone_share)
+    recipe = variant_recipe(seed, segment_id, copy, compress_share, phone_share)
     if not target.is_file():
         try:
             y, sr = sf.read(audio, dtype="float32", always_2d=True)
@@ -54,7 +58,7 @@ def _augment_one(job: tuple[str, str, int], audio_dir: Path, seed: int, compress
 
 def augment_manifest(manifest: str | os.PathLike, out: str | os.PathLike, copies: int = 1, seed: int = 0,
                      jobs: int = 1, progress: bool = True, compress_share: float = 0.0,
-                     phone_share: float = PHONE_SHARE) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+                     phone_share: float = conditions.PHONE_SHARE) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
     """Write ``copies`` randomly recorded variants of every row of ``manifest`` to ``out/audio`` (FLAC)
     and ``out/manifest.csv``; finished files are kept, so a rerun resumes. ``compress_share`` of the
     variants also go through a phone's dynamic range compression, ``phone_share`` through a phone call.
@@ -75,8 +79,6 @@ def augment_manifest(manifest: str | os.PathLike, out: str | os.PathLike, copies
 def _check_kept_variants(out: Path, seed: int, compress_share: float, phone_share: float) -> None:
     """Refuse to resume into a folder whose kept files were drawn otherwise (another --seed,
     --compress-share or --phone-share): they would be listed under recipes they were not made with."""
-    from pianokit import conditions
-
     previous = out / "manifest.csv"
     if not previous.is_file():
         return
@@ -86,8 +88,7 @@ def _check_kept_variants(out: Path, seed: int, compress_share: float, phone_shar
         segment_id, _, copy = str(variant_id).rpartition(f"{VARIANT_SEPARATOR}aug")
         if not copy.isdigit() or not Path(str(audio)).is_file():
             continue
-        recipe = conditions.random_recipe(variant_seed(seed, segment_id, int(copy)), compress_share, phone_share)
-        if recipe.to_json() != made:
+        if variant_recipe(seed, segment_id, int(copy), compress_share, phone_share).to_json() != made:
             raise InputError(f"{out}: holds variants made with another --seed, --compress-share or --phone-share "
                              f"(e.g. {variant_id}); choose a new --out folder or the settings it was made with")
 
@@ -189,9 +190,7 @@ def describe_training_audio(table: pd.DataFrame) -> dict:
             entry["phone_rows"] = int(recipes.str.contains('"phone": true').sum())
         out["sources"][name] = entry
     if any("augmented_rows" in e for e in out["sources"].values()):
-        from pianokit.conditions import RANDOM_RECIPE
-
-        out["augmentation_ranges"] = json_ready(RANDOM_RECIPE)
+        out["augmentation_ranges"] = json_ready(conditions.RANDOM_RECIPE)
     return out
 
 
