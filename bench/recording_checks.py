@@ -1,7 +1,7 @@
 """How often the scorer's recording checks (pianokit/recording_checks.py) flag piano recordings,
 and how often they flag what is not a piano.
 
-Usage: python bench/recording_checks.py [--n 24] [--seed 0] [--salamander data/salamander]
+Usage: python bench/recording_checks.py [--n 24] [--seed 0] [--salamander data/salamander] [--seconds S]
                                         [--work data/recording_checks] [--out bench/results/recording_checks]
 
 Draws --n PercePiano MIDI files and renders each on every piano at hand (FluidR3, MuseScore General
@@ -12,7 +12,8 @@ of the training store, a phone band-pass without the codec and low-quality MP3. 
 files are played by 19 other General MIDI instruments (three per file, FluidR3 and MuseScore
 alternately); speech comes from espeak-ng (6 voices), and steady or
 synthetic sounds (sines, a chord, a square-wave melody, white noise, a drum loop) are made here.
-Renders are cached under --work. Needs fluidsynth with Debian's SoundFonts, mido, and espeak-ng for
+With --seconds S every recording is cut to its first S seconds
+of sound (leading silence trimmed), as a user's short clip. Renders are cached under --work. Needs fluidsynth with Debian's SoundFonts, mido, and espeak-ng for
 the speech rows.
 """
 
@@ -143,6 +144,14 @@ def recordings(args) -> list[tuple[str, str, Path | np.ndarray]]:
     return out
 
 
+def first_seconds(y: np.ndarray, seconds: float) -> np.ndarray:
+    """The first ``seconds`` of ``y`` from where its sound starts (60 dB under its peak)."""
+    import librosa
+
+    start = librosa.effects.trim(y, top_db=60)[1][0]
+    return y[start:start + int(seconds * SR)]
+
+
 KINDS = {"not piano": "does not sound like a piano", "noisy": "noisy", "clipped": "clipped", "quiet": "recording level",
          "narrow band": "narrow band"}
 
@@ -154,6 +163,7 @@ def main() -> None:
     parser.add_argument("--midi-dir", type=Path, default=Path("../shared/percepiano/midi"))
     parser.add_argument("--salamander", type=Path, default=Path("data/salamander"))
     parser.add_argument("--work", type=Path, default=Path("data/recording_checks"))
+    parser.add_argument("--seconds", type=float, help="cut every recording to its first SECONDS of sound")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     flags: dict[str, list[dict]] = defaultdict(list)
@@ -161,6 +171,8 @@ def main() -> None:
     shapes: dict[str, list[dict]] = defaultdict(list)
     for group, name, audio in recordings(args):
         y = load_audio(audio, SR) if isinstance(audio, Path) else audio
+        if args.seconds:
+            y = first_seconds(y, args.seconds)
         stats = RecordingStats()
         stats.add(y, SR)
         warned = {kind: any(w.startswith(start) for w in stats.warnings()) for kind, start in KINDS.items()}
@@ -168,7 +180,8 @@ def main() -> None:
         what[group][name].append({**warned, "high_band_db": stats.high_band_db()})
         if stats.shape() is not None:
             shapes[group].append(stats.shape())
-    lines = [f"{args.n} PercePiano MIDI files (seed {args.seed}); share of recordings each check flags, and "
+    cut = f", each cut to its first {args.seconds:g} s of sound" if args.seconds else ""
+    lines = [f"{args.n} PercePiano MIDI files (seed {args.seed}){cut}; share of recordings each check flags, and "
              "the range of the 'not piano' statistics (skewness of the loud level steps: flagged below 0.15; "
              "share of the falling level in abrupt steps: above 0.45; share of still steps: above 0.5).", "",
              "| group | recordings | not piano | noisy | clipped | very quiet | narrow band | skewness | abrupt falls "

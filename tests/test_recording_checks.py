@@ -190,6 +190,22 @@ def test_a_rendered_piano_melody_sounds_like_a_piano(tmp_path):
     assert not not_piano(y, sr)
 
 
+@pytest.mark.parametrize("seconds", [2.5, 3.0, 5.0])
+def test_a_short_steady_tone_does_not_sound_like_a_piano(seconds):
+    """A pure tone has few loud bands, so few level steps; held over two seconds it is still judged."""
+    assert not_piano(sine(440, seconds))
+    t = np.arange(int(seconds * SR)) / SR
+    assert not_piano((0.1 * sum(np.sin(2 * np.pi * f * t) for f in (261.6, 329.6, 392.0))).astype(np.float32))
+
+
+@pytest.mark.parametrize("seconds", [2.5, 3.0, 5.0])
+def test_a_short_piano_clip_sounds_like_a_piano(piano, seconds):
+    start = int(np.argmax(np.abs(piano) > 1e-3 * np.abs(piano).max()))
+    clip = piano[start:start + int(seconds * SR)]
+    assert not not_piano(clip)
+    assert not_piano(clip[::-1].copy())  # played backwards: notes swell and stop abruptly
+
+
 def test_a_short_recording_is_not_judged_by_its_shape():
     stats = RecordingStats()
     stats.add(sine(440, 1.0), SR)
