@@ -12,9 +12,9 @@ of the training store, a phone band-pass without the codec and low-quality MP3. 
 files are played by 19 other General MIDI instruments (three per file, FluidR3 and MuseScore
 alternately); speech comes from espeak-ng (6 voices), and steady or
 synthetic sounds (sines, a chord, a square-wave melody, white noise, a drum loop) are made here.
-With --seconds S every recording is cut to its first S seconds
-of sound (leading silence trimmed), as a user's short clip. Renders are cached under --work. Needs fluidsynth with Debian's SoundFonts, mido, and espeak-ng for
-the speech rows.
+With --seconds S every recording is cut to its first S seconds of sound (leading silence trimmed),
+as a user's short clip. Renders are cached under --work. Needs fluidsynth with Debian's SoundFonts,
+mido, and espeak-ng for the speech rows.
 """
 
 from __future__ import annotations

@@ -27,8 +27,8 @@ recording that is far from that, so a user knows which ratings to doubt:
   abruptly, or hold still. Flagged when the steps' skewness is below 0.15, or more than 45 % of the
   falling level goes in steps of over 6 dB per frame, or more than half the steps hold within
   0.15 dB. Judged from 500 loud steps (a second or two of piano, whose loud bands are many), or
-  from 100 over 2 s of sound for a pure tone's few loud bands; shorter sound is not judged (a 2.5 s
-  sine was not before, and the 2.5-5 s clips of bench/results/recording_checks_*s.md flag no piano).
+  from 100 over 2 s of sound for a pure tone's few loud bands; shorter sound is not judged (cut to
+  2.5-5 s, bench/results/recording_checks_*s.md, no piano is flagged and every steady tone is).
   The limits were chosen on 523 piano recordings (none flagged) and other sounds, and
   checked on a fresh draw by bench/recording_checks.py (bench/results/recording_checks.md): none
   of 360 piano recordings (FluidR3, MuseScore and Salamander renders of PercePiano, clean and
