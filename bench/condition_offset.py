@@ -9,10 +9,13 @@ its fold's model, with the scorer's warnings). For each fold, the offset of a ch
 rating shift (condition minus clean, per dimension) of the recordings that check warned about in
 the *other* folds (their passages and models; the phone check first, the room check for recordings
 the phone check let pass), and it is taken off the ratings of this fold's recordings it warns
-about, whatever their condition, clean included: what a scorer could do with offsets learnt by
-cross-validation. Beside it, an oracle: each condition's own mean shift over all folds taken off
-its rows (test ratings used, a bound, not a result). Per condition: R², within-passage R² and the
-mean |shift| in within-passage label SDs, as scored, with the check offsets and with the oracle.
+about, whatever their condition, clean included. The offsets are learnt from the bench's own
+conditions, the same channels as the test rows', which a shipped model cannot do (offsets it learns
+on its own early-stopping rows do worse: docs/results.md, "An offset when a check warns"). Beside
+them, an oracle: each condition's own mean shift over all folds taken off its rows (test ratings
+used, a bound, not a result). Per condition: R², within-passage R² and the mean |shift| in
+within-passage label SDs, as scored, with the phone check's offset, with both checks' and with the
+oracle.
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ CHECKS = {"phone": "phone channel", "room": "reverberant room"}
 
 
 def paired(df: pd.DataFrame) -> pd.DataFrame:
-    """Every non-clean row with its shift from the same segment's clean rating (columns shift_*)."""
+    """Every row with its shift from the same segment's clean rating (columns shift_*) and the check
+    that warned about it (column check: phone, else room, else empty)."""
     clean = df[df["condition"] == "clean"].set_index("segment_id")[PRED]
     out = df.copy()
     shift = df[PRED].to_numpy() - clean.loc[df["segment_id"], PRED].to_numpy()
